@@ -1,0 +1,142 @@
+//! Greedy plans for one part: fast, always valid, and the starting point of the MILP.
+
+use crate::data::HOURS_EPS;
+use crate::part::{Pair, Part};
+
+/// The booking chosen for each request of a part: (pairing index, start week).
+pub(crate) type Sel = Vec<Option<(usize, u32)>>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Order {
+    /// Highest penalty first, then earliest due week.
+    PriorityDue,
+    /// Highest penalty first, then the largest equipment demand: big tests are the
+    /// hardest to fit once capacity fragments.
+    PriorityHours,
+    /// Earliest due week first, ignoring priority: the plain baseline.
+    Edd,
+}
+
+pub(crate) fn objective(part: &Part, sel: &Sel) -> f64 {
+    sel.iter()
+        .enumerate()
+        .map(|(r, s)| match s {
+            Some((p, start)) => part.col_cost(r, &part.pairs[r][*p], *start),
+            None => part.penalty[r],
+        })
+        .sum()
+}
+
+pub(crate) fn fits(part: &Part, load: &[f64], p: &Pair, start: u32) -> bool {
+    (start..start + p.span).all(|w| {
+        let row = part.row(p.lab, w);
+        load[row] + p.usage <= part.cap[p.lab as usize][w as usize] + HOURS_EPS
+    })
+}
+
+pub(crate) fn apply(part: &Part, load: &mut [f64], p: &Pair, start: u32, sign: f64) {
+    for w in start..start + p.span {
+        load[part.row(p.lab, w)] += sign * p.usage;
+    }
+}
+
+pub(crate) fn load_of(part: &Part, sel: &Sel) -> Vec<f64> {
+    let mut load = vec![0.0; part.labs.len() * part.weeks as usize];
+    for (r, s) in sel.iter().enumerate() {
+        if let Some((p, start)) = s {
+            apply(part, &mut load, &part.pairs[r][*p], *start, 1.0);
+        }
+    }
+    load
+}
+
+/// Assigns requests one by one in `order`, each to its cheapest booking that still
+/// fits. With `prices` (per capacity row, e.g. LP duals) the choice also weighs the
+/// congestion a booking causes, but the plan is always valid.
+pub(crate) fn greedy(part: &Part, order: Order, prices: Option<&[f64]>) -> Sel {
+    let n = part.reqs.len();
+    let mut idx: Vec<usize> = (0..n).collect();
+    let demand = |r: usize| {
+        part.pairs[r]
+            .first()
+            .map_or(0.0, |p| p.usage * f64::from(p.span))
+    };
+    match order {
+        Order::PriorityDue => idx.sort_by(|&a, &b| {
+            part.penalty[b]
+                .total_cmp(&part.penalty[a])
+                .then(part.due[a].cmp(&part.due[b]))
+        }),
+        Order::PriorityHours => idx.sort_by(|&a, &b| {
+            part.penalty[b]
+                .total_cmp(&part.penalty[a])
+                .then(demand(b).total_cmp(&demand(a)))
+        }),
+        Order::Edd => idx.sort_by_key(|&r| (part.due[r], r)),
+    }
+    let mut load = vec![0.0; part.labs.len() * part.weeks as usize];
+    let mut sel: Sel = vec![None; n];
+    for r in idx {
+        let mut best: Option<(f64, usize, u32)> = None;
+        for (pi, p) in part.pairs[r].iter().enumerate() {
+            for &s in &p.starts {
+                let mut score = part.col_cost(r, p, s);
+                if let Some(pr) = prices {
+                    score += (s..s + p.span)
+                        .map(|w| pr[part.row(p.lab, w)] * p.usage)
+                        .sum::<f64>();
+                }
+                if best.is_some_and(|b| b.0 <= score) || !fits(part, &load, p, s) {
+                    continue;
+                }
+                best = Some((score, pi, s));
+            }
+        }
+        if let Some((_, pi, s)) = best {
+            apply(part, &mut load, &part.pairs[r][pi], s, 1.0);
+            sel[r] = Some((pi, s));
+        }
+    }
+    improve(part, &mut sel, &mut load);
+    sel
+}
+
+/// Cheap local search: move each booked request to a cheaper booking that fits, and
+/// book left-out requests where they now fit; repeat while anything improves.
+pub(crate) fn improve(part: &Part, sel: &mut Sel, load: &mut [f64]) {
+    for _round in 0..4 {
+        let mut changed = false;
+        for r in 0..sel.len() {
+            let current = match sel[r] {
+                Some((p, s)) => part.col_cost(r, &part.pairs[r][p], s),
+                None => part.penalty[r],
+            };
+            if let Some((p, s)) = sel[r] {
+                apply(part, load, &part.pairs[r][p], s, -1.0);
+            }
+            let mut best: Option<(f64, usize, u32)> = None;
+            for (pi, p) in part.pairs[r].iter().enumerate() {
+                for &s in &p.starts {
+                    let c = part.col_cost(r, p, s);
+                    if c >= current - 1e-9
+                        || best.is_some_and(|b| b.0 <= c)
+                        || !fits(part, load, p, s)
+                    {
+                        continue;
+                    }
+                    best = Some((c, pi, s));
+                }
+            }
+            if let Some((_, pi, s)) = best {
+                sel[r] = Some((pi, s));
+                changed = true;
+            }
+            if let Some((p, s)) = sel[r] {
+                apply(part, load, &part.pairs[r][p], s, 1.0);
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+}

@@ -1,0 +1,27 @@
+//! labplan-solver: the planning model of labplan (spec: PLANNING-MODEL.md) — instance
+//! and plan formats, instance checks, plan validation, and an exact decomposed MILP
+//! solver on good_lp + HiGHS. No database, no HTTP.
+
+mod bound;
+mod data;
+mod error;
+mod explain;
+mod heuristic;
+mod milp;
+mod part;
+mod solve;
+mod types;
+mod validate;
+
+pub use error::{InstanceError, InstanceProblem, SolveError};
+pub use solve::{Phase, Progress, ProgressFn, SolveOptions, solve};
+pub use types::*;
+pub use validate::{ValidationReport, validate};
+
+impl Instance {
+    /// Checks the instance against the specification: known codes, non-negative
+    /// numbers, a Monday horizon start, and pinned bookings that keep every rule.
+    pub fn check(&self) -> Result<(), InstanceError> {
+        data::Data::new(self).map(|_| ())
+    }
+}

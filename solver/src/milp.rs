@@ -1,0 +1,268 @@
+//! The MILP of one part on good_lp + HiGHS: a binary per allowed (request, lab, start
+//! week), one assignment row per request, capacity rows per (lab, week) of the part's
+//! equipment class, and conflict rows that tighten the LP relaxation.
+
+use good_lp::solvers::highs::highs as highs_solver;
+use good_lp::{Constraint, Expression, ProblemVariables, SolverModel, Variable, variable};
+
+use crate::heuristic::Sel;
+use crate::part::Part;
+
+/// One booking: request r (local), its pairing p, start week s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Col {
+    pub r: u32,
+    pub p: u32,
+    pub s: u32,
+}
+
+/// What a capacity row and its conflict row are about: (local lab, week).
+pub(crate) type RowKey = usize;
+
+/// The model of one part over a chosen set of columns.
+pub(crate) struct PartModel<'p> {
+    part: &'p Part,
+    pub cols: Vec<Col>,
+    /// Columns covering each capacity row: (column, weekly hours).
+    by_row: Vec<Vec<(usize, f64)>>,
+    by_req: Vec<Vec<usize>>,
+}
+
+pub(crate) struct LpResult {
+    /// Saving per extra hour of each capacity row (−dual, ≥ 0).
+    pub pi: Vec<f64>,
+    /// Multiplier of each conflict row (≥ 0).
+    pub rho: Vec<f64>,
+}
+
+pub(crate) struct MipResult {
+    pub sel: Option<Sel>,
+    /// Proven lower bound on the part objective over these columns.
+    pub bound: f64,
+}
+
+/// Whether a booking using `usage` hours of a row with capacity `cap` belongs to the
+/// row's conflict clique. Two members need more than the capacity, so at most one can
+/// run that week: Σ members ≤ 1 is valid for every integer plan. It is the k = 1 case
+/// of the dual-feasible-function inequality Σ (⌈(k+1)·u/C⌉ − 1)·x ≤ k, and cuts off the
+/// LP's habit of running 1.3 tests in a chamber that fits one.
+pub(crate) fn in_conflict(usage: f64, cap: f64) -> bool {
+    usage > cap / 2.0 + 1e-9
+}
+
+impl<'p> PartModel<'p> {
+    pub fn new(part: &'p Part, cols: Vec<Col>) -> Self {
+        let mut by_row = vec![Vec::new(); part.labs.len() * part.weeks as usize];
+        let mut by_req = vec![Vec::new(); part.reqs.len()];
+        for (j, c) in cols.iter().enumerate() {
+            let p = &part.pairs[c.r as usize][c.p as usize];
+            for w in c.s..c.s + p.span {
+                by_row[part.row(p.lab, w)].push((j, p.usage));
+            }
+            by_req[c.r as usize].push(j);
+        }
+        PartModel {
+            part,
+            cols,
+            by_row,
+            by_req,
+        }
+    }
+
+    fn cost(&self, j: usize) -> f64 {
+        let c = self.cols[j];
+        let part = self.part;
+        part.col_cost(c.r as usize, &part.pairs[c.r as usize][c.p as usize], c.s)
+    }
+
+    fn row_cap(&self, row: RowKey) -> f64 {
+        let w = self.part.weeks as usize;
+        self.part.cap[row / w][row % w]
+    }
+
+    /// Σ (cost − penalty)·x: the part objective less the constant Σ penalties, so that
+    /// booking a request is rewarded by the penalty it avoids.
+    fn objective(&self, x: &[Variable]) -> Expression {
+        let mut e = Expression::with_capacity(x.len());
+        for (j, &v) in x.iter().enumerate() {
+            e.add_mul(self.cost(j) - self.part.penalty[self.cols[j].r as usize], v);
+        }
+        e
+    }
+
+    /// Each request booked at most once.
+    fn assignment_rows(&self, x: &[Variable]) -> Vec<Constraint> {
+        self.by_req
+            .iter()
+            .filter(|js| js.len() > 1)
+            .map(|js| {
+                let e: Expression = js.iter().map(|&j| x[j]).sum();
+                e.leq(1.0)
+            })
+            .collect()
+    }
+
+    /// Hours used ≤ capacity, for every (lab, week) the columns could overfill. A row
+    /// that all its columns together cannot exceed never binds, so leaving it out is
+    /// exact.
+    fn capacity_rows(&self, x: &[Variable]) -> Vec<(RowKey, Constraint)> {
+        self.by_row
+            .iter()
+            .enumerate()
+            .filter(|(row, js)| js.iter().map(|&(_, u)| u).sum::<f64>() > self.row_cap(*row) + 1e-9)
+            .map(|(row, js)| {
+                let mut e = Expression::with_capacity(js.len());
+                for &(j, u) in js {
+                    e.add_mul(u, x[j]);
+                }
+                (row, e.leq(self.row_cap(row)))
+            })
+            .collect()
+    }
+
+    /// At most one of the bookings that each need more than half a row's capacity.
+    fn conflict_rows(&self, x: &[Variable]) -> Vec<(RowKey, Constraint)> {
+        self.by_row
+            .iter()
+            .enumerate()
+            .filter_map(|(row, js)| {
+                let cap = self.row_cap(row);
+                let members: Vec<usize> = js
+                    .iter()
+                    .filter(|&&(_, u)| in_conflict(u, cap))
+                    .map(|&(j, _)| j)
+                    .collect();
+                (members.len() > 1).then(|| {
+                    let e: Expression = members.iter().map(|&j| x[j]).sum();
+                    (row, e.leq(1.0))
+                })
+            })
+            .collect()
+    }
+
+    fn build(&self, integer: bool) -> (::highs::Model, Vec<RowKey>, Vec<RowKey>, usize) {
+        let mut pv = ProblemVariables::new();
+        let x: Vec<Variable> = self
+            .cols
+            .iter()
+            .map(|_| {
+                pv.add(if integer {
+                    variable().binary()
+                } else {
+                    variable().min(0.0).max(1.0)
+                })
+            })
+            .collect();
+        let mut problem = pv.minimise(self.objective(&x)).using(highs_solver);
+        let cap_rows = self.capacity_rows(&x);
+        let conf_rows = self.conflict_rows(&x);
+        let mut cap_keys = Vec::with_capacity(cap_rows.len());
+        let mut conf_keys = Vec::with_capacity(conf_rows.len());
+        for (k, c) in cap_rows {
+            problem.add_constraint(c);
+            cap_keys.push(k);
+        }
+        for (k, c) in conf_rows {
+            problem.add_constraint(c);
+            conf_keys.push(k);
+        }
+        let mut nrows = cap_keys.len() + conf_keys.len();
+        for c in self.assignment_rows(&x) {
+            problem.add_constraint(c);
+            nrows += 1;
+        }
+        let mut model = problem.into_inner();
+        model.make_quiet();
+        model.set_option("threads", 1);
+        (model, cap_keys, conf_keys, nrows)
+    }
+
+    fn constant(&self) -> f64 {
+        self.part.penalty.iter().sum()
+    }
+
+    /// The LP relaxation: its duals price capacity (shadow prices) and drive the
+    /// Lagrangian bound.
+    pub fn solve_lp(&self, time_limit: f64) -> Option<LpResult> {
+        if self.cols.is_empty() {
+            return None;
+        }
+        let (mut model, cap_keys, conf_keys, _) = self.build(false);
+        model.set_option("time_limit", time_limit.max(0.1));
+        let solved = model.try_solve().ok()?;
+        if solved.status() != ::highs::HighsModelStatus::Optimal {
+            return None;
+        }
+        let sol = solved.get_solution();
+        let duals = sol.dual_rows();
+        let nrows = self.by_row.len();
+        let mut pi = vec![0.0; nrows];
+        let mut rho = vec![0.0; nrows];
+        for (i, &k) in cap_keys.iter().enumerate() {
+            pi[k] = (-duals.get(i).copied().unwrap_or(0.0)).max(0.0);
+        }
+        for (i, &k) in conf_keys.iter().enumerate() {
+            rho[k] = (-duals.get(cap_keys.len() + i).copied().unwrap_or(0.0)).max(0.0);
+        }
+        Some(LpResult { pi, rho })
+    }
+
+    /// The MILP from a warm start, within a time limit and an absolute gap.
+    pub fn solve_mip(
+        &self,
+        start: Option<&Sel>,
+        time_limit: f64,
+        abs_gap: f64,
+        seed: i32,
+    ) -> Option<MipResult> {
+        if self.cols.is_empty() {
+            return None;
+        }
+        let (mut model, _, _, _) = self.build(true);
+        model.set_option("time_limit", time_limit.max(0.1));
+        model.set_option("mip_abs_gap", abs_gap.max(1e-6));
+        model.set_option("mip_rel_gap", 1e-9);
+        model.set_option("random_seed", seed);
+        if let Some(sel) = start {
+            let mut x = vec![0.0; self.cols.len()];
+            let index: std::collections::HashMap<Col, usize> =
+                self.cols.iter().enumerate().map(|(j, c)| (*c, j)).collect();
+            for (r, s) in sel.iter().enumerate() {
+                if let Some((p, st)) = s {
+                    if let Some(&j) = index.get(&Col {
+                        r: r as u32,
+                        p: *p as u32,
+                        s: *st,
+                    }) {
+                        x[j] = 1.0;
+                    }
+                }
+            }
+            // A rejected start only costs the warm start, never the solve.
+            let _ = model.try_set_solution(Some(&x), None, None, None);
+        }
+        let solved = model.try_solve().ok()?;
+        let bound_raw = solved
+            .double_info_value(c"mip_dual_bound")
+            .unwrap_or(f64::NEG_INFINITY);
+        let bound = if bound_raw.is_finite() {
+            bound_raw + self.constant()
+        } else {
+            f64::NEG_INFINITY
+        };
+        let sel = (solved.primal_solution_status() == ::highs::HighsSolutionStatus::Feasible).then(
+            || {
+                let sol = solved.get_solution();
+                let mut sel: Sel = vec![None; self.part.reqs.len()];
+                for (j, &v) in sol.columns().iter().enumerate() {
+                    if v > 0.5 {
+                        let c = self.cols[j];
+                        sel[c.r as usize] = Some((c.p as usize, c.s));
+                    }
+                }
+                sel
+            },
+        );
+        Some(MipResult { sel, bound })
+    }
+}

@@ -1,0 +1,314 @@
+//! Exact decomposition of an instance into independent parts, and the candidate
+//! bookings (columns) of each part.
+//!
+//! Capacity rows never mix equipment classes and a request only ever uses labs it can
+//! go to, so the connected components of the request–lab graph of one class share no
+//! row: their optima add up to the optimum of the whole. Pinned bookings are fixed, so
+//! they only take their hours out of the capacity the parts see.
+
+use rayon::prelude::*;
+
+use crate::data::{Data, HOURS_EPS};
+
+/// A (request, lab) pairing inside a part, with the starts the rules allow.
+#[derive(Debug, Clone)]
+pub(crate) struct Pair {
+    /// Local lab index within the part.
+    pub lab: u32,
+    pub span: u32,
+    pub usage: f64,
+    /// Cost when on time: price × hours + transport.
+    pub cost: f64,
+    pub starts: Vec<u32>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Part {
+    pub eq: usize,
+    /// Global request indices.
+    pub reqs: Vec<usize>,
+    /// Global lab indices.
+    pub labs: Vec<usize>,
+    /// Capacity left after pinned bookings, [local lab][week].
+    pub cap: Vec<Vec<f64>>,
+    /// Candidate pairings of each request, cheapest first.
+    pub pairs: Vec<Vec<Pair>>,
+    /// A lower bound on the cost of any booking of the request left out of `pairs`
+    /// (infinite when nothing was left out).
+    pub floor: Vec<f64>,
+    pub penalty: Vec<f64>,
+    pub due: Vec<u32>,
+    /// tardiness_per_week × priority of each request.
+    pub tard_rate: Vec<f64>,
+    pub weeks: u32,
+}
+
+impl Part {
+    pub fn col_cost(&self, r: usize, p: &Pair, start: u32) -> f64 {
+        let end = start + p.span - 1;
+        p.cost + self.tard_rate[r] * f64::from(end.saturating_sub(self.due[r]))
+    }
+
+    pub fn num_cols(&self) -> usize {
+        self.pairs.iter().flatten().map(|p| p.starts.len()).sum()
+    }
+
+    pub fn row(&self, lab: u32, week: u32) -> usize {
+        lab as usize * self.weeks as usize + week as usize
+    }
+}
+
+/// How the instance splits, and what lies outside every part.
+#[derive(Debug)]
+pub(crate) struct Decomposition {
+    pub parts: Vec<Part>,
+    /// Requests with no booking the rules allow: unassigned in every plan.
+    pub forced_out: Vec<usize>,
+    /// Capacity left after pinned bookings, [lab][equipment][week].
+    pub residual: Vec<Vec<Vec<f64>>>,
+}
+
+struct Dsu(Vec<usize>);
+impl Dsu {
+    fn find(&mut self, mut x: usize) -> usize {
+        while self.0[x] != x {
+            self.0[x] = self.0[self.0[x]];
+            x = self.0[x];
+        }
+        x
+    }
+    fn union(&mut self, a: usize, b: usize) {
+        let (a, b) = (self.find(a), self.find(b));
+        if a != b {
+            self.0[a] = b;
+        }
+    }
+}
+
+/// Feasible starts of a test type at a lab, ignoring the request window: every week
+/// of the run has room for the test alone. A start that fails this can never be in a
+/// plan, so dropping it is exact.
+struct TypeLab {
+    span: u32,
+    usage: f64,
+    /// ok[s]: the run starting at s fits.
+    ok: Vec<bool>,
+}
+
+/// Splits the instance. `max_cols` bounds the columns kept per part: when a part has
+/// more, each request keeps only its cheapest pairings and records the cost floor of
+/// the rest, which keeps bounds exact (see `bound.rs`).
+pub(crate) fn decompose(data: &Data, max_cols: usize) -> Decomposition {
+    let inst = data.inst;
+    let weeks = data.weeks;
+    let nlabs = inst.labs.len();
+    let neq = inst.equipment.len();
+    let mut residual: Vec<Vec<Vec<f64>>> = (0..nlabs)
+        .map(|l| {
+            (0..neq)
+                .map(|e| (0..weeks).map(|w| data.cap(l, e, w)).collect())
+                .collect()
+        })
+        .collect();
+    for (r, pin) in data.pinned.iter().enumerate() {
+        if let Some((l, s)) = *pin {
+            let t = data.reqs[r].test_type;
+            if let Some(fp) = data.footprint(t, l) {
+                let e = data.eq_of_type[t];
+                for w in s..(s + fp.span).min(weeks) {
+                    let c = &mut residual[l][e][w as usize];
+                    *c = (*c - fp.usage).max(0.0);
+                }
+            }
+        }
+    }
+
+    let ntypes = inst.test_types.len();
+    let type_lab: Vec<Vec<TypeLab>> = (0..ntypes)
+        .into_par_iter()
+        .map(|t| {
+            let e = data.eq_of_type[t];
+            data.type_labs[t]
+                .iter()
+                .map(|&l| {
+                    let fp = data.footprint(t, l).unwrap_or(crate::data::Footprint {
+                        span: u32::MAX,
+                        usage: 0.0,
+                    });
+                    let cap = &residual[l][e];
+                    let ok = (0..weeks)
+                        .map(|s| {
+                            s.checked_add(fp.span).is_some_and(|end| end <= weeks)
+                                && (s..s + fp.span).all(|w| fp.usage <= cap[w as usize] + HOURS_EPS)
+                        })
+                        .collect();
+                    TypeLab {
+                        span: fp.span,
+                        usage: fp.usage,
+                        ok,
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let max_late = inst.weights.max_late_weeks;
+
+    // Pairings with at least one allowed start, per request (lab positions in type_labs).
+    let free: Vec<usize> = (0..inst.requests.len())
+        .filter(|&r| data.pinned[r].is_none())
+        .collect();
+    let allowed = |r: usize, k: usize| -> Vec<u32> {
+        let req = &data.reqs[r];
+        let tl = &type_lab[req.test_type][k];
+        let l = data.type_labs[req.test_type][k];
+        if req.excluded.contains(&l) {
+            return Vec::new();
+        }
+        let pen = data.penalty(r);
+        let base = data.base_cost(r, l);
+        let last_by_late = (req.due + max_late + 1).saturating_sub(tl.span);
+        let hi = last_by_late.min(weeks.saturating_sub(tl.span));
+        (req.release..=hi)
+            .filter(|&s| tl.ok.get(s as usize).copied().unwrap_or(false))
+            // A booking costing at least the request's penalty is never better than
+            // leaving it out, which frees capacity: dropping it is exact.
+            .filter(|&s| base + data.tardiness(r, s + tl.span - 1) < pen)
+            .collect()
+    };
+
+    let cand: Vec<Vec<(usize, f64)>> = free
+        .par_iter()
+        .map(|&r| {
+            let t = data.reqs[r].test_type;
+            (0..data.type_labs[t].len())
+                .filter_map(|k| {
+                    let req = &data.reqs[r];
+                    let tl = &type_lab[t][k];
+                    let l = data.type_labs[t][k];
+                    if req.excluded.contains(&l) || tl.span > weeks {
+                        return None;
+                    }
+                    let last_by_late = (req.due + max_late + 1).saturating_sub(tl.span);
+                    let hi = last_by_late.min(weeks - tl.span);
+                    let any = (req.release..=hi).any(|s| tl.ok[s as usize]);
+                    let base = data.base_cost(r, l);
+                    (any && base < data.penalty(r)).then_some((k, base))
+                })
+                .collect()
+        })
+        .collect();
+
+    let mut dsu = Dsu((0..nlabs * neq).collect());
+    let mut forced_out = Vec::new();
+    for (i, &r) in free.iter().enumerate() {
+        let t = data.reqs[r].test_type;
+        let e = data.eq_of_type[t];
+        let mut first = None;
+        for &(k, _) in &cand[i] {
+            let node = data.type_labs[t][k] * neq + e;
+            match first {
+                None => first = Some(node),
+                Some(f) => dsu.union(f, node),
+            }
+        }
+    }
+    let mut groups: std::collections::HashMap<usize, Vec<usize>> = std::collections::HashMap::new();
+    for (i, &r) in free.iter().enumerate() {
+        let t = data.reqs[r].test_type;
+        let e = data.eq_of_type[t];
+        match cand[i].first() {
+            None => forced_out.push(r),
+            Some(&(k, _)) => {
+                let root = dsu.find(data.type_labs[t][k] * neq + e);
+                groups.entry(root).or_default().push(i);
+            }
+        }
+    }
+    let mut groups: Vec<Vec<usize>> = groups.into_values().collect();
+    groups.sort_by_key(|g| free[g[0]]);
+
+    let parts: Vec<Part> = groups
+        .par_iter()
+        .map(|members| {
+            let e = data.eq_of_type[data.reqs[free[members[0]]].test_type];
+            // Per-request pairings, cheapest first; keep them all unless the part is
+            // too large, then the cheapest `keep` of each.
+            let mut sorted: Vec<Vec<(usize, f64, Vec<u32>)>> = members
+                .iter()
+                .map(|&i| {
+                    let r = free[i];
+                    let mut v: Vec<(usize, f64, Vec<u32>)> = cand[i]
+                        .iter()
+                        .map(|&(k, c)| (k, c, allowed(r, k)))
+                        .filter(|x| !x.2.is_empty())
+                        .collect();
+                    v.sort_by(|a, b| a.1.total_cmp(&b.1));
+                    v
+                })
+                .collect();
+            let total: usize = sorted.iter().flatten().map(|x| x.2.len()).sum();
+            let mut floor = vec![f64::INFINITY; members.len()];
+            if total > max_cols {
+                let avg_starts =
+                    total as f64 / sorted.iter().map(|v| v.len()).sum::<usize>().max(1) as f64;
+                let keep =
+                    ((max_cols as f64 / members.len() as f64 / avg_starts).floor() as usize).max(4);
+                for (j, v) in sorted.iter_mut().enumerate() {
+                    if v.len() > keep {
+                        floor[j] = v[keep].1;
+                        v.truncate(keep);
+                    }
+                }
+            }
+            let mut lab_local: std::collections::HashMap<usize, u32> =
+                std::collections::HashMap::new();
+            let mut labs = Vec::new();
+            let mut pairs = Vec::with_capacity(members.len());
+            for (j, &i) in members.iter().enumerate() {
+                let r = free[i];
+                let t = data.reqs[r].test_type;
+                let ps = sorted[j]
+                    .drain(..)
+                    .map(|(k, cost, starts)| {
+                        let l = data.type_labs[t][k];
+                        let local = *lab_local.entry(l).or_insert_with(|| {
+                            labs.push(l);
+                            (labs.len() - 1) as u32
+                        });
+                        let tl = &type_lab[t][k];
+                        Pair {
+                            lab: local,
+                            span: tl.span,
+                            usage: tl.usage,
+                            cost,
+                            starts,
+                        }
+                    })
+                    .collect();
+                pairs.push(ps);
+            }
+            let reqs: Vec<usize> = members.iter().map(|&i| free[i]).collect();
+            Part {
+                eq: e,
+                cap: labs.iter().map(|&l| residual[l][e].clone()).collect(),
+                labs,
+                pairs,
+                floor,
+                penalty: reqs.iter().map(|&r| data.penalty(r)).collect(),
+                due: reqs.iter().map(|&r| data.reqs[r].due).collect(),
+                tard_rate: reqs
+                    .iter()
+                    .map(|&r| inst.weights.tardiness_per_week * data.reqs[r].priority)
+                    .collect(),
+                reqs,
+                weeks,
+            }
+        })
+        .collect();
+    forced_out.sort_unstable();
+    Decomposition {
+        parts,
+        forced_out,
+        residual,
+    }
+}

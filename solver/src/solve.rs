@@ -1,0 +1,527 @@
+//! The solve: decompose, a greedy plan for every part at once, LP bounds and duals,
+//! then the MILP of each part that still has a gap, in parallel, with the time limit
+//! shared by how much each part's gap weighs in the whole.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+
+use crate::bound::{Lagrangian, all_columns, lagrangian, select_columns};
+use crate::data::{Data, HOURS_EPS};
+use crate::error::SolveError;
+use crate::explain::assemble;
+use crate::heuristic::{Order, Sel, greedy, improve, load_of, objective};
+use crate::milp::{Col, PartModel};
+use crate::part::{Decomposition, Part, decompose};
+use crate::types::{Instance, Plan};
+
+/// Columns kept per part at most (memory); beyond, each request keeps its cheapest.
+const PART_COLS: usize = 1_500_000;
+/// Columns of a part's LP relaxation at most.
+const LP_COLS: usize = 600_000;
+/// Columns of a part's MILP at most; beyond, the smallest reduced costs are kept.
+const MIP_COLS: usize = 120_000;
+
+pub type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
+
+#[derive(Clone)]
+pub struct SolveOptions {
+    pub time_limit: Duration,
+    /// Stop once (objective − bound)/max(1, objective) is at most this.
+    pub gap: f64,
+    pub threads: usize,
+    pub progress: Option<ProgressFn>,
+    /// Set to true to stop: the solve returns its best valid plan so far, promptly.
+    pub cancel: Option<Arc<AtomicBool>>,
+}
+
+impl Default for SolveOptions {
+    fn default() -> Self {
+        SolveOptions {
+            time_limit: Duration::from_secs(60),
+            gap: 0.005,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            progress: None,
+            cancel: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for SolveOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SolveOptions")
+            .field("time_limit", &self.time_limit)
+            .field("gap", &self.gap)
+            .field("threads", &self.threads)
+            .field("progress", &self.progress.is_some())
+            .field("cancel", &self.cancel.is_some())
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Decompose,
+    Heuristic,
+    Relaxation,
+    Mip,
+    Done,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Progress {
+    pub phase: Phase,
+    pub parts_done: usize,
+    pub parts_total: usize,
+    /// Objective of the best valid plan so far (infinite before the first).
+    pub objective: f64,
+    pub bound: f64,
+    pub gap: f64,
+    pub elapsed: Duration,
+}
+
+/// The best known of each part, shared with the caller so that a cancelled or
+/// overrunning solve can still hand back a valid plan at once.
+struct Shared {
+    placement: Vec<Option<(usize, u32)>>,
+    part_obj: Vec<f64>,
+    part_bound: Vec<f64>,
+    constant: f64,
+    shadow: HashMap<(usize, usize, u32), f64>,
+    have_plan: bool,
+}
+
+impl Shared {
+    fn totals(&self) -> (f64, f64) {
+        let obj = self.constant + self.part_obj.iter().sum::<f64>();
+        let bound = self.constant + self.part_bound.iter().sum::<f64>();
+        (obj, bound.min(obj))
+    }
+}
+
+fn gap_of(obj: f64, bound: f64) -> f64 {
+    ((obj - bound) / obj.max(1.0)).max(0.0)
+}
+
+/// Solves an instance: always a valid plan (status `optimal` or `feasible`), unless the
+/// instance itself is invalid.
+pub fn solve(instance: &Instance, options: &SolveOptions) -> Result<Plan, SolveError> {
+    let started = Instant::now();
+    // Check first, so that an invalid instance fails before any thread starts.
+    Data::new(instance)?;
+    let inst = Arc::new(instance.clone());
+    let shared: Arc<Mutex<Option<Shared>>> = Arc::new(Mutex::new(None));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = mpsc::channel();
+    {
+        let (inst, shared, stop, options) =
+            (inst.clone(), shared.clone(), stop.clone(), options.clone());
+        std::thread::spawn(move || {
+            let res = run(&inst, &options, &shared, &stop, started);
+            // The caller may have returned already; nothing is waiting then.
+            let _ = tx.send(res);
+        });
+    }
+    let grace = Duration::from_secs_f64(2.0 + 0.05 * options.time_limit.as_secs_f64());
+    let cancelled = || {
+        options
+            .cancel
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::Relaxed))
+    };
+    loop {
+        match rx.recv_timeout(Duration::from_millis(50)) {
+            Ok(res) => return res,
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(SolveError::Solver(
+                    "the solver thread stopped without a result".into(),
+                ));
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        let late = started.elapsed() > options.time_limit + grace;
+        if (cancelled() || late)
+            && shared
+                .lock()
+                .map(|s| s.as_ref().is_some_and(|s| s.have_plan))
+                .unwrap_or(false)
+        {
+            stop.store(true, Ordering::Relaxed);
+            let data = Data::new(&inst)?;
+            let guard = shared
+                .lock()
+                .map_err(|_| SolveError::Solver("solver state poisoned".into()))?;
+            let Some(s) = guard.as_ref() else { continue };
+            let (_, bound) = s.totals();
+            return Ok(assemble(
+                &data,
+                &s.placement,
+                bound,
+                &s.shadow,
+                started.elapsed().as_secs_f64(),
+            ));
+        }
+    }
+}
+
+struct PartState {
+    sel: Sel,
+    obj: f64,
+    bound: f64,
+    lag: Option<(Vec<f64>, Vec<f64>, Lagrangian)>,
+}
+
+fn run(
+    inst: &Instance,
+    options: &SolveOptions,
+    shared: &Mutex<Option<Shared>>,
+    stop: &AtomicBool,
+    started: Instant,
+) -> Result<Plan, SolveError> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(options.threads.max(1))
+        .build()
+        .map_err(|e| SolveError::Solver(e.to_string()))?;
+    pool.install(|| run_in_pool(inst, options, shared, stop, started))
+}
+
+fn run_in_pool(
+    inst: &Instance,
+    options: &SolveOptions,
+    shared: &Mutex<Option<Shared>>,
+    stop: &AtomicBool,
+    started: Instant,
+) -> Result<Plan, SolveError> {
+    let data = Data::new(inst)?;
+    let deadline = started + options.time_limit;
+    let cancelled = || {
+        stop.load(Ordering::Relaxed)
+            || options
+                .cancel
+                .as_ref()
+                .is_some_and(|c| c.load(Ordering::Relaxed))
+    };
+    let Decomposition {
+        parts, forced_out, ..
+    } = decompose(&data, PART_COLS);
+    let nparts = parts.len();
+    let mut constant: f64 = forced_out.iter().map(|&r| data.penalty(r)).sum();
+    let mut placement: Vec<Option<(usize, u32)>> = vec![None; inst.requests.len()];
+    for (r, pin) in data.pinned.iter().enumerate() {
+        if let Some((l, s)) = *pin {
+            placement[r] = Some((l, s));
+            let span = data
+                .footprint(data.reqs[r].test_type, l)
+                .map_or(1, |f| f.span);
+            constant += data.base_cost(r, l) + data.tardiness(r, s + span - 1);
+        }
+    }
+    let report = |phase: Phase, done: usize| {
+        if let Some(cb) = &options.progress {
+            if let Ok(g) = shared.lock() {
+                if let Some(s) = g.as_ref() {
+                    let (obj, bound) = s.totals();
+                    cb(&Progress {
+                        phase,
+                        parts_done: done,
+                        parts_total: nparts,
+                        objective: if s.have_plan { obj } else { f64::INFINITY },
+                        bound,
+                        gap: gap_of(obj, bound),
+                        elapsed: started.elapsed(),
+                    });
+                }
+            }
+        }
+    };
+    if let Ok(mut g) = shared.lock() {
+        *g = Some(Shared {
+            placement,
+            part_obj: parts.iter().map(|p| p.penalty.iter().sum()).collect(),
+            part_bound: vec![0.0; nparts],
+            constant,
+            shadow: HashMap::new(),
+            have_plan: false,
+        });
+    }
+    report(Phase::Decompose, 0);
+
+    let publish = |i: usize, part: &Part, st: &PartState| {
+        if let Ok(mut g) = shared.lock() {
+            if let Some(s) = g.as_mut() {
+                for (r, sel) in st.sel.iter().enumerate() {
+                    s.placement[part.reqs[r]] = sel.map(|(p, start)| {
+                        let pair = &part.pairs[r][p];
+                        (part.labs[pair.lab as usize], start)
+                    });
+                }
+                s.part_obj[i] = st.obj;
+                s.part_bound[i] = st.bound.min(st.obj);
+            }
+        }
+    };
+
+    // 1. A valid plan for every part, fast.
+    let mut states: Vec<PartState> = parts
+        .par_iter()
+        .map(|part| {
+            let mut best: Option<(f64, Sel)> = None;
+            for order in [Order::PriorityDue, Order::PriorityHours] {
+                let sel = greedy(part, order, None);
+                let obj = objective(part, &sel);
+                if best.as_ref().is_none_or(|b| obj < b.0) {
+                    best = Some((obj, sel));
+                }
+            }
+            let (obj, sel) =
+                best.unwrap_or_else(|| (part.penalty.iter().sum(), vec![None; part.reqs.len()]));
+            let rows = part.labs.len() * part.weeks as usize;
+            let zero = vec![0.0; rows];
+            let lag = lagrangian(part, &zero, &zero);
+            PartState {
+                sel,
+                obj,
+                bound: lag.value,
+                lag: Some((zero.clone(), zero, lag)),
+            }
+        })
+        .collect();
+    for (i, st) in states.iter().enumerate() {
+        publish(i, &parts[i], st);
+    }
+    if let Ok(mut g) = shared.lock() {
+        if let Some(s) = g.as_mut() {
+            s.have_plan = true;
+        }
+    }
+    report(Phase::Heuristic, 0);
+
+    let target_met = |states: &[PartState]| {
+        let obj = constant + states.iter().map(|s| s.obj).sum::<f64>();
+        let bound = constant + states.iter().map(|s| s.bound.min(s.obj)).sum::<f64>();
+        gap_of(obj, bound) <= options.gap
+    };
+
+    // 2. LP relaxations: duals for the bound, the shadow prices and a better greedy.
+    let part_gap = |st: &PartState| (st.obj - st.bound).max(0.0);
+    let mut order: Vec<usize> = (0..nparts).collect();
+    order.sort_by(|&a, &b| parts[b].num_cols().cmp(&parts[a].num_cols()));
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let relaxed: Vec<(usize, Option<(Vec<f64>, Vec<f64>)>)> = order
+        .par_iter()
+        .map(|&i| {
+            let part = &parts[i];
+            let res = if cancelled()
+                || Instant::now() >= deadline
+                || part_gap(&states[i]) <= 1e-6 * states[i].obj
+            {
+                None
+            } else {
+                let cols = if part.num_cols() <= LP_COLS {
+                    all_columns(part)
+                } else {
+                    // Too large for one LP: relax over each request's cheapest bookings.
+                    let st = &states[i];
+                    let (pi, rho, lag) =
+                        st.lag.as_ref().map_or((Vec::new(), Vec::new(), None), |x| {
+                            (x.0.clone(), x.1.clone(), Some(&x.2))
+                        });
+                    match lag {
+                        Some(lag) => select_columns(part, &pi, &rho, lag, LP_COLS, &[]).0,
+                        None => all_columns(part),
+                    }
+                };
+                let left = deadline
+                    .saturating_duration_since(Instant::now())
+                    .as_secs_f64();
+                PartModel::new(part, cols)
+                    .solve_lp(left * 0.5)
+                    .map(|lp| (lp.pi, lp.rho))
+            };
+            done.fetch_add(1, Ordering::Relaxed);
+            (i, res)
+        })
+        .collect();
+    let improved: Vec<(usize, Option<PartState>)> = relaxed
+        .into_par_iter()
+        .map(|(i, res)| {
+            let Some((pi, rho)) = res else {
+                return (i, None);
+            };
+            let part = &parts[i];
+            let lag = lagrangian(part, &pi, &rho);
+            let mut sel = greedy(part, Order::PriorityDue, Some(&pi));
+            let mut load = load_of(part, &sel);
+            improve(part, &mut sel, &mut load);
+            let obj = objective(part, &sel);
+            let st = &states[i];
+            let (sel, obj) = if obj < st.obj {
+                (sel, obj)
+            } else {
+                (st.sel.clone(), st.obj)
+            };
+            let bound = st.bound.max(lag.value);
+            (
+                i,
+                Some(PartState {
+                    sel,
+                    obj,
+                    bound,
+                    lag: Some((pi, rho, lag)),
+                }),
+            )
+        })
+        .collect();
+    for (i, st) in improved {
+        if let Some(st) = st {
+            states[i] = st;
+        }
+        publish(i, &parts[i], &states[i]);
+    }
+    record_shadow(shared, &parts, &states);
+    report(Phase::Relaxation, 0);
+
+    // 3. MILPs, hardest gaps first, in rounds until the target gap or the deadline.
+    let mut round = 0;
+    while !cancelled()
+        && !target_met(&states)
+        && Instant::now() + Duration::from_millis(200) < deadline
+    {
+        round += 1;
+        let total_obj = constant + states.iter().map(|s| s.obj).sum::<f64>();
+        let mut open: Vec<usize> = (0..nparts)
+            .filter(|&i| part_gap(&states[i]) > 1e-6 * states[i].obj.max(1.0))
+            .collect();
+        if open.is_empty() {
+            break;
+        }
+        open.sort_by(|&a, &b| part_gap(&states[b]).total_cmp(&part_gap(&states[a])));
+        let gap_sum: f64 = open.iter().map(|&i| part_gap(&states[i])).sum();
+        let workers = options.threads.max(1) as f64;
+        let done = std::sync::atomic::AtomicUsize::new(0);
+        let results: Vec<(usize, Option<PartState>)> = open
+            .par_iter()
+            .map(|&i| {
+                let st = &states[i];
+                let left = deadline
+                    .saturating_duration_since(Instant::now())
+                    .as_secs_f64();
+                if cancelled() || left < 0.2 {
+                    return (i, None);
+                }
+                let share = (part_gap(st) / gap_sum.max(1e-9) * workers).min(1.0);
+                let slice = (left * share).max(left.min(1.0));
+                let part = &parts[i];
+                // A part is done when its own gap is within its share of the target.
+                let abs_gap = options.gap * total_obj * part_gap(st) / gap_sum.max(1e-9);
+                let res = mip_part(part, st, slice, abs_gap.max(1e-6), round as i32);
+                let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                if let Some(ns) = &res {
+                    publish(i, part, ns);
+                    report(Phase::Mip, n);
+                }
+                (i, res)
+            })
+            .collect();
+        let mut progressed = false;
+        for (i, res) in results {
+            if let Some(ns) = res {
+                progressed |= ns.obj < states[i].obj - 1e-6 || ns.bound > states[i].bound + 1e-6;
+                states[i] = ns;
+            }
+        }
+        if !progressed && round > 1 {
+            break;
+        }
+    }
+    report(Phase::Done, nparts);
+    let guard = shared
+        .lock()
+        .map_err(|_| SolveError::Solver("solver state poisoned".into()))?;
+    let s = guard
+        .as_ref()
+        .ok_or_else(|| SolveError::Solver("no state".into()))?;
+    let (_, bound) = s.totals();
+    Ok(assemble(
+        &data,
+        &s.placement,
+        bound,
+        &s.shadow,
+        started.elapsed().as_secs_f64(),
+    ))
+}
+
+fn mip_part(
+    part: &Part,
+    st: &PartState,
+    time_limit: f64,
+    abs_gap: f64,
+    seed: i32,
+) -> Option<PartState> {
+    let (pi, rho, lag) = st.lag.as_ref()?;
+    let must: Vec<Col> = st
+        .sel
+        .iter()
+        .enumerate()
+        .filter_map(|(r, s)| {
+            s.map(|(p, start)| Col {
+                r: r as u32,
+                p: p as u32,
+                s: start,
+            })
+        })
+        .collect();
+    let (cols, excluded_min) =
+        if part.num_cols() <= MIP_COLS && part.floor.iter().all(|f| f.is_infinite()) {
+            (all_columns(part), f64::INFINITY)
+        } else {
+            select_columns(part, pi, rho, lag, MIP_COLS, &must)
+        };
+    let model = PartModel::new(part, cols);
+    let res = model.solve_mip(Some(&st.sel), time_limit, abs_gap, seed)?;
+    let mut sel = st.sel.clone();
+    let mut obj = st.obj;
+    if let Some(ns) = res.sel {
+        let load = load_of(part, &ns);
+        let fits = load.iter().enumerate().all(|(row, &u)| {
+            let w = part.weeks as usize;
+            u <= part.cap[row / w][row % w] + HOURS_EPS
+        });
+        let nobj = objective(part, &ns);
+        if fits && nobj < obj {
+            sel = ns;
+            obj = nobj;
+        }
+    }
+    let proven = res.bound.min(lag.value + excluded_min);
+    let mut bound = st.bound.max(proven);
+    if obj - bound <= 1e-7 * obj.abs().max(1.0) {
+        bound = obj;
+    }
+    Some(PartState {
+        sel,
+        obj,
+        bound,
+        lag: st.lag.clone(),
+    })
+}
+
+fn record_shadow(shared: &Mutex<Option<Shared>>, parts: &[Part], states: &[PartState]) {
+    let Ok(mut g) = shared.lock() else { return };
+    let Some(s) = g.as_mut() else { return };
+    for (part, st) in parts.iter().zip(states) {
+        let Some((pi, _, _)) = &st.lag else { continue };
+        let w = part.weeks as usize;
+        for (row, &v) in pi.iter().enumerate() {
+            if v > 0.0 {
+                s.shadow
+                    .insert((part.labs[row / w], part.eq, (row % w) as u32), v);
+            }
+        }
+    }
+}
