@@ -276,10 +276,10 @@ impl<'a> Data<'a> {
             };
             // Overrides past the horizon concern a later run; the lab may also have
             // closed a class it offers no base capacity for, which changes nothing.
-            if let Some(offer) = labs[l].offers[e].as_mut() {
-                if let Some(c) = offer.cap.get_mut(o.week as usize) {
-                    *c = o.hours_per_week.max(0.0);
-                }
+            if let Some(offer) = labs[l].offers[e].as_mut()
+                && let Some(c) = offer.cap.get_mut(o.week as usize)
+            {
+                *c = o.hours_per_week.max(0.0);
             }
         }
 

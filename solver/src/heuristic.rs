@@ -54,6 +54,14 @@ pub(crate) fn load_of(part: &Part, sel: &Sel) -> Vec<f64> {
 /// fits. With `prices` (per capacity row, e.g. LP duals) the choice also weighs the
 /// congestion a booking causes, but the plan is always valid.
 pub(crate) fn greedy(part: &Part, order: Order, prices: Option<&[f64]>) -> Sel {
+    let mut sel = greedy_plain(part, order, prices);
+    let mut load = load_of(part, &sel);
+    improve(part, &mut sel, &mut load);
+    sel
+}
+
+/// The one-pass greedy without local search.
+pub(crate) fn greedy_plain(part: &Part, order: Order, prices: Option<&[f64]>) -> Sel {
     let n = part.reqs.len();
     let mut idx: Vec<usize> = (0..n).collect();
     let demand = |r: usize| {
@@ -97,7 +105,6 @@ pub(crate) fn greedy(part: &Part, order: Order, prices: Option<&[f64]>) -> Sel {
             sel[r] = Some((pi, s));
         }
     }
-    improve(part, &mut sel, &mut load);
     sel
 }
 
@@ -106,6 +113,7 @@ pub(crate) fn greedy(part: &Part, order: Order, prices: Option<&[f64]>) -> Sel {
 pub(crate) fn improve(part: &Part, sel: &mut Sel, load: &mut [f64]) {
     for _round in 0..4 {
         let mut changed = false;
+        #[allow(clippy::needless_range_loop)] // r also indexes the part's pairings and penalties
         for r in 0..sel.len() {
             let current = match sel[r] {
                 Some((p, s)) => part.col_cost(r, &part.pairs[r][p], s),

@@ -2,6 +2,7 @@
 //! and plan formats, instance checks, plan validation, and an exact decomposed MILP
 //! solver on good_lp + HiGHS. No database, no HTTP.
 
+pub mod baseline;
 mod bound;
 mod data;
 mod error;

@@ -26,9 +26,13 @@ pub(crate) struct PartModel<'p> {
     /// Columns covering each capacity row: (column, weekly hours).
     by_row: Vec<Vec<(usize, f64)>>,
     by_req: Vec<Vec<usize>>,
+    conflicts: bool,
 }
 
 pub(crate) struct LpResult {
+    /// The relaxation's optimum, penalties included.
+    #[allow(dead_code)]
+    pub value: f64,
     /// Saving per extra hour of each capacity row (−dual, ≥ 0).
     pub pi: Vec<f64>,
     /// Multiplier of each conflict row (≥ 0).
@@ -66,7 +70,14 @@ impl<'p> PartModel<'p> {
             cols,
             by_row,
             by_req,
+            conflicts: true,
         }
+    }
+
+    /// The model exactly as the rules state it, without the conflict rows.
+    pub fn without_conflicts(mut self) -> Self {
+        self.conflicts = false;
+        self
     }
 
     fn cost(&self, j: usize) -> f64 {
@@ -155,7 +166,11 @@ impl<'p> PartModel<'p> {
             .collect();
         let mut problem = pv.minimise(self.objective(&x)).using(highs_solver);
         let cap_rows = self.capacity_rows(&x);
-        let conf_rows = self.conflict_rows(&x);
+        let conf_rows = if self.conflicts {
+            self.conflict_rows(&x)
+        } else {
+            Vec::new()
+        };
         let mut cap_keys = Vec::with_capacity(cap_rows.len());
         let mut conf_keys = Vec::with_capacity(conf_rows.len());
         for (k, c) in cap_rows {
@@ -204,7 +219,11 @@ impl<'p> PartModel<'p> {
         for (i, &k) in conf_keys.iter().enumerate() {
             rho[k] = (-duals.get(cap_keys.len() + i).copied().unwrap_or(0.0)).max(0.0);
         }
-        Some(LpResult { pi, rho })
+        Some(LpResult {
+            value: solved.objective_value() + self.constant(),
+            pi,
+            rho,
+        })
     }
 
     /// The MILP from a warm start, within a time limit and an absolute gap.
@@ -228,14 +247,14 @@ impl<'p> PartModel<'p> {
             let index: std::collections::HashMap<Col, usize> =
                 self.cols.iter().enumerate().map(|(j, c)| (*c, j)).collect();
             for (r, s) in sel.iter().enumerate() {
-                if let Some((p, st)) = s {
-                    if let Some(&j) = index.get(&Col {
+                if let Some((p, st)) = s
+                    && let Some(&j) = index.get(&Col {
                         r: r as u32,
                         p: *p as u32,
                         s: *st,
-                    }) {
-                        x[j] = 1.0;
-                    }
+                    })
+                {
+                    x[j] = 1.0;
                 }
             }
             // A rejected start only costs the warm start, never the solve.

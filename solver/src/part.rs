@@ -64,8 +64,6 @@ pub(crate) struct Decomposition {
     pub parts: Vec<Part>,
     /// Requests with no booking the rules allow: unassigned in every plan.
     pub forced_out: Vec<usize>,
-    /// Capacity left after pinned bookings, [lab][equipment][week].
-    pub residual: Vec<Vec<Vec<f64>>>,
 }
 
 struct Dsu(Vec<usize>);
@@ -166,9 +164,10 @@ pub(crate) fn decompose(data: &Data, max_cols: usize) -> Decomposition {
         }
         let pen = data.penalty(r);
         let base = data.base_cost(r, l);
-        let last_by_late = (req.due + max_late + 1).saturating_sub(tl.span);
-        let hi = last_by_late.min(weeks.saturating_sub(tl.span));
-        (req.release..=hi)
+        (req.release..weeks)
+            .filter(|&s| {
+                u64::from(s) + u64::from(tl.span) <= u64::from(req.due) + u64::from(max_late) + 1
+            })
             .filter(|&s| tl.ok.get(s as usize).copied().unwrap_or(false))
             // A booking costing at least the request's penalty is never better than
             // leaving it out, which frees capacity: dropping it is exact.
@@ -188,9 +187,13 @@ pub(crate) fn decompose(data: &Data, max_cols: usize) -> Decomposition {
                     if req.excluded.contains(&l) || tl.span > weeks {
                         return None;
                     }
-                    let last_by_late = (req.due + max_late + 1).saturating_sub(tl.span);
-                    let hi = last_by_late.min(weeks - tl.span);
-                    let any = (req.release..=hi).any(|s| tl.ok[s as usize]);
+                    let last_by_late = (u64::from(req.due) + u64::from(max_late) + 1)
+                        .checked_sub(u64::from(tl.span));
+                    let any = last_by_late.is_some_and(|last| {
+                        (req.release..weeks)
+                            .take_while(|&s| u64::from(s) <= last)
+                            .any(|s| tl.ok[s as usize])
+                    });
                     let base = data.base_cost(r, l);
                     (any && base < data.penalty(r)).then_some((k, base))
                 })
@@ -233,33 +236,43 @@ pub(crate) fn decompose(data: &Data, max_cols: usize) -> Decomposition {
             let e = data.eq_of_type[data.reqs[free[members[0]]].test_type];
             // Per-request pairings, cheapest first; keep them all unless the part is
             // too large, then the cheapest `keep` of each.
+            // Starts are listed only for the pairings kept, so that a part of millions
+            // of pairings never holds all their starts at once.
+            let npairs: usize = members.iter().map(|&i| cand[i].len()).sum();
+            let sample: Vec<usize> = members
+                .iter()
+                .flat_map(|&i| cand[i].iter().map(move |&(k, _)| (i, k)))
+                .step_by((npairs / 2000).max(1))
+                .map(|(i, k)| allowed(free[i], k).len())
+                .collect();
+            let avg_starts = sample.iter().sum::<usize>() as f64 / sample.len().max(1) as f64;
+            let estimate = npairs as f64 * avg_starts;
+            let keep = if estimate > max_cols as f64 {
+                ((max_cols as f64 / members.len() as f64 / avg_starts.max(1.0)).floor() as usize)
+                    .max(4)
+            } else {
+                usize::MAX
+            };
+            let mut floor = vec![f64::INFINITY; members.len()];
             let mut sorted: Vec<Vec<(usize, f64, Vec<u32>)>> = members
                 .iter()
-                .map(|&i| {
+                .enumerate()
+                .map(|(j, &i)| {
                     let r = free[i];
-                    let mut v: Vec<(usize, f64, Vec<u32>)> = cand[i]
-                        .iter()
-                        .map(|&(k, c)| (k, c, allowed(r, k)))
+                    let mut c = cand[i].clone();
+                    c.sort_by(|a, b| a.1.total_cmp(&b.1));
+                    if c.len() > keep {
+                        // Every booking of a dropped pairing costs at least its on-time
+                        // cost, hence at least this one's.
+                        floor[j] = c[keep].1;
+                        c.truncate(keep);
+                    }
+                    c.into_iter()
+                        .map(|(k, cost)| (k, cost, allowed(r, k)))
                         .filter(|x| !x.2.is_empty())
-                        .collect();
-                    v.sort_by(|a, b| a.1.total_cmp(&b.1));
-                    v
+                        .collect()
                 })
                 .collect();
-            let total: usize = sorted.iter().flatten().map(|x| x.2.len()).sum();
-            let mut floor = vec![f64::INFINITY; members.len()];
-            if total > max_cols {
-                let avg_starts =
-                    total as f64 / sorted.iter().map(|v| v.len()).sum::<usize>().max(1) as f64;
-                let keep =
-                    ((max_cols as f64 / members.len() as f64 / avg_starts).floor() as usize).max(4);
-                for (j, v) in sorted.iter_mut().enumerate() {
-                    if v.len() > keep {
-                        floor[j] = v[keep].1;
-                        v.truncate(keep);
-                    }
-                }
-            }
             let mut lab_local: std::collections::HashMap<usize, u32> =
                 std::collections::HashMap::new();
             let mut labs = Vec::new();
@@ -306,9 +319,5 @@ pub(crate) fn decompose(data: &Data, max_cols: usize) -> Decomposition {
         })
         .collect();
     forced_out.sort_unstable();
-    Decomposition {
-        parts,
-        forced_out,
-        residual,
-    }
+    Decomposition { parts, forced_out }
 }

@@ -25,6 +25,8 @@ const PART_COLS: usize = 1_500_000;
 const LP_COLS: usize = 600_000;
 /// Columns of a part's MILP at most; beyond, the smallest reduced costs are kept.
 const MIP_COLS: usize = 120_000;
+/// Columns of a part's first MILP; each later round takes four times more.
+const MIP_COLS_FIRST: usize = 6_000;
 
 pub type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
 
@@ -169,6 +171,9 @@ pub fn solve(instance: &Instance, options: &SolveOptions) -> Result<Plan, SolveE
     }
 }
 
+/// Duals of a part's relaxation with conflict rows (π, ρ), and without them (shadow prices).
+type LpDuals = Option<(Vec<f64>, Vec<f64>, Option<Vec<f64>>)>;
+
 struct PartState {
     sel: Sel,
     obj: f64,
@@ -222,21 +227,20 @@ fn run_in_pool(
         }
     }
     let report = |phase: Phase, done: usize| {
-        if let Some(cb) = &options.progress {
-            if let Ok(g) = shared.lock() {
-                if let Some(s) = g.as_ref() {
-                    let (obj, bound) = s.totals();
-                    cb(&Progress {
-                        phase,
-                        parts_done: done,
-                        parts_total: nparts,
-                        objective: if s.have_plan { obj } else { f64::INFINITY },
-                        bound,
-                        gap: gap_of(obj, bound),
-                        elapsed: started.elapsed(),
-                    });
-                }
-            }
+        if let Some(cb) = &options.progress
+            && let Ok(g) = shared.lock()
+            && let Some(s) = g.as_ref()
+        {
+            let (obj, bound) = s.totals();
+            cb(&Progress {
+                phase,
+                parts_done: done,
+                parts_total: nparts,
+                objective: if s.have_plan { obj } else { f64::INFINITY },
+                bound,
+                gap: gap_of(obj, bound),
+                elapsed: started.elapsed(),
+            });
         }
     };
     if let Ok(mut g) = shared.lock() {
@@ -252,17 +256,17 @@ fn run_in_pool(
     report(Phase::Decompose, 0);
 
     let publish = |i: usize, part: &Part, st: &PartState| {
-        if let Ok(mut g) = shared.lock() {
-            if let Some(s) = g.as_mut() {
-                for (r, sel) in st.sel.iter().enumerate() {
-                    s.placement[part.reqs[r]] = sel.map(|(p, start)| {
-                        let pair = &part.pairs[r][p];
-                        (part.labs[pair.lab as usize], start)
-                    });
-                }
-                s.part_obj[i] = st.obj;
-                s.part_bound[i] = st.bound.min(st.obj);
+        if let Ok(mut g) = shared.lock()
+            && let Some(s) = g.as_mut()
+        {
+            for (r, sel) in st.sel.iter().enumerate() {
+                s.placement[part.reqs[r]] = sel.map(|(p, start)| {
+                    let pair = &part.pairs[r][p];
+                    (part.labs[pair.lab as usize], start)
+                });
             }
+            s.part_obj[i] = st.obj;
+            s.part_bound[i] = st.bound.min(st.obj);
         }
     };
 
@@ -294,10 +298,10 @@ fn run_in_pool(
     for (i, st) in states.iter().enumerate() {
         publish(i, &parts[i], st);
     }
-    if let Ok(mut g) = shared.lock() {
-        if let Some(s) = g.as_mut() {
-            s.have_plan = true;
-        }
+    if let Ok(mut g) = shared.lock()
+        && let Some(s) = g.as_mut()
+    {
+        s.have_plan = true;
     }
     report(Phase::Heuristic, 0);
 
@@ -312,14 +316,11 @@ fn run_in_pool(
     let mut order: Vec<usize> = (0..nparts).collect();
     order.sort_by(|&a, &b| parts[b].num_cols().cmp(&parts[a].num_cols()));
     let done = std::sync::atomic::AtomicUsize::new(0);
-    let relaxed: Vec<(usize, Option<(Vec<f64>, Vec<f64>)>)> = order
+    let relaxed: Vec<(usize, LpDuals)> = order
         .par_iter()
         .map(|&i| {
             let part = &parts[i];
-            let res = if cancelled()
-                || Instant::now() >= deadline
-                || part_gap(&states[i]) <= 1e-6 * states[i].obj
-            {
+            let res = if cancelled() || Instant::now() >= deadline {
                 None
             } else {
                 let cols = if part.num_cols() <= LP_COLS {
@@ -339,9 +340,15 @@ fn run_in_pool(
                 let left = deadline
                     .saturating_duration_since(Instant::now())
                     .as_secs_f64();
+                // Shadow prices come from the relaxation of the rules as stated; the
+                // conflict rows would take part of the price onto themselves.
+                let plain = PartModel::new(part, cols.clone())
+                    .without_conflicts()
+                    .solve_lp(left * 0.25)
+                    .map(|lp| lp.pi);
                 PartModel::new(part, cols)
                     .solve_lp(left * 0.5)
-                    .map(|lp| (lp.pi, lp.rho))
+                    .map(|lp| (lp.pi, lp.rho, plain))
             };
             done.fetch_add(1, Ordering::Relaxed);
             (i, res)
@@ -350,9 +357,12 @@ fn run_in_pool(
     let improved: Vec<(usize, Option<PartState>)> = relaxed
         .into_par_iter()
         .map(|(i, res)| {
-            let Some((pi, rho)) = res else {
+            let Some((pi, rho, plain)) = res else {
                 return (i, None);
             };
+            if let Some(shadow) = plain {
+                record_shadow(shared, &parts[i], &shadow);
+            }
             let part = &parts[i];
             let lag = lagrangian(part, &pi, &rho);
             let mut sel = greedy(part, Order::PriorityDue, Some(&pi));
@@ -383,7 +393,6 @@ fn run_in_pool(
         }
         publish(i, &parts[i], &states[i]);
     }
-    record_shadow(shared, &parts, &states);
     report(Phase::Relaxation, 0);
 
     // 3. MILPs, hardest gaps first, in rounds until the target gap or the deadline.
@@ -419,7 +428,10 @@ fn run_in_pool(
                 let part = &parts[i];
                 // A part is done when its own gap is within its share of the target.
                 let abs_gap = options.gap * total_obj * part_gap(st) / gap_sum.max(1e-9);
-                let res = mip_part(part, st, slice, abs_gap.max(1e-6), round as i32);
+                // Small models first: the bookings with the smallest reduced costs hold the
+                // good plans and solve fast; later rounds widen the model to lift the bound.
+                let budget = (MIP_COLS_FIRST << (2 * (round - 1)).min(20)).min(MIP_COLS);
+                let res = mip_part(part, st, slice, abs_gap.max(1e-6), round, budget);
                 let n = done.fetch_add(1, Ordering::Relaxed) + 1;
                 if let Some(ns) = &res {
                     publish(i, part, ns);
@@ -435,7 +447,7 @@ fn run_in_pool(
                 states[i] = ns;
             }
         }
-        if !progressed && round > 1 {
+        if !progressed && (MIP_COLS_FIRST << (2 * (round - 1)).min(20)) >= MIP_COLS {
             break;
         }
     }
@@ -462,6 +474,7 @@ fn mip_part(
     time_limit: f64,
     abs_gap: f64,
     seed: i32,
+    max_cols: usize,
 ) -> Option<PartState> {
     let (pi, rho, lag) = st.lag.as_ref()?;
     let must: Vec<Col> = st
@@ -477,10 +490,10 @@ fn mip_part(
         })
         .collect();
     let (cols, excluded_min) =
-        if part.num_cols() <= MIP_COLS && part.floor.iter().all(|f| f.is_infinite()) {
+        if part.num_cols() <= max_cols && part.floor.iter().all(|f| f.is_infinite()) {
             (all_columns(part), f64::INFINITY)
         } else {
-            select_columns(part, pi, rho, lag, MIP_COLS, &must)
+            select_columns(part, pi, rho, lag, max_cols, &must)
         };
     let model = PartModel::new(part, cols);
     let res = model.solve_mip(Some(&st.sel), time_limit, abs_gap, seed)?;
@@ -499,6 +512,23 @@ fn mip_part(
         }
     }
     let proven = res.bound.min(lag.value + excluded_min);
+    if std::env::var_os("LABPLAN_DEBUG").is_some() {
+        eprintln!(
+            "part eq {} reqs {} labs {} cols {} model {} | start {:.0} mip {:.0} | bound {:.0} lag {:.0} mip {:.0} excl {:.0} | unassigned {}",
+            part.eq,
+            part.reqs.len(),
+            part.labs.len(),
+            part.num_cols(),
+            model.cols.len(),
+            st.obj,
+            obj,
+            st.bound,
+            lag.value,
+            res.bound,
+            excluded_min,
+            sel.iter().filter(|s| s.is_none()).count()
+        );
+    }
     let mut bound = st.bound.max(proven);
     if obj - bound <= 1e-7 * obj.abs().max(1.0) {
         bound = obj;
@@ -511,17 +541,14 @@ fn mip_part(
     })
 }
 
-fn record_shadow(shared: &Mutex<Option<Shared>>, parts: &[Part], states: &[PartState]) {
+fn record_shadow(shared: &Mutex<Option<Shared>>, part: &Part, pi: &[f64]) {
     let Ok(mut g) = shared.lock() else { return };
     let Some(s) = g.as_mut() else { return };
-    for (part, st) in parts.iter().zip(states) {
-        let Some((pi, _, _)) = &st.lag else { continue };
-        let w = part.weeks as usize;
-        for (row, &v) in pi.iter().enumerate() {
-            if v > 0.0 {
-                s.shadow
-                    .insert((part.labs[row / w], part.eq, (row % w) as u32), v);
-            }
+    let w = part.weeks as usize;
+    for (row, &v) in pi.iter().enumerate() {
+        if v > 0.0 {
+            s.shadow
+                .insert((part.labs[row / w], part.eq, (row % w) as u32), v);
         }
     }
 }

@@ -73,7 +73,12 @@ pub fn validate(instance: &Instance, plan: &Plan) -> ValidationReport {
                 ));
                 match data.footprint(data.reqs[r].test_type, l) {
                     Some(fp) => fp,
-                    None => continue,
+                    None => {
+                        // No span without capacity: count what the rules can still price.
+                        objective += data.base_cost(r, l) + data.tardiness(r, a.end_week);
+                        placed[r] = Some((l, a.start_week));
+                        continue;
+                    }
                 }
             }
         };
@@ -144,13 +149,13 @@ pub fn validate(instance: &Instance, plan: &Plan) -> ValidationReport {
             ));
             objective += data.penalty(r);
         }
-        if let Some((l, s)) = data.pinned[r] {
-            if placed[r] != Some((l, s)) {
-                v.push(format!(
-                    "request {} is pinned at {} from week {s} but the plan does not keep it",
-                    req.id, instance.labs[l].id
-                ));
-            }
+        if let Some((l, s)) = data.pinned[r]
+            && placed[r] != Some((l, s))
+        {
+            v.push(format!(
+                "request {} is pinned at {} from week {s} but the plan does not keep it",
+                req.id, instance.labs[l].id
+            ));
         }
     }
     let mut over: Vec<_> = load

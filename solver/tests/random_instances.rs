@@ -1,0 +1,83 @@
+//! Random small instances: every plan validates; on tiny ones it is the brute-force optimum.
+
+mod common;
+
+use common::*;
+use labplan_solver::*;
+use proptest::prelude::*;
+
+fn instance_strategy() -> impl Strategy<Value = Instance> {
+    let req = (0usize..2, 0u32..5, 0u32..6, 1u32..4, 1u32..3, any::<bool>());
+    (
+        prop::collection::vec(req, 1..5),
+        prop::collection::vec((1u32..4, 20.0f64..200.0, 50.0f64..150.0), 2),
+        prop::option::of((0usize..2, 0u32..6, 0.0f64..100.0)),
+    )
+        .prop_map(|(reqs, labcaps, over)| {
+            let mut inst = base();
+            inst.test_types = vec![
+                test_type("T-A", "CLIM", 150.0),
+                test_type("T-B", "CLIM", 300.0),
+            ];
+            inst.labs = labcaps
+                .iter()
+                .enumerate()
+                .map(|(i, &(_, hours, price))| {
+                    lab(
+                        &format!("L{}", i + 1),
+                        if i == 0 { "RU-SAM" } else { "RU-MOW" },
+                        &["T-A", "T-B"],
+                        &[("CLIM", hours.round(), price.round())],
+                    )
+                })
+                .collect();
+            inst.requests = reqs
+                .iter()
+                .enumerate()
+                .map(|(i, &(t, rel, slack, prio, samples, excl))| Request {
+                    samples,
+                    excluded_labs: if excl && i % 3 == 0 {
+                        vec!["L1".into()]
+                    } else {
+                        vec![]
+                    },
+                    ..request(
+                        &format!("R{i}"),
+                        if t == 0 { "T-A" } else { "T-B" },
+                        rel,
+                        rel + slack,
+                        prio,
+                    )
+                })
+                .collect();
+            if let Some((l, week, hours)) = over {
+                inst.capacity_overrides = vec![CapacityOverride {
+                    lab: format!("L{}", l + 1),
+                    equipment: "CLIM".into(),
+                    week,
+                    hours_per_week: hours.round(),
+                }];
+            }
+            inst
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn plans_validate_and_are_optimal(inst in instance_strategy()) {
+        prop_assume!(inst.check().is_ok());
+        let plan = solve(&inst, &exact_options()).expect("solve");
+        let report = validate(&inst, &plan);
+        prop_assert!(report.violations.is_empty(), "{:?}", report.violations);
+        prop_assert!((report.objective - plan.objective).abs() < 1e-6);
+        prop_assert!(plan.bound <= plan.objective + 1e-6);
+        let best = brute_force(&inst);
+        prop_assert!((plan.objective - best).abs() < 1e-6, "solver {} brute force {}", plan.objective, best);
+        prop_assert_eq!(plan.status, PlanStatus::Optimal);
+        for u in &plan.unassigned {
+            prop_assert!(!u.detail.is_empty());
+        }
+    }
+}
