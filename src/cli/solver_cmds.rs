@@ -358,7 +358,10 @@ pub fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
                 args.baseline_time_limit.unwrap_or(120.0) * args.time_scale,
             );
             let _ = std::fs::remove_dir_all(&dir);
-            rows.push(row?);
+            match row {
+                Ok(row) => rows.push(row),
+                Err(e) => notes.push(format!("generated 100,000 requests: failed: {e:#}")),
+            }
         } else {
             notes.push(format!(
                 "generated 100,000 requests: skipped, the generator failed: {}",
