@@ -121,8 +121,7 @@ pub fn solve(instance: &Instance, options: &SolveOptions) -> Result<Plan, SolveE
     let stop = Arc::new(AtomicBool::new(false));
     let (tx, rx) = mpsc::channel();
     {
-        let (inst, shared, stop, options) =
-            (inst.clone(), shared.clone(), stop.clone(), options.clone());
+        let (inst, shared, stop, options) = (inst.clone(), shared.clone(), stop.clone(), options.clone());
         std::thread::spawn(move || {
             let res = run(&inst, &options, &shared, &stop, started);
             // The caller may have returned already; nothing is waiting then.
@@ -130,43 +129,23 @@ pub fn solve(instance: &Instance, options: &SolveOptions) -> Result<Plan, SolveE
         });
     }
     let grace = Duration::from_secs_f64(2.0 + 0.05 * options.time_limit.as_secs_f64());
-    let cancelled = || {
-        options
-            .cancel
-            .as_ref()
-            .is_some_and(|c| c.load(Ordering::Relaxed))
-    };
+    let cancelled = || options.cancel.as_ref().is_some_and(|c| c.load(Ordering::Relaxed));
     loop {
         match rx.recv_timeout(Duration::from_millis(50)) {
             Ok(res) => return res,
             Err(mpsc::RecvTimeoutError::Disconnected) => {
-                return Err(SolveError::Solver(
-                    "the solver thread stopped without a result".into(),
-                ));
+                return Err(SolveError::Solver("the solver thread stopped without a result".into()));
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
         }
         let late = started.elapsed() > options.time_limit + grace;
-        if (cancelled() || late)
-            && shared
-                .lock()
-                .map(|s| s.as_ref().is_some_and(|s| s.have_plan))
-                .unwrap_or(false)
-        {
+        if (cancelled() || late) && shared.lock().map(|s| s.as_ref().is_some_and(|s| s.have_plan)).unwrap_or(false) {
             stop.store(true, Ordering::Relaxed);
             let data = Data::new(&inst)?;
-            let guard = shared
-                .lock()
-                .map_err(|_| SolveError::Solver("solver state poisoned".into()))?;
+            let guard = shared.lock().map_err(|_| SolveError::Solver("solver state poisoned".into()))?;
             let Some(s) = guard.as_ref() else { continue };
             let (_, bound) = s.totals();
-            return Ok(assemble(
-                &data,
-                &s.placement,
-                bound,
-                &s.shadow,
-                started.elapsed().as_secs_f64(),
-            ));
+            return Ok(assemble(&data, &s.placement, bound, &s.shadow, started.elapsed().as_secs_f64()));
         }
     }
 }
@@ -204,25 +183,16 @@ fn run_in_pool(
 ) -> Result<Plan, SolveError> {
     let data = Data::new(inst)?;
     let deadline = started + options.time_limit;
-    let cancelled = || {
-        stop.load(Ordering::Relaxed)
-            || options
-                .cancel
-                .as_ref()
-                .is_some_and(|c| c.load(Ordering::Relaxed))
-    };
-    let Decomposition {
-        parts, forced_out, ..
-    } = decompose(&data, PART_COLS);
+    let cancelled =
+        || stop.load(Ordering::Relaxed) || options.cancel.as_ref().is_some_and(|c| c.load(Ordering::Relaxed));
+    let Decomposition { parts, forced_out, .. } = decompose(&data, PART_COLS);
     let nparts = parts.len();
     let mut constant: f64 = forced_out.iter().map(|&r| data.penalty(r)).sum();
     let mut placement: Vec<Option<(usize, u32)>> = vec![None; inst.requests.len()];
     for (r, pin) in data.pinned.iter().enumerate() {
         if let Some((l, s)) = *pin {
             placement[r] = Some((l, s));
-            let span = data
-                .footprint(data.reqs[r].test_type, l)
-                .map_or(1, |f| f.span);
+            let span = data.footprint(data.reqs[r].test_type, l).map_or(1, |f| f.span);
             constant += data.base_cost(r, l) + data.tardiness(r, s + span - 1);
         }
     }
@@ -282,17 +252,11 @@ fn run_in_pool(
                     best = Some((obj, sel));
                 }
             }
-            let (obj, sel) =
-                best.unwrap_or_else(|| (part.penalty.iter().sum(), vec![None; part.reqs.len()]));
+            let (obj, sel) = best.unwrap_or_else(|| (part.penalty.iter().sum(), vec![None; part.reqs.len()]));
             let rows = part.labs.len() * part.weeks as usize;
             let zero = vec![0.0; rows];
             let lag = lagrangian(part, &zero, &zero);
-            PartState {
-                sel,
-                obj,
-                bound: lag.value,
-                lag: Some((zero.clone(), zero, lag)),
-            }
+            PartState { sel, obj, bound: lag.value, lag: Some((zero.clone(), zero, lag)) }
         })
         .collect();
     for (i, st) in states.iter().enumerate() {
@@ -328,27 +292,21 @@ fn run_in_pool(
                 } else {
                     // Too large for one LP: relax over each request's cheapest bookings.
                     let st = &states[i];
-                    let (pi, rho, lag) =
-                        st.lag.as_ref().map_or((Vec::new(), Vec::new(), None), |x| {
-                            (x.0.clone(), x.1.clone(), Some(&x.2))
-                        });
+                    let (pi, rho, lag) = st
+                        .lag
+                        .as_ref()
+                        .map_or((Vec::new(), Vec::new(), None), |x| (x.0.clone(), x.1.clone(), Some(&x.2)));
                     match lag {
                         Some(lag) => select_columns(part, &pi, &rho, lag, LP_COLS, &[]).0,
                         None => all_columns(part),
                     }
                 };
-                let left = deadline
-                    .saturating_duration_since(Instant::now())
-                    .as_secs_f64();
+                let left = deadline.saturating_duration_since(Instant::now()).as_secs_f64();
                 // Shadow prices come from the relaxation of the rules as stated; the
                 // conflict rows would take part of the price onto themselves.
-                let plain = PartModel::new(part, cols.clone())
-                    .without_conflicts()
-                    .solve_lp(left * 0.25)
-                    .map(|lp| lp.pi);
-                PartModel::new(part, cols)
-                    .solve_lp(left * 0.5)
-                    .map(|lp| (lp.pi, lp.rho, plain))
+                let plain =
+                    PartModel::new(part, cols.clone()).without_conflicts().solve_lp(left * 0.25).map(|lp| lp.pi);
+                PartModel::new(part, cols).solve_lp(left * 0.5).map(|lp| (lp.pi, lp.rho, plain))
             };
             done.fetch_add(1, Ordering::Relaxed);
             (i, res)
@@ -370,21 +328,9 @@ fn run_in_pool(
             improve(part, &mut sel, &mut load);
             let obj = objective(part, &sel);
             let st = &states[i];
-            let (sel, obj) = if obj < st.obj {
-                (sel, obj)
-            } else {
-                (st.sel.clone(), st.obj)
-            };
+            let (sel, obj) = if obj < st.obj { (sel, obj) } else { (st.sel.clone(), st.obj) };
             let bound = st.bound.max(lag.value);
-            (
-                i,
-                Some(PartState {
-                    sel,
-                    obj,
-                    bound,
-                    lag: Some((pi, rho, lag)),
-                }),
-            )
+            (i, Some(PartState { sel, obj, bound, lag: Some((pi, rho, lag)) }))
         })
         .collect();
     for (i, st) in improved {
@@ -397,15 +343,11 @@ fn run_in_pool(
 
     // 3. MILPs, hardest gaps first, in rounds until the target gap or the deadline.
     let mut round = 0;
-    while !cancelled()
-        && !target_met(&states)
-        && Instant::now() + Duration::from_millis(200) < deadline
-    {
+    while !cancelled() && !target_met(&states) && Instant::now() + Duration::from_millis(200) < deadline {
         round += 1;
         let total_obj = constant + states.iter().map(|s| s.obj).sum::<f64>();
-        let mut open: Vec<usize> = (0..nparts)
-            .filter(|&i| part_gap(&states[i]) > 1e-6 * states[i].obj.max(1.0))
-            .collect();
+        let mut open: Vec<usize> =
+            (0..nparts).filter(|&i| part_gap(&states[i]) > 1e-6 * states[i].obj.max(1.0)).collect();
         if open.is_empty() {
             break;
         }
@@ -417,9 +359,7 @@ fn run_in_pool(
             .par_iter()
             .map(|&i| {
                 let st = &states[i];
-                let left = deadline
-                    .saturating_duration_since(Instant::now())
-                    .as_secs_f64();
+                let left = deadline.saturating_duration_since(Instant::now()).as_secs_f64();
                 if cancelled() || left < 0.2 {
                     return (i, None);
                 }
@@ -452,20 +392,10 @@ fn run_in_pool(
         }
     }
     report(Phase::Done, nparts);
-    let guard = shared
-        .lock()
-        .map_err(|_| SolveError::Solver("solver state poisoned".into()))?;
-    let s = guard
-        .as_ref()
-        .ok_or_else(|| SolveError::Solver("no state".into()))?;
+    let guard = shared.lock().map_err(|_| SolveError::Solver("solver state poisoned".into()))?;
+    let s = guard.as_ref().ok_or_else(|| SolveError::Solver("no state".into()))?;
     let (_, bound) = s.totals();
-    Ok(assemble(
-        &data,
-        &s.placement,
-        bound,
-        &s.shadow,
-        started.elapsed().as_secs_f64(),
-    ))
+    Ok(assemble(&data, &s.placement, bound, &s.shadow, started.elapsed().as_secs_f64()))
 }
 
 fn mip_part(
@@ -481,20 +411,13 @@ fn mip_part(
         .sel
         .iter()
         .enumerate()
-        .filter_map(|(r, s)| {
-            s.map(|(p, start)| Col {
-                r: r as u32,
-                p: p as u32,
-                s: start,
-            })
-        })
+        .filter_map(|(r, s)| s.map(|(p, start)| Col { r: r as u32, p: p as u32, s: start }))
         .collect();
-    let (cols, excluded_min) =
-        if part.num_cols() <= max_cols && part.floor.iter().all(|f| f.is_infinite()) {
-            (all_columns(part), f64::INFINITY)
-        } else {
-            select_columns(part, pi, rho, lag, max_cols, &must)
-        };
+    let (cols, excluded_min) = if part.num_cols() <= max_cols && part.floor.iter().all(|f| f.is_infinite()) {
+        (all_columns(part), f64::INFINITY)
+    } else {
+        select_columns(part, pi, rho, lag, max_cols, &must)
+    };
     let model = PartModel::new(part, cols);
     let res = model.solve_mip(Some(&st.sel), time_limit, abs_gap, seed)?;
     let mut sel = st.sel.clone();
@@ -512,33 +435,24 @@ fn mip_part(
         }
     }
     let proven = res.bound.min(lag.value + excluded_min);
-    if std::env::var_os("LABPLAN_DEBUG").is_some() {
-        eprintln!(
-            "part eq {} reqs {} labs {} cols {} model {} | start {:.0} mip {:.0} | bound {:.0} lag {:.0} mip {:.0} excl {:.0} | unassigned {}",
-            part.eq,
-            part.reqs.len(),
-            part.labs.len(),
-            part.num_cols(),
-            model.cols.len(),
-            st.obj,
-            obj,
-            st.bound,
-            lag.value,
-            res.bound,
-            excluded_min,
-            sel.iter().filter(|s| s.is_none()).count()
-        );
-    }
+    tracing::debug!(
+        eq = part.eq,
+        requests = part.reqs.len(),
+        labs = part.labs.len(),
+        columns = part.num_cols(),
+        model_columns = model.cols.len(),
+        start = st.obj,
+        found = obj,
+        lagrangian = lag.value,
+        mip_bound = res.bound,
+        excluded_min,
+        "part MILP"
+    );
     let mut bound = st.bound.max(proven);
     if obj - bound <= 1e-7 * obj.abs().max(1.0) {
         bound = obj;
     }
-    Some(PartState {
-        sel,
-        obj,
-        bound,
-        lag: st.lag.clone(),
-    })
+    Some(PartState { sel, obj, bound, lag: st.lag.clone() })
 }
 
 fn record_shadow(shared: &Mutex<Option<Shared>>, part: &Part, pi: &[f64]) {
@@ -547,8 +461,7 @@ fn record_shadow(shared: &Mutex<Option<Shared>>, part: &Part, pi: &[f64]) {
     let w = part.weeks as usize;
     for (row, &v) in pi.iter().enumerate() {
         if v > 0.0 {
-            s.shadow
-                .insert((part.labs[row / w], part.eq, (row % w) as u32), v);
+            s.shadow.insert((part.labs[row / w], part.eq, (row % w) as u32), v);
         }
     }
 }
