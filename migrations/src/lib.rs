@@ -1,0 +1,22 @@
+//! The labplan schema, one migration per change, for SQLite and PostgreSQL alike.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_create_catalog;
+mod m20261123_000002_create_registry;
+mod m20261123_000003_create_audit_log;
+mod m20261123_000004_create_planning;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261123_000001_create_catalog::Migration),
+            Box::new(m20261123_000002_create_registry::Migration),
+            Box::new(m20261123_000003_create_audit_log::Migration),
+            Box::new(m20261123_000004_create_planning::Migration),
+        ]
+    }
+}

@@ -1,0 +1,21 @@
+//! Table mappings in sea-orm-codegen's layout; hand-written queries live beside them in `crate::db`.
+
+pub mod accreditations;
+pub mod assignments;
+pub mod audit_log;
+pub mod capacities;
+pub mod capacity_overrides;
+pub mod companies;
+pub mod equipment;
+pub mod id_sequences;
+pub mod labs;
+pub mod plan_assignments;
+pub mod plan_bottlenecks;
+pub mod plan_unassigned;
+pub mod planning_runs;
+pub mod planning_settings;
+pub mod region_distances;
+pub mod regions;
+pub mod request_excluded_labs;
+pub mod test_requests;
+pub mod test_types;

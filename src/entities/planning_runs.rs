@@ -1,0 +1,44 @@
+use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize)]
+#[sea_orm(table_name = "planning_runs")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub status: String,
+    pub horizon_start: Date,
+    pub horizon_weeks: i32,
+    pub time_limit_seconds: f64,
+    pub gap_limit: f64,
+    pub keep_best_on_cancel: bool,
+    pub cancel_requested: bool,
+    pub created_by: Option<String>,
+    pub created_at: DateTimeUtc,
+    #[sea_orm(column_type = "Text")]
+    pub instance: String,
+    pub requests: i32,
+    pub attempts: i32,
+    pub lease_owner: Option<String>,
+    pub lease_expires_ms: Option<i64>,
+    pub started_at: Option<DateTimeUtc>,
+    pub finished_at: Option<DateTimeUtc>,
+    pub phase: Option<String>,
+    pub parts_done: Option<i32>,
+    pub parts_total: Option<i32>,
+    pub best_objective: Option<f64>,
+    pub best_bound: Option<f64>,
+    pub plan_status: Option<String>,
+    pub objective: Option<f64>,
+    pub bound: Option<f64>,
+    pub gap: Option<f64>,
+    pub solve_seconds: Option<f64>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub error: Option<String>,
+    pub published_at: Option<DateTimeUtc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,134 @@
+//! Extractors that turn every bad input into a problem document instead of axum's plain-text
+//! rejections.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use super::error::{ApiError, FieldError};
+
+/// Largest accepted JSON body; a test request is a few hundred bytes.
+pub const MAX_JSON_BODY: usize = 1024 * 1024;
+
+/// A JSON body: syntax errors answer 400, values of the wrong type or range 422 naming the field.
+pub struct Json<T>(pub T);
+
+impl<S, T> FromRequest<S> for Json<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|mime| {
+                let mime = mime.trim();
+                mime.eq_ignore_ascii_case("application/json") || mime.ends_with("+json")
+            })
+            .unwrap_or(false);
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType("expected a body with Content-Type: application/json".into()));
+        }
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::Malformed(format!("could not read the body: {e}")))?;
+        parse_json(&bytes).map(Json)
+    }
+}
+
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // serde would accept a struct written as an array of its fields; the API speaks
+    // only objects, and says so about the body as a whole.
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') | None => {}
+        Some(b'[' | b'"' | b'n' | b't' | b'f' | b'-' | b'0'..=b'9') => {
+            return Err(ApiError::Validation(vec![FieldError::new("body", "expected a JSON object")]));
+        }
+        Some(_) => {}
+    }
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    match serde_path_to_error::deserialize::<_, T>(de) {
+        Ok(value) => Ok(value),
+        Err(err) => {
+            let path = err.path().to_string();
+            let inner = err.into_inner();
+            match inner.classify() {
+                serde_json::error::Category::Data => {
+                    let message = clean_message(&inner);
+                    Err(ApiError::Validation(vec![FieldError::new(field_of(&path, &message), message)]))
+                }
+                _ => Err(ApiError::Malformed(format!("the body is not valid JSON: {inner}"))),
+            }
+        }
+    }
+}
+
+/// Missing and unknown fields are reported by serde at their parent; name the field itself.
+fn field_of(path: &str, message: &str) -> String {
+    let named = ["missing field `", "unknown field `"]
+        .iter()
+        .find_map(|prefix| message.strip_prefix(prefix))
+        .and_then(|rest| rest.split('`').next());
+    match (path, named) {
+        (".", Some(name)) => name.to_string(),
+        // Unknown fields already carry their own name as the last path segment.
+        (path, Some(name)) if path == name || path.ends_with(&format!(".{name}")) => path.to_string(),
+        (parent, Some(name)) => format!("{parent}.{name}"),
+        (".", None) => "body".to_string(),
+        (parent, None) => parent.to_string(),
+    }
+}
+
+/// serde_json appends "at line 1 column 42" to every message; the field name says more.
+fn clean_message(err: &serde_json::Error) -> String {
+    let text = err.to_string();
+    match text.rfind(" at line ") {
+        Some(pos) => text[..pos].to_string(),
+        None => text,
+    }
+}
+
+/// Query parameters: a value of the wrong type answers 422 naming the parameter.
+pub struct Query<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for Query<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(de).map(Query).map_err(|err| {
+            let field = err.path().to_string();
+            ApiError::Validation(vec![FieldError::new(field, err.into_inner().to_string())])
+        })
+    }
+}
+
+/// Path parameters: a value of the wrong type (a word for a run number) answers 400 as problem+json.
+pub struct Path<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for Path<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| Path(value))
+            .map_err(|rejection| ApiError::Malformed(rejection.body_text()))
+    }
+}

@@ -1,0 +1,92 @@
+//! Building and running the server: connect, migrate, optionally load the demo, bind, serve.
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use sea_orm::DatabaseConnection;
+use tokio::net::TcpListener;
+
+use crate::http::{self, AppState};
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: String,
+    pub addr: SocketAddr,
+    /// Load the bundled demo data set when the registry is empty.
+    pub demo: bool,
+    /// The embedded planning worker; None runs the server without one.
+    pub worker: Option<crate::planning::worker::WorkerConfig>,
+}
+
+pub struct Application {
+    listener: TcpListener,
+    db: DatabaseConnection,
+    worker: Option<crate::planning::worker::WorkerConfig>,
+}
+
+impl Application {
+    pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        let db = crate::db::connect(&settings.database_url).await?;
+        crate::db::migrate(&db).await?;
+        if settings.demo {
+            let report = crate::demo::load_bundled_if_empty(&db).await?;
+            match report {
+                Some(r) => {
+                    tracing::info!(requests = r.requests, labs = r.labs, companies = r.companies, "demo data loaded")
+                }
+                None => tracing::info!("registry not empty; demo data not loaded"),
+            }
+        }
+        let listener =
+            TcpListener::bind(settings.addr).await.with_context(|| format!("could not listen on {}", settings.addr))?;
+        http::init_metrics();
+        Ok(Self { listener, db, worker: settings.worker.clone() })
+    }
+
+    pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
+        self.listener.local_addr().context("the listener has no local address")
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let worker = self.worker.map(|config| {
+            let mut stop = stop_rx.clone();
+            tokio::spawn(crate::planning::worker::run(self.db.clone(), config, async move {
+                let _ = stop.wait_for(|stopped| *stopped).await;
+            }))
+        });
+        let app = http::router(AppState { db: self.db });
+        let served = axum::serve(self.listener, app).with_graceful_shutdown(shutdown_signal()).await;
+        let _ = stop_tx.send(true);
+        if let Some(worker) = worker {
+            let _ = worker.await;
+        }
+        served.context("the server failed")
+    }
+}
+
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

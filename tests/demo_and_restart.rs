@@ -1,0 +1,146 @@
+//! The demo data set, idempotent loading, and that what is filed survives a restart, both
+//! in-process and through the real `labplan` binary, on SQLite and PostgreSQL.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::{Backend, TestApp, TestDb};
+use reqwest::StatusCode;
+use serde_json::json;
+
+both_backends!(demo_loads_the_cluster_once, filed_request_survives_restart, binary_serves_demo_and_keeps_data);
+
+async fn demo_loads_the_cluster_once(db: TestDb) {
+    let app = db.spawn().await;
+    let report = labplan::demo::load_bundled_if_empty(&app.db).await.unwrap().expect("loaded into an empty registry");
+    assert_eq!((report.requests, report.labs, report.companies), (1300, 40, 102));
+    assert_eq!(app.total("/api/v1/requests?per_page=1").await, 1300);
+    assert_eq!(app.total("/api/v1/labs").await, 40);
+    assert_eq!(app.total("/api/v1/companies").await, 102);
+    assert_eq!(app.total("/api/v1/regions").await, 23);
+    assert_eq!(app.total("/api/v1/test-types").await, 55);
+    assert!(app.total("/api/v1/labs/L001/capacity-overrides?per_page=500").await > 0);
+
+    // Week indices become dates: release week 14 of a horizon starting 2027-01-04.
+    let (_, r1) = app.get("/api/v1/requests/R00001").await;
+    assert_eq!(r1["ready_date"], "2027-04-12");
+    assert_eq!(r1["due_date"], "2027-07-23", "due on the Friday of week 28");
+
+    assert!(labplan::demo::load_bundled_if_empty(&app.db).await.unwrap().is_none(), "not loaded twice");
+    let instance = labplan::demo::parse_instance(labplan::demo::BUNDLED).unwrap();
+    labplan::demo::load(&app.db, &instance).await.expect("loading again is harmless");
+    assert_eq!(app.total("/api/v1/requests?per_page=1").await, 1300, "loading is idempotent");
+    let (status, created) = app
+        .post(
+            "/api/v1/requests",
+            &json!({"company": "C0001", "test_type": "EMC-R10", "samples": 1, "ready_date": "2027-01-04", "due_date": "2027-02-26", "priority": 1}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["id"], "R01301");
+
+    let bad = labplan::demo::parse_instance(br#"{"format": "something-else/1"}"#);
+    assert!(bad.is_err());
+    app.stop().await;
+}
+
+async fn filed_request_survives_restart(db: TestDb) {
+    let app = db.spawn_with_fixture().await;
+    let (status, created) = app
+        .post(
+            "/api/v1/requests",
+            &json!({"company": "C0002", "test_type": "EMC-R10", "samples": 4, "ready_date": "2027-01-11", "due_date": "2027-03-05", "priority": 3, "external_ref": "KE-1"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    app.stop().await;
+
+    let app = TestApp::spawn(&db.url).await;
+    let (status, fetched) = app.get(&format!("/api/v1/requests/{}", created["id"].as_str().unwrap())).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(fetched, created);
+    assert_eq!(app.total("/api/v1/requests").await, 4);
+    app.stop().await;
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Starts `labplan serve` as a user would, and waits until it answers `/readyz`.
+async fn start_binary(db: &TestDb, cwd: &std::path::Path, demo: bool) -> (Server, String) {
+    let port = free_port();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_labplan"));
+    cmd.current_dir(cwd)
+        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if demo {
+        cmd.arg("--demo");
+    }
+    // On SQLite the binary's default, labplan.db in the working directory, is what is tested.
+    cmd.env_remove("DATABASE_URL");
+    if db.backend == Backend::Postgres {
+        cmd.env("DATABASE_URL", &db.url);
+    }
+    let server = Server(cmd.spawn().expect("labplan starts"));
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    for _ in 0..300 {
+        if let Ok(resp) = client.get(format!("{base}/readyz")).send().await
+            && resp.status() == StatusCode::OK
+        {
+            return (server, base);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("labplan did not become ready");
+}
+
+async fn binary_serves_demo_and_keeps_data(db: TestDb) {
+    let cwd = tempfile::tempdir().unwrap();
+    let client = reqwest::Client::new();
+    let (server, base) = start_binary(&db, cwd.path(), true).await;
+    let page: serde_json::Value =
+        client.get(format!("{base}/api/v1/requests?per_page=1")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(page["total"], 1300);
+    let resp = client
+        .post(format!("{base}/api/v1/requests"))
+        .json(&json!({"company": "C0005", "test_type": "EMC-R10", "samples": 2, "ready_date": "2027-01-04", "due_date": "2027-03-05", "priority": 2}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let created: serde_json::Value = resp.json().await.unwrap();
+    drop(server);
+    if db.backend == Backend::Sqlite {
+        assert!(cwd.path().join("labplan.db").exists(), "the default database is labplan.db in the working directory");
+    }
+
+    let (_server, base) = start_binary(&db, cwd.path(), true).await;
+    let page: serde_json::Value =
+        client.get(format!("{base}/api/v1/requests?per_page=1")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(page["total"], 1301, "--demo does not load over existing data");
+    let fetched: serde_json::Value = client
+        .get(format!("{base}/api/v1/requests/{}", created["id"].as_str().unwrap()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(fetched, created);
+}
