@@ -5,9 +5,7 @@ use std::time::Duration;
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
-    let path = args
-        .next()
-        .ok_or_else(|| anyhow::anyhow!("usage: solve_file INSTANCE.json [SECONDS]"))?;
+    let path = args.next().ok_or_else(|| anyhow::anyhow!("usage: solve_file INSTANCE.json [SECONDS]"))?;
     let secs: f64 = args.next().map_or(Ok(60.0), |s| s.parse())?;
     let inst: labplan_solver::Instance = serde_json::from_str(&std::fs::read_to_string(path)?)?;
     let opts = labplan_solver::SolveOptions {

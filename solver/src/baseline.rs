@@ -28,9 +28,7 @@ fn placement_with_pins(data: &Data) -> (Vec<Option<(usize, u32)>>, f64) {
     for (r, pin) in data.pinned.iter().enumerate() {
         if let Some((l, s)) = *pin {
             placement[r] = Some((l, s));
-            let span = data
-                .footprint(data.reqs[r].test_type, l)
-                .map_or(1, |f| f.span);
+            let span = data.footprint(data.reqs[r].test_type, l).map_or(1, |f| f.span);
             constant += data.base_cost(r, l) + data.tardiness(r, s + span - 1);
         }
     }
@@ -46,28 +44,17 @@ pub fn greedy_edd(instance: &Instance) -> Result<Plan, SolveError> {
     for part in &dec.parts {
         let sel = greedy_plain(part, Order::Edd, None);
         for (r, s) in sel.iter().enumerate() {
-            placement[part.reqs[r]] =
-                s.map(|(p, st)| (part.labs[part.pairs[r][p].lab as usize], st));
+            placement[part.reqs[r]] = s.map(|(p, st)| (part.labs[part.pairs[r][p].lab as usize], st));
         }
     }
     // A greedy plan proves nothing: its bound is the trivial one.
-    Ok(assemble(
-        &data,
-        &placement,
-        0.0,
-        &HashMap::new(),
-        started.elapsed().as_secs_f64(),
-    ))
+    Ok(assemble(&data, &placement, 0.0, &HashMap::new(), started.elapsed().as_secs_f64()))
 }
 
 /// Number of columns of the full model, without building it.
 pub fn count_columns(instance: &Instance) -> Result<usize, SolveError> {
     let data = Data::new(instance)?;
-    Ok(decompose(&data, usize::MAX)
-        .parts
-        .iter()
-        .map(|p| p.num_cols())
-        .sum())
+    Ok(decompose(&data, usize::MAX).parts.iter().map(|p| p.num_cols()).sum())
 }
 
 /// The whole instance as one MILP, solved by HiGHS from scratch within `time_limit`.
@@ -98,14 +85,11 @@ pub fn monolithic(instance: &Instance, time_limit: Duration) -> Result<BaselineR
         all.penalty.extend(part.penalty);
         all.due.extend(part.due);
         all.tard_rate.extend(part.tard_rate);
-        all.pairs.extend(part.pairs.into_iter().map(|ps| {
-            ps.into_iter()
-                .map(|p| Pair {
-                    lab: p.lab + offset,
-                    ..p
-                })
-                .collect::<Vec<_>>()
-        }));
+        all.pairs.extend(
+            part.pairs
+                .into_iter()
+                .map(|ps| ps.into_iter().map(|p| Pair { lab: p.lab + offset, ..p }).collect::<Vec<_>>()),
+        );
     }
     let (mut placement, constant) = placement_with_pins(&data);
     let forced: f64 = dec.forced_out.iter().map(|&r| data.penalty(r)).sum();
@@ -115,34 +99,16 @@ pub fn monolithic(instance: &Instance, time_limit: Duration) -> Result<BaselineR
     let left = time_limit.saturating_sub(started.elapsed()).as_secs_f64();
     let res = model.solve_mip(None, left, 1e-6, 0);
     let Some(res) = res else {
-        return Ok(BaselineRun {
-            plan: None,
-            columns,
-            seconds: started.elapsed().as_secs_f64(),
-        });
+        return Ok(BaselineRun { plan: None, columns, seconds: started.elapsed().as_secs_f64() });
     };
     let Some(sel) = res.sel else {
-        return Ok(BaselineRun {
-            plan: None,
-            columns,
-            seconds: started.elapsed().as_secs_f64(),
-        });
+        return Ok(BaselineRun { plan: None, columns, seconds: started.elapsed().as_secs_f64() });
     };
     // Labs of the merged model are global lab indices, so placements map directly.
     for (r, s) in sel.iter().enumerate() {
         placement[all.reqs[r]] = s.map(|(p, st)| (all.labs[all.pairs[r][p].lab as usize], st));
     }
     let bound = constant + forced + res.bound;
-    let plan = assemble(
-        &data,
-        &placement,
-        bound,
-        &HashMap::new(),
-        started.elapsed().as_secs_f64(),
-    );
-    Ok(BaselineRun {
-        plan: Some(plan),
-        columns,
-        seconds: started.elapsed().as_secs_f64(),
-    })
+    let plan = assemble(&data, &placement, bound, &HashMap::new(), started.elapsed().as_secs_f64());
+    Ok(BaselineRun { plan: Some(plan), columns, seconds: started.elapsed().as_secs_f64() })
 }

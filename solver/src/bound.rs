@@ -22,14 +22,7 @@ pub(crate) struct Lagrangian {
     pub m: Vec<f64>,
 }
 
-pub(crate) fn reduced_cost(
-    part: &Part,
-    pi: &[f64],
-    rho: &[f64],
-    r: usize,
-    p: usize,
-    s: u32,
-) -> f64 {
+pub(crate) fn reduced_cost(part: &Part, pi: &[f64], rho: &[f64], r: usize, p: usize, s: u32) -> f64 {
     let pair = &part.pairs[r][p];
     let mut c = part.col_cost(r, pair, s);
     for w in s..s + pair.span {
@@ -81,27 +74,15 @@ pub(crate) fn select_columns(
         for (p, pair) in part.pairs[r].iter().enumerate() {
             for &s in &pair.starts {
                 let d = reduced_cost(part, pi, rho, r, p, s) - lag.m[r];
-                all.push((
-                    d.max(0.0),
-                    Col {
-                        r: r as u32,
-                        p: p as u32,
-                        s,
-                    },
-                ));
+                all.push((d.max(0.0), Col { r: r as u32, p: p as u32, s }));
             }
         }
     }
-    let mut excluded_min = (0..part.reqs.len())
-        .map(|r| part.floor[r] - lag.m[r])
-        .fold(f64::INFINITY, f64::min)
-        .max(0.0);
+    let mut excluded_min =
+        (0..part.reqs.len()).map(|r| part.floor[r] - lag.m[r]).fold(f64::INFINITY, f64::min).max(0.0);
     if all.len() > max_cols {
         all.select_nth_unstable_by(max_cols, |a, b| a.0.total_cmp(&b.0));
-        let cut = all[max_cols..]
-            .iter()
-            .map(|x| x.0)
-            .fold(f64::INFINITY, f64::min);
+        let cut = all[max_cols..].iter().map(|x| x.0).fold(f64::INFINITY, f64::min);
         excluded_min = excluded_min.min(cut);
         all.truncate(max_cols);
     }
@@ -117,11 +98,7 @@ pub(crate) fn all_columns(part: &Part) -> Vec<Col> {
     for (r, ps) in part.pairs.iter().enumerate() {
         for (p, pair) in ps.iter().enumerate() {
             for &s in &pair.starts {
-                cols.push(Col {
-                    r: r as u32,
-                    p: p as u32,
-                    s,
-                });
+                cols.push(Col { r: r as u32, p: p as u32, s });
             }
         }
     }

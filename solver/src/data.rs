@@ -75,12 +75,10 @@ impl<'a> Data<'a> {
             problems.push(InstanceProblem::Format(inst.format.clone()));
         }
         match NaiveDate::parse_from_str(&inst.horizon.start, "%Y-%m-%d") {
-            Ok(d) if d.weekday() != Weekday::Mon => {
-                problems.push(InstanceProblem::HorizonNotMonday {
-                    start: inst.horizon.start.clone(),
-                    weekday: d.weekday().to_string(),
-                })
-            }
+            Ok(d) if d.weekday() != Weekday::Mon => problems.push(InstanceProblem::HorizonNotMonday {
+                start: inst.horizon.start.clone(),
+                weekday: d.weekday().to_string(),
+            }),
             Ok(_) => {}
             Err(_) => problems.push(InstanceProblem::BadDate(inst.horizon.start.clone())),
         }
@@ -94,27 +92,14 @@ impl<'a> Data<'a> {
             ("unassigned", w.unassigned),
         ] {
             if !(v.is_finite() && v >= 0.0) {
-                problems.push(InstanceProblem::Negative {
-                    what: format!("weights.{name}"),
-                    value: v,
-                });
+                problems.push(InstanceProblem::Negative { what: format!("weights.{name}"), value: v });
             }
         }
         let weeks = inst.horizon.weeks;
 
         let region_index = index_of(&inst.regions, |r| r.code.as_str(), "region", &mut problems);
-        let eq_index = index_of(
-            &inst.equipment,
-            |e| e.code.as_str(),
-            "equipment",
-            &mut problems,
-        );
-        let type_index = index_of(
-            &inst.test_types,
-            |t| t.code.as_str(),
-            "test type",
-            &mut problems,
-        );
+        let eq_index = index_of(&inst.equipment, |e| e.code.as_str(), "equipment", &mut problems);
+        let type_index = index_of(&inst.test_types, |t| t.code.as_str(), "test type", &mut problems);
         let lab_index = index_of(&inst.labs, |l| l.id.as_str(), "lab", &mut problems);
         let company_index = index_of(&inst.companies, |c| c.id.as_str(), "company", &mut problems);
         let req_index = index_of(&inst.requests, |r| r.id.as_str(), "request", &mut problems);
@@ -125,24 +110,15 @@ impl<'a> Data<'a> {
             row[i] = Some(0.0);
         }
         for d in &inst.distances {
-            let ends = (
-                region_index.get(d.from.as_str()),
-                region_index.get(d.to.as_str()),
-            );
+            let ends = (region_index.get(d.from.as_str()), region_index.get(d.to.as_str()));
             for code in [&d.from, &d.to] {
                 if !region_index.contains_key(code.as_str()) {
-                    problems.push(InstanceProblem::unknown(
-                        "region",
-                        code,
-                        format!("distance {}–{}", d.from, d.to),
-                    ));
+                    problems.push(InstanceProblem::unknown("region", code, format!("distance {}–{}", d.from, d.to)));
                 }
             }
             if !(d.km.is_finite() && d.km >= 0.0) {
-                problems.push(InstanceProblem::Negative {
-                    what: format!("distance {}–{}", d.from, d.to),
-                    value: d.km,
-                });
+                problems
+                    .push(InstanceProblem::Negative { what: format!("distance {}–{}", d.from, d.to), value: d.km });
             }
             if let (Some(&a), Some(&b)) = ends {
                 dist[a][b] = Some(d.km);
@@ -164,19 +140,13 @@ impl<'a> Data<'a> {
             match eq_index.get(t.equipment.as_str()) {
                 Some(&e) => eq_of_type.push(e),
                 None => {
-                    problems.push(InstanceProblem::unknown(
-                        "equipment",
-                        &t.equipment,
-                        format!("test type {}", t.code),
-                    ));
+                    problems.push(InstanceProblem::unknown("equipment", &t.equipment, format!("test type {}", t.code)));
                     eq_of_type.push(usize::MAX);
                 }
             }
             if !(t.hours.is_finite() && t.hours > 0.0) {
-                problems.push(InstanceProblem::Negative {
-                    what: format!("test type {} hours", t.code),
-                    value: t.hours,
-                });
+                problems
+                    .push(InstanceProblem::Negative { what: format!("test type {} hours", t.code), value: t.hours });
             }
             hours_of_type.push(t.hours);
         }
@@ -184,17 +154,10 @@ impl<'a> Data<'a> {
         let neq = inst.equipment.len();
         let mut labs = Vec::with_capacity(inst.labs.len());
         for l in &inst.labs {
-            let region = region_index
-                .get(l.region.as_str())
-                .copied()
-                .unwrap_or_else(|| {
-                    problems.push(InstanceProblem::unknown(
-                        "region",
-                        &l.region,
-                        format!("lab {}", l.id),
-                    ));
-                    usize::MAX
-                });
+            let region = region_index.get(l.region.as_str()).copied().unwrap_or_else(|| {
+                problems.push(InstanceProblem::unknown("region", &l.region, format!("lab {}", l.id)));
+                usize::MAX
+            });
             let mut offers: Vec<Option<Offer>> = vec![None; neq];
             for c in &l.capacity {
                 let Some(&e) = eq_index.get(c.equipment.as_str()) else {
@@ -205,10 +168,7 @@ impl<'a> Data<'a> {
                     ));
                     continue;
                 };
-                for (what, v) in [
-                    ("hours_per_week", c.hours_per_week),
-                    ("price_per_hour", c.price_per_hour),
-                ] {
+                for (what, v) in [("hours_per_week", c.hours_per_week), ("price_per_hour", c.price_per_hour)] {
                     if !(v.is_finite() && v >= 0.0) {
                         problems.push(InstanceProblem::Negative {
                             what: format!("lab {} {} {what}", l.id, c.equipment),
@@ -217,10 +177,8 @@ impl<'a> Data<'a> {
                     }
                 }
                 if offers[e].is_some() {
-                    problems.push(InstanceProblem::Duplicate {
-                        kind: "capacity",
-                        id: format!("{} {}", l.id, c.equipment),
-                    });
+                    problems
+                        .push(InstanceProblem::Duplicate { kind: "capacity", id: format!("{} {}", l.id, c.equipment) });
                 }
                 // A class offered at zero base hours has no rate, so no test can run there.
                 if c.hours_per_week > 0.0 {
@@ -245,27 +203,14 @@ impl<'a> Data<'a> {
                     )),
                 }
             }
-            labs.push(LabData {
-                region,
-                offers,
-                accredited,
-            });
+            labs.push(LabData { region, offers, accredited });
         }
         for o in &inst.capacity_overrides {
-            let what = format!(
-                "capacity override {} {} week {}",
-                o.lab, o.equipment, o.week
-            );
+            let what = format!("capacity override {} {} week {}", o.lab, o.equipment, o.week);
             if !(o.hours_per_week.is_finite() && o.hours_per_week >= 0.0) {
-                problems.push(InstanceProblem::Negative {
-                    what: what.clone(),
-                    value: o.hours_per_week,
-                });
+                problems.push(InstanceProblem::Negative { what: what.clone(), value: o.hours_per_week });
             }
-            let (Some(&l), Some(&e)) = (
-                lab_index.get(o.lab.as_str()),
-                eq_index.get(o.equipment.as_str()),
-            ) else {
+            let (Some(&l), Some(&e)) = (lab_index.get(o.lab.as_str()), eq_index.get(o.equipment.as_str())) else {
                 if !lab_index.contains_key(o.lab.as_str()) {
                     problems.push(InstanceProblem::unknown("lab", &o.lab, what.clone()));
                 }
@@ -298,16 +243,10 @@ impl<'a> Data<'a> {
 
         let mut company_region = Vec::with_capacity(inst.companies.len());
         for c in &inst.companies {
-            company_region.push(region_index.get(c.region.as_str()).copied().unwrap_or_else(
-                || {
-                    problems.push(InstanceProblem::unknown(
-                        "region",
-                        &c.region,
-                        format!("company {}", c.id),
-                    ));
-                    usize::MAX
-                },
-            ));
+            company_region.push(region_index.get(c.region.as_str()).copied().unwrap_or_else(|| {
+                problems.push(InstanceProblem::unknown("region", &c.region, format!("company {}", c.id)));
+                usize::MAX
+            }));
         }
         let mut reqs = Vec::with_capacity(inst.requests.len());
         let mut missing_dist = HashSet::new();
@@ -315,30 +254,16 @@ impl<'a> Data<'a> {
             let region = match company_index.get(r.company.as_str()) {
                 Some(&c) => company_region[c],
                 None => {
-                    problems.push(InstanceProblem::unknown(
-                        "company",
-                        &r.company,
-                        format!("request {}", r.id),
-                    ));
+                    problems.push(InstanceProblem::unknown("company", &r.company, format!("request {}", r.id)));
                     usize::MAX
                 }
             };
-            let test_type = type_index
-                .get(r.test_type.as_str())
-                .copied()
-                .unwrap_or_else(|| {
-                    problems.push(InstanceProblem::unknown(
-                        "test type",
-                        &r.test_type,
-                        format!("request {}", r.id),
-                    ));
-                    usize::MAX
-                });
+            let test_type = type_index.get(r.test_type.as_str()).copied().unwrap_or_else(|| {
+                problems.push(InstanceProblem::unknown("test type", &r.test_type, format!("request {}", r.id)));
+                usize::MAX
+            });
             if r.samples < 1 {
-                problems.push(InstanceProblem::Invalid(format!(
-                    "request {}: samples must be at least 1",
-                    r.id
-                )));
+                problems.push(InstanceProblem::Invalid(format!("request {}: samples must be at least 1", r.id)));
             }
             if !(1..=3).contains(&r.priority) {
                 problems.push(InstanceProblem::Invalid(format!(
@@ -350,20 +275,15 @@ impl<'a> Data<'a> {
             for l in &r.excluded_labs {
                 match lab_index.get(l.as_str()) {
                     Some(&li) => excluded.push(li),
-                    None => problems.push(InstanceProblem::unknown(
-                        "lab",
-                        l,
-                        format!("request {} excluded_labs", r.id),
-                    )),
+                    None => {
+                        problems.push(InstanceProblem::unknown("lab", l, format!("request {} excluded_labs", r.id)))
+                    }
                 }
             }
             if region != usize::MAX && test_type != usize::MAX {
                 for &l in &type_labs[test_type] {
                     let lr = labs[l].region;
-                    if lr != usize::MAX
-                        && dist[region][lr].is_none()
-                        && missing_dist.insert((region, lr))
-                    {
+                    if lr != usize::MAX && dist[region][lr].is_none() && missing_dist.insert((region, lr)) {
                         problems.push(InstanceProblem::MissingDistance {
                             from: inst.regions[region].code.clone(),
                             to: inst.regions[lr].code.clone(),
@@ -402,11 +322,7 @@ impl<'a> Data<'a> {
             eq_index,
         };
         data.check_pinned(&mut problems);
-        if problems.is_empty() {
-            Ok(data)
-        } else {
-            Err(InstanceError { problems })
-        }
+        if problems.is_empty() { Ok(data) } else { Err(InstanceError { problems }) }
     }
 
     /// A pinned booking is kept as is, so one that breaks a rule makes every plan
@@ -423,19 +339,11 @@ impl<'a> Data<'a> {
                 rule,
             };
             let Some(&r) = self.req_index.get(p.request.as_str()) else {
-                problems.push(InstanceProblem::unknown(
-                    "request",
-                    &p.request,
-                    "pinned".to_string(),
-                ));
+                problems.push(InstanceProblem::unknown("request", &p.request, "pinned".to_string()));
                 continue;
             };
             let Some(&l) = self.lab_index.get(p.lab.as_str()) else {
-                problems.push(InstanceProblem::unknown(
-                    "lab",
-                    &p.lab,
-                    format!("pinned booking of {}", p.request),
-                ));
+                problems.push(InstanceProblem::unknown("lab", &p.lab, format!("pinned booking of {}", p.request)));
                 continue;
             };
             if self.pinned[r].is_some() {
@@ -491,30 +399,18 @@ impl<'a> Data<'a> {
         }
         let e = self.eq_of_type[t];
         let Some(fp) = self.footprint(t, l) else {
-            return Err(format!(
-                "lab {lab_id} offers no capacity for equipment {}",
-                inst.equipment[e].code
-            ));
+            return Err(format!("lab {lab_id} offers no capacity for equipment {}", inst.equipment[e].code));
         };
         if start < req.release {
-            return Err(format!(
-                "start week {start} is before release week {}",
-                req.release
-            ));
+            return Err(format!("start week {start} is before release week {}", req.release));
         }
         let end = start + fp.span - 1;
         if end >= self.weeks {
-            return Err(format!(
-                "end week {end} is past the horizon (last week {})",
-                self.weeks - 1
-            ));
+            return Err(format!("end week {end} is past the horizon (last week {})", self.weeks - 1));
         }
         let late = end.saturating_sub(req.due);
         if late > inst.weights.max_late_weeks {
-            return Err(format!(
-                "{late} weeks late, more than max_late_weeks {}",
-                inst.weights.max_late_weeks
-            ));
+            return Err(format!("{late} weeks late, more than max_late_weeks {}", inst.weights.max_late_weeks));
         }
         for wk in start..=end {
             let cap = self.cap(l, e, wk);
@@ -534,26 +430,18 @@ impl<'a> Data<'a> {
         // The small slack keeps an exact multiple (e.g. 336 h at 168 h/week) from
         // rounding up to an extra week through floating-point noise.
         let span = ((hours / offer.rate) - 1e-9).ceil().max(1.0) as u32;
-        Some(Footprint {
-            span,
-            usage: hours / f64::from(span),
-        })
+        Some(Footprint { span, usage: hours / f64::from(span) })
     }
 
     pub fn cap(&self, l: usize, e: usize, wk: u32) -> f64 {
-        self.labs[l].offers[e]
-            .as_ref()
-            .and_then(|o| o.cap.get(wk as usize).copied())
-            .unwrap_or(0.0)
+        self.labs[l].offers[e].as_ref().and_then(|o| o.cap.get(wk as usize).copied()).unwrap_or(0.0)
     }
 
     /// The cost of placing request r at lab l when it is on time.
     pub fn base_cost(&self, r: usize, l: usize) -> f64 {
         let req = &self.reqs[r];
         let t = req.test_type;
-        let offer_price = self.labs[l].offers[self.eq_of_type[t]]
-            .as_ref()
-            .map_or(0.0, |o| o.price);
+        let offer_price = self.labs[l].offers[self.eq_of_type[t]].as_ref().map_or(0.0, |o| o.price);
         let km = self.dist[req.region][self.labs[l].region].unwrap_or(0.0);
         offer_price * self.hours_of_type[t] + self.inst.weights.transport_per_km * km * req.samples
     }
@@ -563,9 +451,7 @@ impl<'a> Data<'a> {
     }
 
     pub fn tardiness(&self, r: usize, end: u32) -> f64 {
-        self.inst.weights.tardiness_per_week
-            * self.reqs[r].priority
-            * f64::from(self.late_weeks(r, end))
+        self.inst.weights.tardiness_per_week * self.reqs[r].priority * f64::from(self.late_weeks(r, end))
     }
 
     pub fn penalty(&self, r: usize) -> f64 {
@@ -582,10 +468,7 @@ fn index_of<'a, T>(
     let mut map = HashMap::with_capacity(items.len());
     for (i, it) in items.iter().enumerate() {
         if map.insert(key(it), i).is_some() {
-            problems.push(InstanceProblem::Duplicate {
-                kind,
-                id: key(it).to_string(),
-            });
+            problems.push(InstanceProblem::Duplicate { kind, id: key(it).to_string() });
         }
     }
     map

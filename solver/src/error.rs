@@ -22,49 +22,25 @@ pub enum InstanceProblem {
     #[error("duplicate {kind} {id}")]
     Duplicate { kind: &'static str, id: String },
     #[error("unknown {kind} {code} in {referenced_by}")]
-    UnknownCode {
-        kind: &'static str,
-        code: String,
-        referenced_by: String,
-    },
+    UnknownCode { kind: &'static str, code: String, referenced_by: String },
     #[error("{what} is {value}, must be a non-negative number (positive for hours)")]
     Negative { what: String, value: f64 },
     #[error("no distance between {from} and {to} (needed by request {request})")]
-    MissingDistance {
-        from: String,
-        to: String,
-        request: String,
-    },
+    MissingDistance { from: String, to: String, request: String },
     #[error("{0}")]
     Invalid(String),
     #[error("pinned booking of {request} at {lab} from week {start_week} breaks a rule: {rule}")]
-    PinnedBreaksRule {
-        request: String,
-        lab: String,
-        start_week: u32,
-        rule: String,
-    },
+    PinnedBreaksRule { request: String, lab: String, start_week: u32, rule: String },
     #[error(
         "pinned bookings {} use {used:.2} h of {equipment} at lab {lab} in week {week}, over its capacity {capacity}",
         .requests.join(", ")
     )]
-    PinnedOverCapacity {
-        lab: String,
-        equipment: String,
-        week: u32,
-        used: f64,
-        capacity: f64,
-        requests: Vec<String>,
-    },
+    PinnedOverCapacity { lab: String, equipment: String, week: u32, used: f64, capacity: f64, requests: Vec<String> },
 }
 
 impl InstanceProblem {
     pub(crate) fn unknown(kind: &'static str, code: &str, referenced_by: String) -> Self {
-        InstanceProblem::UnknownCode {
-            kind,
-            code: code.to_string(),
-            referenced_by,
-        }
+        InstanceProblem::UnknownCode { kind, code: code.to_string(), referenced_by }
     }
 }
 

@@ -49,11 +49,7 @@ pub(crate) fn assemble(
     for (r, req) in inst.requests.iter().enumerate() {
         if placement[r].is_none() {
             let (reason, detail) = reason(data, r);
-            unassigned.push(Unassigned {
-                request: req.id.clone(),
-                reason,
-                detail,
-            });
+            unassigned.push(Unassigned { request: req.id.clone(), reason, detail });
         }
     }
     let mut bottlenecks: Vec<Bottleneck> = load
@@ -77,25 +73,13 @@ pub(crate) fn assemble(
     });
     let bound = bound.min(objective);
     let gap = ((objective - bound) / objective.max(1.0)).max(0.0);
-    let status = if gap <= 1e-9 {
-        PlanStatus::Optimal
-    } else {
-        PlanStatus::Feasible
-    };
+    let status = if gap <= 1e-9 { PlanStatus::Optimal } else { PlanStatus::Feasible };
     Plan {
         format: PLAN_FORMAT.to_string(),
         status,
         objective,
-        bound: if status == PlanStatus::Optimal {
-            objective
-        } else {
-            bound
-        },
-        gap: if status == PlanStatus::Optimal {
-            0.0
-        } else {
-            gap
-        },
+        bound: if status == PlanStatus::Optimal { objective } else { bound },
+        gap: if status == PlanStatus::Optimal { 0.0 } else { gap },
         solve_seconds: seconds,
         assignments,
         unassigned,
@@ -104,17 +88,9 @@ pub(crate) fn assemble(
 }
 
 fn ids(data: &Data, labs: &[usize]) -> String {
-    let names: Vec<&str> = labs
-        .iter()
-        .take(6)
-        .map(|&l| data.inst.labs[l].id.as_str())
-        .collect();
+    let names: Vec<&str> = labs.iter().take(6).map(|&l| data.inst.labs[l].id.as_str()).collect();
     let more = labs.len().saturating_sub(6);
-    if more > 0 {
-        format!("{} and {more} more", names.join(", "))
-    } else {
-        names.join(", ")
-    }
+    if more > 0 { format!("{} and {more} more", names.join(", ")) } else { names.join(", ") }
 }
 
 /// Why a request is left out, from the most basic cause to the least.
@@ -138,11 +114,7 @@ pub(crate) fn reason(data: &Data, r: usize) -> (Reason, String) {
         };
         return (Reason::NoAccreditedLab, detail);
     }
-    let open: Vec<usize> = offering
-        .iter()
-        .copied()
-        .filter(|l| !req.excluded.contains(l))
-        .collect();
+    let open: Vec<usize> = offering.iter().copied().filter(|l| !req.excluded.contains(l)).collect();
     if open.is_empty() {
         return (
             Reason::ExcludedByCompany,
@@ -158,9 +130,7 @@ pub(crate) fn reason(data: &Data, r: usize) -> (Reason, String) {
         let Some(fp) = data.footprint(t, l) else {
             return false;
         };
-        let hi = (req.due + max_late + 1)
-            .saturating_sub(fp.span)
-            .min(data.weeks.saturating_sub(fp.span));
+        let hi = (req.due + max_late + 1).saturating_sub(fp.span).min(data.weeks.saturating_sub(fp.span));
         fp.span <= data.weeks && (req.release..=hi).any(|s| data.rule_check(r, l, s).is_ok())
     });
     if !fits_alone {
@@ -180,10 +150,7 @@ pub(crate) fn reason(data: &Data, r: usize) -> (Reason, String) {
             ),
         );
     }
-    let cheapest = open
-        .iter()
-        .map(|&l| (data.base_cost(r, l), l))
-        .min_by(|a, b| a.0.total_cmp(&b.0));
+    let cheapest = open.iter().map(|&l| (data.base_cost(r, l), l)).min_by(|a, b| a.0.total_cmp(&b.0));
     let detail = match cheapest {
         Some((c, l)) if c >= data.penalty(r) => format!(
             "every booking costs at least {c:.0} roubles (at {}), more than leaving it out ({:.0})",

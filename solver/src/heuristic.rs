@@ -64,22 +64,14 @@ pub(crate) fn greedy(part: &Part, order: Order, prices: Option<&[f64]>) -> Sel {
 pub(crate) fn greedy_plain(part: &Part, order: Order, prices: Option<&[f64]>) -> Sel {
     let n = part.reqs.len();
     let mut idx: Vec<usize> = (0..n).collect();
-    let demand = |r: usize| {
-        part.pairs[r]
-            .first()
-            .map_or(0.0, |p| p.usage * f64::from(p.span))
-    };
+    let demand = |r: usize| part.pairs[r].first().map_or(0.0, |p| p.usage * f64::from(p.span));
     match order {
-        Order::PriorityDue => idx.sort_by(|&a, &b| {
-            part.penalty[b]
-                .total_cmp(&part.penalty[a])
-                .then(part.due[a].cmp(&part.due[b]))
-        }),
-        Order::PriorityHours => idx.sort_by(|&a, &b| {
-            part.penalty[b]
-                .total_cmp(&part.penalty[a])
-                .then(demand(b).total_cmp(&demand(a)))
-        }),
+        Order::PriorityDue => {
+            idx.sort_by(|&a, &b| part.penalty[b].total_cmp(&part.penalty[a]).then(part.due[a].cmp(&part.due[b])))
+        }
+        Order::PriorityHours => {
+            idx.sort_by(|&a, &b| part.penalty[b].total_cmp(&part.penalty[a]).then(demand(b).total_cmp(&demand(a))))
+        }
         Order::Edd => idx.sort_by_key(|&r| (part.due[r], r)),
     }
     let mut load = vec![0.0; part.labs.len() * part.weeks as usize];
@@ -90,9 +82,7 @@ pub(crate) fn greedy_plain(part: &Part, order: Order, prices: Option<&[f64]>) ->
             for &s in &p.starts {
                 let mut score = part.col_cost(r, p, s);
                 if let Some(pr) = prices {
-                    score += (s..s + p.span)
-                        .map(|w| pr[part.row(p.lab, w)] * p.usage)
-                        .sum::<f64>();
+                    score += (s..s + p.span).map(|w| pr[part.row(p.lab, w)] * p.usage).sum::<f64>();
                 }
                 if best.is_some_and(|b| b.0 <= score) || !fits(part, &load, p, s) {
                     continue;
@@ -126,10 +116,7 @@ pub(crate) fn improve(part: &Part, sel: &mut Sel, load: &mut [f64]) {
             for (pi, p) in part.pairs[r].iter().enumerate() {
                 for &s in &p.starts {
                     let c = part.col_cost(r, p, s);
-                    if c >= current - 1e-9
-                        || best.is_some_and(|b| b.0 <= c)
-                        || !fits(part, load, p, s)
-                    {
+                    if c >= current - 1e-9 || best.is_some_and(|b| b.0 <= c) || !fits(part, load, p, s) {
                         continue;
                     }
                     best = Some((c, pi, s));

@@ -65,13 +65,7 @@ impl<'p> PartModel<'p> {
             }
             by_req[c.r as usize].push(j);
         }
-        PartModel {
-            part,
-            cols,
-            by_row,
-            by_req,
-            conflicts: true,
-        }
+        PartModel { part, cols, by_row, by_req, conflicts: true }
     }
 
     /// The model exactly as the rules state it, without the conflict rows.
@@ -138,11 +132,7 @@ impl<'p> PartModel<'p> {
             .enumerate()
             .filter_map(|(row, js)| {
                 let cap = self.row_cap(row);
-                let members: Vec<usize> = js
-                    .iter()
-                    .filter(|&&(_, u)| in_conflict(u, cap))
-                    .map(|&(j, _)| j)
-                    .collect();
+                let members: Vec<usize> = js.iter().filter(|&&(_, u)| in_conflict(u, cap)).map(|&(j, _)| j).collect();
                 (members.len() > 1).then(|| {
                     let e: Expression = members.iter().map(|&j| x[j]).sum();
                     (row, e.leq(1.0))
@@ -156,21 +146,11 @@ impl<'p> PartModel<'p> {
         let x: Vec<Variable> = self
             .cols
             .iter()
-            .map(|_| {
-                pv.add(if integer {
-                    variable().binary()
-                } else {
-                    variable().min(0.0).max(1.0)
-                })
-            })
+            .map(|_| pv.add(if integer { variable().binary() } else { variable().min(0.0).max(1.0) }))
             .collect();
         let mut problem = pv.minimise(self.objective(&x)).using(highs_solver);
         let cap_rows = self.capacity_rows(&x);
-        let conf_rows = if self.conflicts {
-            self.conflict_rows(&x)
-        } else {
-            Vec::new()
-        };
+        let conf_rows = if self.conflicts { self.conflict_rows(&x) } else { Vec::new() };
         let mut cap_keys = Vec::with_capacity(cap_rows.len());
         let mut conf_keys = Vec::with_capacity(conf_rows.len());
         for (k, c) in cap_rows {
@@ -219,21 +199,11 @@ impl<'p> PartModel<'p> {
         for (i, &k) in conf_keys.iter().enumerate() {
             rho[k] = (-duals.get(cap_keys.len() + i).copied().unwrap_or(0.0)).max(0.0);
         }
-        Some(LpResult {
-            value: solved.objective_value() + self.constant(),
-            pi,
-            rho,
-        })
+        Some(LpResult { value: solved.objective_value() + self.constant(), pi, rho })
     }
 
     /// The MILP from a warm start, within a time limit and an absolute gap.
-    pub fn solve_mip(
-        &self,
-        start: Option<&Sel>,
-        time_limit: f64,
-        abs_gap: f64,
-        seed: i32,
-    ) -> Option<MipResult> {
+    pub fn solve_mip(&self, start: Option<&Sel>, time_limit: f64, abs_gap: f64, seed: i32) -> Option<MipResult> {
         if self.cols.is_empty() {
             return None;
         }
@@ -248,11 +218,7 @@ impl<'p> PartModel<'p> {
                 self.cols.iter().enumerate().map(|(j, c)| (*c, j)).collect();
             for (r, s) in sel.iter().enumerate() {
                 if let Some((p, st)) = s
-                    && let Some(&j) = index.get(&Col {
-                        r: r as u32,
-                        p: *p as u32,
-                        s: *st,
-                    })
+                    && let Some(&j) = index.get(&Col { r: r as u32, p: *p as u32, s: *st })
                 {
                     x[j] = 1.0;
                 }
@@ -261,27 +227,19 @@ impl<'p> PartModel<'p> {
             let _ = model.try_set_solution(Some(&x), None, None, None);
         }
         let solved = model.try_solve().ok()?;
-        let bound_raw = solved
-            .double_info_value(c"mip_dual_bound")
-            .unwrap_or(f64::NEG_INFINITY);
-        let bound = if bound_raw.is_finite() {
-            bound_raw + self.constant()
-        } else {
-            f64::NEG_INFINITY
-        };
-        let sel = (solved.primal_solution_status() == ::highs::HighsSolutionStatus::Feasible).then(
-            || {
-                let sol = solved.get_solution();
-                let mut sel: Sel = vec![None; self.part.reqs.len()];
-                for (j, &v) in sol.columns().iter().enumerate() {
-                    if v > 0.5 {
-                        let c = self.cols[j];
-                        sel[c.r as usize] = Some((c.p as usize, c.s));
-                    }
+        let bound_raw = solved.double_info_value(c"mip_dual_bound").unwrap_or(f64::NEG_INFINITY);
+        let bound = if bound_raw.is_finite() { bound_raw + self.constant() } else { f64::NEG_INFINITY };
+        let sel = (solved.primal_solution_status() == ::highs::HighsSolutionStatus::Feasible).then(|| {
+            let sol = solved.get_solution();
+            let mut sel: Sel = vec![None; self.part.reqs.len()];
+            for (j, &v) in sol.columns().iter().enumerate() {
+                if v > 0.5 {
+                    let c = self.cols[j];
+                    sel[c.r as usize] = Some((c.p as usize, c.s));
                 }
-                sel
-            },
-        );
+            }
+            sel
+        });
         Some(MipResult { sel, bound })
     }
 }

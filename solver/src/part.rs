@@ -101,13 +101,8 @@ pub(crate) fn decompose(data: &Data, max_cols: usize) -> Decomposition {
     let weeks = data.weeks;
     let nlabs = inst.labs.len();
     let neq = inst.equipment.len();
-    let mut residual: Vec<Vec<Vec<f64>>> = (0..nlabs)
-        .map(|l| {
-            (0..neq)
-                .map(|e| (0..weeks).map(|w| data.cap(l, e, w)).collect())
-                .collect()
-        })
-        .collect();
+    let mut residual: Vec<Vec<Vec<f64>>> =
+        (0..nlabs).map(|l| (0..neq).map(|e| (0..weeks).map(|w| data.cap(l, e, w)).collect()).collect()).collect();
     for (r, pin) in data.pinned.iter().enumerate() {
         if let Some((l, s)) = *pin {
             let t = data.reqs[r].test_type;
@@ -129,10 +124,7 @@ pub(crate) fn decompose(data: &Data, max_cols: usize) -> Decomposition {
             data.type_labs[t]
                 .iter()
                 .map(|&l| {
-                    let fp = data.footprint(t, l).unwrap_or(crate::data::Footprint {
-                        span: u32::MAX,
-                        usage: 0.0,
-                    });
+                    let fp = data.footprint(t, l).unwrap_or(crate::data::Footprint { span: u32::MAX, usage: 0.0 });
                     let cap = &residual[l][e];
                     let ok = (0..weeks)
                         .map(|s| {
@@ -140,11 +132,7 @@ pub(crate) fn decompose(data: &Data, max_cols: usize) -> Decomposition {
                                 && (s..s + fp.span).all(|w| fp.usage <= cap[w as usize] + HOURS_EPS)
                         })
                         .collect();
-                    TypeLab {
-                        span: fp.span,
-                        usage: fp.usage,
-                        ok,
-                    }
+                    TypeLab { span: fp.span, usage: fp.usage, ok }
                 })
                 .collect()
         })
@@ -152,9 +140,7 @@ pub(crate) fn decompose(data: &Data, max_cols: usize) -> Decomposition {
     let max_late = inst.weights.max_late_weeks;
 
     // Pairings with at least one allowed start, per request (lab positions in type_labs).
-    let free: Vec<usize> = (0..inst.requests.len())
-        .filter(|&r| data.pinned[r].is_none())
-        .collect();
+    let free: Vec<usize> = (0..inst.requests.len()).filter(|&r| data.pinned[r].is_none()).collect();
     let allowed = |r: usize, k: usize| -> Vec<u32> {
         let req = &data.reqs[r];
         let tl = &type_lab[req.test_type][k];
@@ -165,9 +151,7 @@ pub(crate) fn decompose(data: &Data, max_cols: usize) -> Decomposition {
         let pen = data.penalty(r);
         let base = data.base_cost(r, l);
         (req.release..weeks)
-            .filter(|&s| {
-                u64::from(s) + u64::from(tl.span) <= u64::from(req.due) + u64::from(max_late) + 1
-            })
+            .filter(|&s| u64::from(s) + u64::from(tl.span) <= u64::from(req.due) + u64::from(max_late) + 1)
             .filter(|&s| tl.ok.get(s as usize).copied().unwrap_or(false))
             // A booking costing at least the request's penalty is never better than
             // leaving it out, which frees capacity: dropping it is exact.
@@ -187,12 +171,9 @@ pub(crate) fn decompose(data: &Data, max_cols: usize) -> Decomposition {
                     if req.excluded.contains(&l) || tl.span > weeks {
                         return None;
                     }
-                    let last_by_late = (u64::from(req.due) + u64::from(max_late) + 1)
-                        .checked_sub(u64::from(tl.span));
+                    let last_by_late = (u64::from(req.due) + u64::from(max_late) + 1).checked_sub(u64::from(tl.span));
                     let any = last_by_late.is_some_and(|last| {
-                        (req.release..weeks)
-                            .take_while(|&s| u64::from(s) <= last)
-                            .any(|s| tl.ok[s as usize])
+                        (req.release..weeks).take_while(|&s| u64::from(s) <= last).any(|s| tl.ok[s as usize])
                     });
                     let base = data.base_cost(r, l);
                     (any && base < data.penalty(r)).then_some((k, base))
@@ -248,8 +229,7 @@ pub(crate) fn decompose(data: &Data, max_cols: usize) -> Decomposition {
             let avg_starts = sample.iter().sum::<usize>() as f64 / sample.len().max(1) as f64;
             let estimate = npairs as f64 * avg_starts;
             let keep = if estimate > max_cols as f64 {
-                ((max_cols as f64 / members.len() as f64 / avg_starts.max(1.0)).floor() as usize)
-                    .max(4)
+                ((max_cols as f64 / members.len() as f64 / avg_starts.max(1.0)).floor() as usize).max(4)
             } else {
                 usize::MAX
             };
@@ -267,14 +247,10 @@ pub(crate) fn decompose(data: &Data, max_cols: usize) -> Decomposition {
                         floor[j] = c[keep].1;
                         c.truncate(keep);
                     }
-                    c.into_iter()
-                        .map(|(k, cost)| (k, cost, allowed(r, k)))
-                        .filter(|x| !x.2.is_empty())
-                        .collect()
+                    c.into_iter().map(|(k, cost)| (k, cost, allowed(r, k))).filter(|x| !x.2.is_empty()).collect()
                 })
                 .collect();
-            let mut lab_local: std::collections::HashMap<usize, u32> =
-                std::collections::HashMap::new();
+            let mut lab_local: std::collections::HashMap<usize, u32> = std::collections::HashMap::new();
             let mut labs = Vec::new();
             let mut pairs = Vec::with_capacity(members.len());
             for (j, &i) in members.iter().enumerate() {
@@ -289,13 +265,7 @@ pub(crate) fn decompose(data: &Data, max_cols: usize) -> Decomposition {
                             (labs.len() - 1) as u32
                         });
                         let tl = &type_lab[t][k];
-                        Pair {
-                            lab: local,
-                            span: tl.span,
-                            usage: tl.usage,
-                            cost,
-                            starts,
-                        }
+                        Pair { lab: local, span: tl.span, usage: tl.usage, cost, starts }
                     })
                     .collect();
                 pairs.push(ps);
@@ -309,10 +279,7 @@ pub(crate) fn decompose(data: &Data, max_cols: usize) -> Decomposition {
                 floor,
                 penalty: reqs.iter().map(|&r| data.penalty(r)).collect(),
                 due: reqs.iter().map(|&r| data.reqs[r].due).collect(),
-                tard_rate: reqs
-                    .iter()
-                    .map(|&r| inst.weights.tardiness_per_week * data.reqs[r].priority)
-                    .collect(),
+                tard_rate: reqs.iter().map(|&r| inst.weights.tardiness_per_week * data.reqs[r].priority).collect(),
                 reqs,
                 weeks,
             }

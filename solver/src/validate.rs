@@ -31,18 +31,12 @@ pub fn validate(instance: &Instance, plan: &Plan) -> ValidationReport {
     let data = match Data::new(instance) {
         Ok(d) => d,
         Err(e) => {
-            return ValidationReport {
-                objective: f64::NAN,
-                violations: vec![e.to_string()],
-            };
+            return ValidationReport { objective: f64::NAN, violations: vec![e.to_string()] };
         }
     };
     let mut v = Vec::new();
     if plan.format != PLAN_FORMAT {
-        v.push(format!(
-            "plan format is {:?}, expected {PLAN_FORMAT:?}",
-            plan.format
-        ));
+        v.push(format!("plan format is {:?}, expected {PLAN_FORMAT:?}", plan.format));
     }
     let mut objective = 0.0;
     let mut seen: HashSet<usize> = HashSet::new();
@@ -58,19 +52,13 @@ pub fn validate(instance: &Instance, plan: &Plan) -> ValidationReport {
             continue;
         }
         let Some(&l) = data.lab_index.get(a.lab.as_str()) else {
-            v.push(format!(
-                "request {} is assigned to unknown lab {}",
-                a.request, a.lab
-            ));
+            v.push(format!("request {} is assigned to unknown lab {}", a.request, a.lab));
             continue;
         };
         let fp = match data.rule_check(r, l, a.start_week) {
             Ok(fp) => fp,
             Err(rule) => {
-                v.push(format!(
-                    "request {} at {} from week {}: {rule}",
-                    a.request, a.lab, a.start_week
-                ));
+                v.push(format!("request {} at {} from week {}: {rule}", a.request, a.lab, a.start_week));
                 match data.footprint(data.reqs[r].test_type, l) {
                     Some(fp) => fp,
                     None => {
@@ -85,23 +73,14 @@ pub fn validate(instance: &Instance, plan: &Plan) -> ValidationReport {
         let end = a.start_week + fp.span - 1;
         let late = data.late_weeks(r, end);
         if a.end_week != end {
-            v.push(format!(
-                "request {}: end_week is {}, the rules give {end}",
-                a.request, a.end_week
-            ));
+            v.push(format!("request {}: end_week is {}, the rules give {end}", a.request, a.end_week));
         }
         if a.late_weeks != late {
-            v.push(format!(
-                "request {}: late_weeks is {}, the rules give {late}",
-                a.request, a.late_weeks
-            ));
+            v.push(format!("request {}: late_weeks is {}, the rules give {late}", a.request, a.late_weeks));
         }
         let cost = data.base_cost(r, l) + data.tardiness(r, end);
         if !money_eq(a.cost, cost) {
-            v.push(format!(
-                "request {}: cost is {}, the rules give {cost}",
-                a.request, a.cost
-            ));
+            v.push(format!("request {}: cost is {}, the rules give {cost}", a.request, a.cost));
         }
         objective += cost;
         placed[r] = Some((l, a.start_week));
@@ -113,40 +92,25 @@ pub fn validate(instance: &Instance, plan: &Plan) -> ValidationReport {
     let mut listed: HashSet<usize> = HashSet::new();
     for u in &plan.unassigned {
         let Some(&r) = data.req_index.get(u.request.as_str()) else {
-            v.push(format!(
-                "unknown request {} listed as unassigned",
-                u.request
-            ));
+            v.push(format!("unknown request {} listed as unassigned", u.request));
             continue;
         };
         if seen.contains(&r) {
-            v.push(format!(
-                "request {} is both assigned and listed as unassigned",
-                u.request
-            ));
+            v.push(format!("request {} is both assigned and listed as unassigned", u.request));
             continue;
         }
         if !listed.insert(r) {
-            v.push(format!(
-                "request {} is listed as unassigned more than once",
-                u.request
-            ));
+            v.push(format!("request {} is listed as unassigned more than once", u.request));
             continue;
         }
         if u.detail.trim().is_empty() {
-            v.push(format!(
-                "unassigned request {} has no detail for its reason",
-                u.request
-            ));
+            v.push(format!("unassigned request {} has no detail for its reason", u.request));
         }
         objective += data.penalty(r);
     }
     for (r, req) in instance.requests.iter().enumerate() {
         if !seen.contains(&r) && !listed.contains(&r) {
-            v.push(format!(
-                "request {} is neither assigned nor listed as unassigned",
-                req.id
-            ));
+            v.push(format!("request {} is neither assigned nor listed as unassigned", req.id));
             objective += data.penalty(r);
         }
         if let Some((l, s)) = data.pinned[r]
@@ -174,45 +138,28 @@ pub fn validate(instance: &Instance, plan: &Plan) -> ValidationReport {
     v.extend(over);
 
     if !money_eq(plan.objective, objective) {
-        v.push(format!(
-            "plan objective is {}, the rules give {objective}",
-            plan.objective
-        ));
+        v.push(format!("plan objective is {}, the rules give {objective}", plan.objective));
     }
     if plan.status == PlanStatus::Error {
         v.push("plan status is error".to_string());
     }
     if plan.bound > plan.objective + 1e-6 * plan.objective.abs().max(1.0) {
-        v.push(format!(
-            "bound {} is above the objective {}",
-            plan.bound, plan.objective
-        ));
+        v.push(format!("bound {} is above the objective {}", plan.bound, plan.objective));
     }
     let gap = (plan.objective - plan.bound) / plan.objective.max(1.0);
     if (plan.gap - gap).abs() > 1e-6 {
-        v.push(format!(
-            "gap is {}, (objective − bound)/max(1, objective) is {gap}",
-            plan.gap
-        ));
+        v.push(format!("gap is {}, (objective − bound)/max(1, objective) is {gap}", plan.gap));
     }
     if plan.status == PlanStatus::Optimal && gap > 1e-6 {
         v.push(format!("status is optimal but the gap is {gap}"));
     }
     for b in &plan.bottlenecks {
-        let (Some(&l), Some(&e)) = (
-            data.lab_index.get(b.lab.as_str()),
-            data.eq_index.get(b.equipment.as_str()),
-        ) else {
-            v.push(format!(
-                "bottleneck names unknown lab {} or equipment {}",
-                b.lab, b.equipment
-            ));
+        let (Some(&l), Some(&e)) = (data.lab_index.get(b.lab.as_str()), data.eq_index.get(b.equipment.as_str())) else {
+            v.push(format!("bottleneck names unknown lab {} or equipment {}", b.lab, b.equipment));
             continue;
         };
         let used = load.get(&(l, e, b.week)).copied().unwrap_or(0.0);
-        if (used - b.used_hours).abs() > 1e-3
-            || (data.cap(l, e, b.week) - b.capacity_hours).abs() > 1e-3
-        {
+        if (used - b.used_hours).abs() > 1e-3 || (data.cap(l, e, b.week) - b.capacity_hours).abs() > 1e-3 {
             v.push(format!(
                 "bottleneck {} {} week {}: reports {} of {} h, the plan uses {used:.2} of {}",
                 b.lab,
@@ -224,8 +171,5 @@ pub fn validate(instance: &Instance, plan: &Plan) -> ValidationReport {
             ));
         }
     }
-    ValidationReport {
-        objective,
-        violations: v,
-    }
+    ValidationReport { objective, violations: v }
 }

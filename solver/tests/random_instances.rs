@@ -15,10 +15,7 @@ fn instance_strategy() -> impl Strategy<Value = Instance> {
     )
         .prop_map(|(reqs, labcaps, over)| {
             let mut inst = base();
-            inst.test_types = vec![
-                test_type("T-A", "CLIM", 150.0),
-                test_type("T-B", "CLIM", 300.0),
-            ];
+            inst.test_types = vec![test_type("T-A", "CLIM", 150.0), test_type("T-B", "CLIM", 300.0)];
             inst.labs = labcaps
                 .iter()
                 .enumerate()
@@ -36,18 +33,8 @@ fn instance_strategy() -> impl Strategy<Value = Instance> {
                 .enumerate()
                 .map(|(i, &(t, rel, slack, prio, samples, excl))| Request {
                     samples,
-                    excluded_labs: if excl && i % 3 == 0 {
-                        vec!["L1".into()]
-                    } else {
-                        vec![]
-                    },
-                    ..request(
-                        &format!("R{i}"),
-                        if t == 0 { "T-A" } else { "T-B" },
-                        rel,
-                        rel + slack,
-                        prio,
-                    )
+                    excluded_labs: if excl && i % 3 == 0 { vec!["L1".into()] } else { vec![] },
+                    ..request(&format!("R{i}"), if t == 0 { "T-A" } else { "T-B" }, rel, rel + slack, prio)
                 })
                 .collect();
             if let Some((l, week, hours)) = over {

@@ -7,10 +7,7 @@ pub fn base() -> Instance {
     Instance {
         format: INSTANCE_FORMAT.into(),
         name: Some("test".into()),
-        horizon: Horizon {
-            start: "2027-01-04".into(),
-            weeks: 6,
-        },
+        horizon: Horizon { start: "2027-01-04".into(), weeks: 6 },
         weights: Weights {
             tardiness_per_week: 1000.0,
             transport_per_km: 1.0,
@@ -18,11 +15,7 @@ pub fn base() -> Instance {
             max_late_weeks: 2,
         },
         regions: vec![region("RU-SAM"), region("RU-MOW")],
-        distances: vec![Distance {
-            from: "RU-SAM".into(),
-            to: "RU-MOW".into(),
-            km: 1000.0,
-        }],
+        distances: vec![Distance { from: "RU-SAM".into(), to: "RU-MOW".into(), km: 1000.0 }],
         equipment: vec![
             Equipment {
                 code: "CLIM".into(),
@@ -37,38 +30,20 @@ pub fn base() -> Instance {
                 max_hours_per_test_week: 40.0,
             },
         ],
-        test_types: vec![
-            test_type("T-CLIM", "CLIM", 200.0),
-            test_type("T-EMC", "EMC", 60.0),
-        ],
+        test_types: vec![test_type("T-CLIM", "CLIM", 200.0), test_type("T-EMC", "EMC", 60.0)],
         labs: vec![
-            lab(
-                "L1",
-                "RU-SAM",
-                &["T-CLIM", "T-EMC"],
-                &[("CLIM", 168.0, 100.0), ("EMC", 40.0, 1000.0)],
-            ),
+            lab("L1", "RU-SAM", &["T-CLIM", "T-EMC"], &[("CLIM", 168.0, 100.0), ("EMC", 40.0, 1000.0)]),
             lab("L2", "RU-MOW", &["T-CLIM"], &[("CLIM", 100.0, 80.0)]),
         ],
         capacity_overrides: vec![],
-        companies: vec![Company {
-            id: "C1".into(),
-            name: String::new(),
-            region: "RU-SAM".into(),
-        }],
+        companies: vec![Company { id: "C1".into(), name: String::new(), region: "RU-SAM".into() }],
         requests: vec![],
         pinned: vec![],
     }
 }
 
 pub fn region(code: &str) -> Region {
-    Region {
-        code: code.into(),
-        name: String::new(),
-        name_en: String::new(),
-        lat: 0.0,
-        lon: 0.0,
-    }
+    Region { code: code.into(), name: String::new(), name_en: String::new(), lat: 0.0, lon: 0.0 }
 }
 
 pub fn test_type(code: &str, eq: &str, hours: f64) -> TestType {
@@ -91,11 +66,7 @@ pub fn lab(id: &str, region: &str, acc: &[&str], cap: &[(&str, f64, f64)]) -> La
         accredited: acc.iter().map(|s| s.to_string()).collect(),
         capacity: cap
             .iter()
-            .map(|&(e, h, p)| Capacity {
-                equipment: e.into(),
-                hours_per_week: h,
-                price_per_hour: p,
-            })
+            .map(|&(e, h, p)| Capacity { equipment: e.into(), hours_per_week: h, price_per_hour: p })
             .collect(),
     }
 }
@@ -130,11 +101,7 @@ pub fn brute_force(inst: &Instance) -> f64 {
             .expect("distance")
     };
     let cap_of = |l: usize, e: &str, week: u32| -> f64 {
-        let base = inst.labs[l]
-            .capacity
-            .iter()
-            .find(|c| c.equipment == e)
-            .map_or(0.0, |c| c.hours_per_week);
+        let base = inst.labs[l].capacity.iter().find(|c| c.equipment == e).map_or(0.0, |c| c.hours_per_week);
         inst.capacity_overrides
             .iter()
             .find(|o| o.lab == inst.labs[l].id && o.equipment == e && o.week == week)
@@ -142,21 +109,9 @@ pub fn brute_force(inst: &Instance) -> f64 {
     };
     let mut options: Vec<Vec<Option<Opt>>> = Vec::new();
     for r in &inst.requests {
-        let t = inst
-            .test_types
-            .iter()
-            .find(|t| t.code == r.test_type)
-            .expect("type");
-        let e = inst
-            .equipment
-            .iter()
-            .find(|e| e.code == t.equipment)
-            .expect("eq");
-        let comp = inst
-            .companies
-            .iter()
-            .find(|c| c.id == r.company)
-            .expect("company");
+        let t = inst.test_types.iter().find(|t| t.code == r.test_type).expect("type");
+        let e = inst.equipment.iter().find(|e| e.code == t.equipment).expect("eq");
+        let comp = inst.companies.iter().find(|c| c.id == r.company).expect("company");
         let pin = inst.pinned.iter().find(|p| p.request == r.id);
         let mut opts: Vec<Option<Opt>> = if pin.is_some() { vec![] } else { vec![None] };
         for (l, lab) in inst.labs.iter().enumerate() {
@@ -202,20 +157,14 @@ pub fn brute_force(inst: &Instance) -> f64 {
                 None => obj += w.unassigned * f64::from(r.priority),
                 Some((l, s, cost, span, usage)) => {
                     obj += cost;
-                    let t = inst
-                        .test_types
-                        .iter()
-                        .find(|t| t.code == r.test_type)
-                        .expect("type");
+                    let t = inst.test_types.iter().find(|t| t.code == r.test_type).expect("type");
                     for wk in s..s + span {
                         *load.entry((l, t.equipment.clone(), wk)).or_default() += usage;
                     }
                 }
             }
         }
-        let fits = load
-            .iter()
-            .all(|((l, e, wk), u)| *u <= cap_of(*l, e, *wk) + 1e-6);
+        let fits = load.iter().all(|((l, e, wk), u)| *u <= cap_of(*l, e, *wk) + 1e-6);
         if fits && options.iter().all(|o| !o.is_empty()) {
             best = best.min(obj);
         }
@@ -235,10 +184,5 @@ pub fn brute_force(inst: &Instance) -> f64 {
 }
 
 pub fn exact_options() -> SolveOptions {
-    SolveOptions {
-        time_limit: std::time::Duration::from_secs(30),
-        gap: 0.0,
-        threads: 1,
-        ..Default::default()
-    }
+    SolveOptions { time_limit: std::time::Duration::from_secs(30), gap: 0.0, threads: 1, ..Default::default() }
 }
