@@ -343,3 +343,41 @@ where
     }
     Ok(())
 }
+
+/// One user per role for trying the demo: (e-mail, role, company, lab).
+pub const DEMO_USERS: [(&str, crate::auth::Role, Option<&str>, Option<&str>); 5] = [
+    ("admin@demo.local", crate::auth::Role::Admin, None, None),
+    ("planner@demo.local", crate::auth::Role::Planner, None, None),
+    ("ministry@demo.local", crate::auth::Role::Ministry, None, None),
+    ("company.c0001@demo.local", crate::auth::Role::Company, Some("C0001"), None),
+    ("lab.l001@demo.local", crate::auth::Role::Lab, None, Some("L001")),
+];
+
+/// Creates the demo users that do not exist yet, each with a new random password,
+/// returned so that the caller prints them once; they are stored only as hashes.
+pub async fn ensure_demo_users(db: &DatabaseConnection) -> anyhow::Result<Vec<(String, String)>> {
+    use crate::auth::users;
+    let mut created = Vec::new();
+    for (email, role, company, lab) in DEMO_USERS {
+        if users::find_by_email(db, email).await?.is_some() {
+            continue;
+        }
+        let password: String = crate::auth::new_secret("").chars().take(20).collect();
+        users::add(db, users::NewUser { email, password: &password, role, company, lab })
+            .await
+            .map_err(|e| anyhow::anyhow!("demo user {email}: {e}"))?;
+        created.push((email.to_string(), password));
+    }
+    Ok(created)
+}
+
+pub fn print_demo_users(created: &[(String, String)]) {
+    if created.is_empty() {
+        return;
+    }
+    eprintln!("demo users (passwords are shown this once and stored only as hashes):");
+    for (email, password) in created {
+        eprintln!("  {email:<28} {password}");
+    }
+    eprintln!("API token: labplan users token --email EMAIL");
+}

@@ -1,5 +1,6 @@
 //! labplan: a testing-demand registry and lab capacity scheduler.
 
+pub mod auth;
 pub mod cli;
 pub mod db;
 pub mod demo;

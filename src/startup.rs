@@ -36,6 +36,7 @@ impl Application {
                 }
                 None => tracing::info!("registry not empty; demo data not loaded"),
             }
+            crate::demo::print_demo_users(&crate::demo::ensure_demo_users(&db).await?);
         }
         let listener =
             TcpListener::bind(settings.addr).await.with_context(|| format!("could not listen on {}", settings.addr))?;

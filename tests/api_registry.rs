@@ -214,10 +214,11 @@ async fn lab_scope_capacity_and_overrides(db: TestDb) {
 
 async fn service_endpoints_and_openapi(db: TestDb) {
     let app = db.spawn().await;
-    let resp = app.client.get(app.url("/healthz")).send().await.unwrap();
+    let resp = app.client().get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
-    let resp = app.client.get(app.url("/readyz")).send().await.unwrap();
+    let resp = app.client().get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
+    // The OpenAPI document describes the API and holds no registry data: open to all.
     let (status, doc) = app.get("/api/v1/openapi.json").await;
     assert_eq!(status, StatusCode::OK);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
@@ -237,7 +238,7 @@ async fn service_endpoints_and_openapi(db: TestDb) {
     }
     let (status, _) = app.get("/api/v1/nothing-here").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let metrics = app.client().get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("labplan_http_requests_total"), "{metrics}");
     app.stop().await;
 }

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{TestApp, TestDb};
+use common::{TestApp, TestDb, Who};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -37,6 +37,7 @@ async fn audit_rows(app: &TestApp) -> u64 {
 
 async fn filing_listing_filtering_and_paging(db: TestDb) {
     let app = db.spawn_with_fixture().await;
+    app.act_as(Who::Company("C0001")).await;
     let (status, created) = app.post("/api/v1/requests", &good_request()).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     assert_eq!(created["id"], "R00004", "ids continue after the loaded ones");
@@ -48,7 +49,9 @@ async fn filing_listing_filtering_and_paging(db: TestDb) {
     let (status, fetched) = app.get("/api/v1/requests/R00004").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(fetched, created);
+    assert_eq!(app.total("/api/v1/requests").await, 3, "a company sees its own requests only");
 
+    app.act_as(Who::Planner).await;
     assert_eq!(app.total("/api/v1/requests").await, 4);
     assert_eq!(app.total("/api/v1/requests?company=C0001").await, 3);
     assert_eq!(app.total("/api/v1/requests?company=C0002").await, 1);
@@ -81,6 +84,7 @@ async fn filing_listing_filtering_and_paging(db: TestDb) {
 
 async fn every_bad_body_is_refused_and_changes_nothing(db: TestDb) {
     let app = db.spawn_with_fixture().await;
+    app.act_as(Who::Company("C0001")).await;
     let before_total = app.total("/api/v1/requests").await;
     let before_audit = audit_rows(&app).await;
 
@@ -142,7 +146,7 @@ async fn every_bad_body_is_refused_and_changes_nothing(db: TestDb) {
         }
     }
     // Wrong media type.
-    let resp = app.client.post(app.url("/api/v1/requests")).body(good_request().to_string()).send().await.unwrap();
+    let resp = app.client().post(app.url("/api/v1/requests")).body(good_request().to_string()).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
 
     // Several bad fields are reported together.
@@ -165,6 +169,7 @@ async fn every_bad_body_is_refused_and_changes_nothing(db: TestDb) {
 
 async fn stale_versions_and_closed_states_conflict(db: TestDb) {
     let app = db.spawn_with_fixture().await;
+    app.act_as(Who::Company("C0001")).await;
     let (status, updated) = app.patch("/api/v1/requests/R00001", &json!({"version": 1, "samples": 5})).await;
     assert_eq!(status, StatusCode::OK, "{updated}");
     assert_eq!(updated["version"], 2);
@@ -203,6 +208,7 @@ async fn stale_versions_and_closed_states_conflict(db: TestDb) {
 
 async fn cancel_and_patch_follow_the_status_rules(db: TestDb) {
     let app = db.spawn_with_fixture().await;
+    app.act_as(Who::Company("C0002")).await;
     let (status, problem) = app.post("/api/v1/requests/R00003/cancel", &json!({"version": 7})).await;
     assert_eq!(status, StatusCode::CONFLICT, "{problem}");
     let (status, cancelled) =
@@ -216,9 +222,12 @@ async fn cancel_and_patch_follow_the_status_rules(db: TestDb) {
     let (status, _) = app.patch("/api/v1/requests/R00003", &json!({"version": 2, "samples": 1})).await;
     assert_eq!(status, StatusCode::CONFLICT, "a cancelled request is closed");
     // A bare POST without a body cancels too.
-    let resp = app.client.post(app.url("/api/v1/requests/R00001/cancel")).send().await.unwrap();
+    app.act_as(Who::Company("C0001")).await;
+    let resp = app.client().post(app.url("/api/v1/requests/R00001/cancel")).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
+    app.act_as(Who::Planner).await;
     assert_eq!(app.total("/api/v1/requests?status=cancelled").await, 2);
+    app.act_as(Who::Company("C0001")).await;
     let (status, _) = app.post("/api/v1/requests/R00404/cancel", &json!({})).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     app.stop().await;

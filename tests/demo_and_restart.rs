@@ -8,7 +8,7 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{Backend, TestApp, TestDb};
+use common::{Backend, TestApp, TestDb, Who};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -17,6 +17,7 @@ both_backends!(demo_loads_the_cluster_once, filed_request_survives_restart, bina
 async fn demo_loads_the_cluster_once(db: TestDb) {
     let app = db.spawn().await;
     let report = labplan::demo::load_bundled_if_empty(&app.db).await.unwrap().expect("loaded into an empty registry");
+    app.act_as(Who::Admin).await;
     assert_eq!((report.requests, report.labs, report.companies), (1300, 40, 102));
     assert_eq!(app.total("/api/v1/requests?per_page=1").await, 1300);
     assert_eq!(app.total("/api/v1/labs").await, 40);
@@ -34,6 +35,7 @@ async fn demo_loads_the_cluster_once(db: TestDb) {
     let instance = labplan::demo::parse_instance(labplan::demo::BUNDLED).unwrap();
     labplan::demo::load(&app.db, &instance).await.expect("loading again is harmless");
     assert_eq!(app.total("/api/v1/requests?per_page=1").await, 1300, "loading is idempotent");
+    app.act_as(Who::Company("C0001")).await;
     let (status, created) = app
         .post(
             "/api/v1/requests",
@@ -50,6 +52,7 @@ async fn demo_loads_the_cluster_once(db: TestDb) {
 
 async fn filed_request_survives_restart(db: TestDb) {
     let app = db.spawn_with_fixture().await;
+    app.act_as(Who::Company("C0002")).await;
     let (status, created) = app
         .post(
             "/api/v1/requests",
@@ -60,6 +63,7 @@ async fn filed_request_survives_restart(db: TestDb) {
     app.stop().await;
 
     let app = TestApp::spawn(&db.url).await;
+    app.act_as(Who::Admin).await;
     let (status, fetched) = app.get(&format!("/api/v1/requests/{}", created["id"].as_str().unwrap())).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(fetched, created);
@@ -110,16 +114,47 @@ async fn start_binary(db: &TestDb, cwd: &std::path::Path, demo: bool) -> (Server
     panic!("labplan did not become ready");
 }
 
+fn client_with(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap());
+    reqwest::Client::builder().default_headers(headers).build().unwrap()
+}
+
+/// `labplan users token --email E` against the same database as the server.
+fn cli_token(db: &TestDb, cwd: &std::path::Path, email: &str) -> String {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_labplan"));
+    cmd.current_dir(cwd).args(["users", "token", "--email", email]).env_remove("DATABASE_URL");
+    if db.backend == Backend::Postgres {
+        cmd.env("DATABASE_URL", &db.url);
+    }
+    let out = cmd.output().expect("labplan users token runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
 async fn binary_serves_demo_and_keeps_data(db: TestDb) {
     let cwd = tempfile::tempdir().unwrap();
-    let client = reqwest::Client::new();
     let (server, base) = start_binary(&db, cwd.path(), true).await;
+    let anonymous = reqwest::Client::new().get(format!("{base}/api/v1/requests?per_page=1")).send().await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    // The demo users exist; tokens come from the command line, as the README says.
+    let client = client_with(&cli_token(&db, cwd.path(), "planner@demo.local"));
+    let company = client_with(&cli_token(&db, cwd.path(), "company.c0001@demo.local"));
     let page: serde_json::Value =
         client.get(format!("{base}/api/v1/requests?per_page=1")).send().await.unwrap().json().await.unwrap();
     assert_eq!(page["total"], 1300);
-    let resp = client
+    let own: serde_json::Value =
+        company.get(format!("{base}/api/v1/requests?per_page=1")).send().await.unwrap().json().await.unwrap();
+    let expected = labplan::demo::parse_instance(labplan::demo::BUNDLED)
+        .unwrap()
+        .requests
+        .iter()
+        .filter(|r| r.company == "C0001")
+        .count();
+    assert_eq!(own["total"], expected, "a company token sees its own requests only");
+    let resp = company
         .post(format!("{base}/api/v1/requests"))
-        .json(&json!({"company": "C0005", "test_type": "EMC-R10", "samples": 2, "ready_date": "2027-01-04", "due_date": "2027-03-05", "priority": 2}))
+        .json(&json!({"company": "C0001", "test_type": "EMC-R10", "samples": 2, "ready_date": "2027-01-04", "due_date": "2027-03-05", "priority": 2}))
         .send()
         .await
         .unwrap();

@@ -10,17 +10,23 @@ use std::collections::{HashMap, HashSet};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Backend, TestApp, TestDb};
+use common::{Backend, TestApp, TestDb, Who};
 use labplan_solver::{Instance, Plan};
 use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 
-both_backends!(demo_run_publish_answer_and_replan, bad_runs_change_nothing, events_stream_until_the_end);
+both_backends!(
+    demo_run_publish_answer_and_replan,
+    bad_runs_change_nothing,
+    events_stream_until_the_end,
+    cancel_mid_solve_keeps_the_plan_only_if_asked
+);
 
 async fn load_demo(app: &TestApp) {
     let instance = labplan::demo::parse_instance(labplan::demo::BUNDLED).unwrap();
     labplan::demo::load(&app.db, &instance).await.unwrap();
+    app.act_as(Who::Planner).await;
 }
 
 async fn wait_for_end(app: &TestApp, id: i64, within: Duration) -> Value {
@@ -114,14 +120,17 @@ async fn demo_run_publish_answer_and_replan(db: TestDb) {
     let picks: Vec<Value> = page["items"].as_array().unwrap().clone();
     let mut confirmed = HashMap::new();
     for booking in &picks[..2] {
+        app.act_as(Who::Lab(booking["lab"].as_str().unwrap().to_string())).await;
         let (status, answered) = app.post(&format!("/api/v1/assignments/{}/confirm", booking["id"]), &json!({})).await;
         assert_eq!(status, StatusCode::OK, "{answered}");
         assert_eq!(answered["status"], "confirmed");
+        app.act_as(Who::Planner).await;
         let (_, request) = app.get(&format!("/api/v1/requests/{}", booking["request"].as_str().unwrap())).await;
         assert_eq!(request["status"], "confirmed");
         confirmed.insert(booking["request"].as_str().unwrap().to_string(), booking.clone());
     }
     let declined = &picks[2];
+    app.act_as(Who::Lab(declined["lab"].as_str().unwrap().to_string())).await;
     let (status, problem) =
         app.post(&format!("/api/v1/assignments/{}/decline", declined["id"]), &json!({"reason": "  "})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
@@ -132,17 +141,21 @@ async fn demo_run_publish_answer_and_replan(db: TestDb) {
     assert_eq!(answered["status"], "declined");
     let declined_request = declined["request"].as_str().unwrap().to_string();
     let declined_lab = declined["lab"].as_str().unwrap().to_string();
+    let (status, _) = app.post(&format!("/api/v1/assignments/{}/confirm", declined["id"]), &json!({})).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    app.act_as(Who::Planner).await;
     let (_, request) = app.get(&format!("/api/v1/requests/{declined_request}")).await;
     assert_eq!(request["status"], "submitted");
     assert!(request["status_reason"].as_str().unwrap().contains("камера на ремонте"));
+    app.act_as(Who::Lab(picks[0]["lab"].as_str().unwrap().to_string())).await;
     let (status, twice) = app.post(&format!("/api/v1/assignments/{}/confirm", picks[0]["id"]), &json!({})).await;
     assert_eq!(status, StatusCode::CONFLICT, "{twice}");
-    let (status, _) = app.post(&format!("/api/v1/assignments/{}/confirm", declined["id"]), &json!({})).await;
-    assert_eq!(status, StatusCode::CONFLICT);
+    app.act_as(Who::Planner).await;
 
     // New demand arrives; the next run pins the confirmed bookings and avoids the declining lab.
     let mut new_ids = Vec::new();
     for (company, test_type) in [("C0001", "EMC-R10"), ("C0002", "CLIM-ISO16750-4")] {
+        app.act_as(Who::Company(company)).await;
         let (status, created) = app
             .post(
                 "/api/v1/requests",
@@ -153,6 +166,7 @@ async fn demo_run_publish_answer_and_replan(db: TestDb) {
         assert_eq!(status, StatusCode::CREATED, "{created}");
         new_ids.push(created["id"].as_str().unwrap().to_string());
     }
+    app.act_as(Who::Planner).await;
     let second = start_run(&app, json!({"time_limit_seconds": 15, "gap": 0.02})).await;
     let run = wait_for_end(&app, second, Duration::from_secs(120)).await;
     assert_eq!(run["status"], "succeeded", "{run}");
@@ -218,6 +232,7 @@ async fn count(db: &sea_orm::DatabaseConnection, sql: &str) -> i64 {
 async fn bad_runs_change_nothing(db: TestDb) {
     // No worker: queued runs stay queued, so cancel and the refusals can be seen.
     let app = db.spawn_with_fixture().await;
+    app.act_as(Who::Planner).await;
     let audit_before = count(&app.db, "SELECT COUNT(*) FROM audit_log").await;
     for (body, field) in [
         (json!({"horizon_start": "2027-01-05"}), "horizon_start"),
@@ -254,8 +269,10 @@ async fn bad_runs_change_nothing(db: TestDb) {
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = app.get("/api/v1/planning-runs/abc").await;
     assert!(status.is_client_error());
+    app.act_as(Who::Lab("L001".into())).await;
     let (status, _) = app.post("/api/v1/assignments/999999/confirm", &json!({})).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    app.act_as(Who::Planner).await;
     let (status, _) = app.get("/api/v1/planning-runs?status=lost").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let (status, page) = app.get("/api/v1/assignments").await;
@@ -277,9 +294,10 @@ async fn events_stream_until_the_end(db: TestDb) {
     let app = db.spawn_with_worker().await;
     let instance = labplan::demo::parse_instance(common::FIXTURE.as_bytes()).unwrap();
     labplan::demo::load(&app.db, &instance).await.unwrap();
+    app.act_as(Who::Planner).await;
     let id =
         start_run(&app, json!({"horizon_start": "2027-01-04", "horizon_weeks": 12, "time_limit_seconds": 5})).await;
-    let resp = app.client.get(app.url(&format!("/api/v1/planning-runs/{id}/events"))).send().await.unwrap();
+    let resp = app.client().get(app.url(&format!("/api/v1/planning-runs/{id}/events"))).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
     let text = tokio::time::timeout(Duration::from_secs(60), resp.text()).await.expect("the stream ends").unwrap();
@@ -300,6 +318,53 @@ async fn events_stream_until_the_end(db: TestDb) {
     assert_eq!(final_state["status"], "succeeded");
     assert!(final_state["objective"].as_f64().is_some());
     assert_eq!(final_state["progress"]["phase"], "done");
+    app.stop().await;
+}
+
+async fn wait_until_solving(app: &TestApp, id: i64) {
+    let started = Instant::now();
+    loop {
+        let (_, run) = app.get(&format!("/api/v1/planning-runs/{id}")).await;
+        if run["status"] == "running" && run["progress"]["best_objective"].is_number() {
+            return;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "run {id} did not start solving: {run}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn cancel_mid_solve_keeps_the_plan_only_if_asked(db: TestDb) {
+    let app = db.spawn_with_worker().await;
+    load_demo(&app).await;
+    // A gap of 0 and a long limit: the solve would go on for minutes if not cancelled.
+    let long = json!({"time_limit_seconds": 600, "gap": 0});
+
+    let kept = start_run(&app, long.clone()).await;
+    wait_until_solving(&app, kept).await;
+    let asked = Instant::now();
+    let (status, run) = app.post(&format!("/api/v1/planning-runs/{kept}/cancel"), &json!({"keep_best": true})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{run}");
+    assert_eq!(run["cancel_requested"], true);
+    let run = wait_for_end(&app, kept, Duration::from_secs(60)).await;
+    assert_eq!(run["status"], "cancelled", "{run}");
+    assert!(asked.elapsed() < Duration::from_secs(30), "cancel took {:?}", asked.elapsed());
+    let (instance, plan) = instance_and_plan(&app, kept).await;
+    assert_valid(&instance, &plan);
+    assert_eq!(plan.assignments.len() + plan.unassigned.len(), 1300);
+
+    let dropped = start_run(&app, long).await;
+    wait_until_solving(&app, dropped).await;
+    let (status, _) = app.post(&format!("/api/v1/planning-runs/{dropped}/cancel"), &json!({})).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let run = wait_for_end(&app, dropped, Duration::from_secs(60)).await;
+    assert_eq!(run["status"], "cancelled", "{run}");
+    assert_eq!(run["objective"], Value::Null);
+    let (status, _) = app.get(&format!("/api/v1/planning-runs/{dropped}/plan")).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(count(&app.db, &format!("SELECT COUNT(*) FROM plan_assignments WHERE run = {dropped}")).await, 0);
+    // The kept plan of a cancelled run can still be published.
+    let (status, published) = app.post(&format!("/api/v1/planning-runs/{kept}/publish"), &json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{published}");
     app.stop().await;
 }
 
@@ -351,6 +416,7 @@ async fn postgres_two_workers_share_ten_runs() {
     let app = db.spawn().await;
     let instance = labplan::demo::parse_instance(common::FIXTURE.as_bytes()).unwrap();
     labplan::demo::load(&app.db, &instance).await.unwrap();
+    app.act_as(Who::Planner).await;
     let mut ids = Vec::new();
     for _ in 0..10 {
         ids.push(

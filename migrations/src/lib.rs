@@ -6,6 +6,7 @@ mod m20261123_000001_create_catalog;
 mod m20261123_000002_create_registry;
 mod m20261123_000003_create_audit_log;
 mod m20261123_000004_create_planning;
+mod m20261123_000005_create_users;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_create_registry::Migration),
             Box::new(m20261123_000003_create_audit_log::Migration),
             Box::new(m20261123_000004_create_planning::Migration),
+            Box::new(m20261123_000005_create_users::Migration),
         ]
     }
 }

@@ -334,7 +334,7 @@ enum CapacityOverrides {
 }
 
 #[derive(DeriveIden)]
-enum Companies {
+pub(crate) enum Companies {
     Table,
     Id,
     Name,

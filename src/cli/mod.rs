@@ -52,12 +52,50 @@ pub enum Command {
         #[arg(long)]
         data: Option<PathBuf>,
     },
+    /// Users and API tokens
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
     /// Solve a planning instance file and write the plan
     Solve(solver_cmds::SolveArgs),
     /// Check a plan against its instance: every rule, and the objective recomputed
     Validate(solver_cmds::ValidateArgs),
     /// Benchmark the optimizer on the reference instances
     Bench(solver_cmds::BenchArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Add a user; the password is read from LABPLAN_PASSWORD, else generated and printed once
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_enum)]
+        role: crate::auth::Role,
+        /// The company of a company user
+        #[arg(long)]
+        company: Option<String>,
+        /// The lab of a lab user
+        #[arg(long)]
+        lab: Option<String>,
+    },
+    /// Print a new API token for a user (shown once; only its hash is kept)
+    Token {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+    /// Revoke a user's API tokens (those of one name, or all)
+    Revoke {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List users with their tokens
+    List,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -104,6 +142,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             crate::db::migrate(&db).await?;
             crate::planning::worker::run(db, config, crate::startup::shutdown_signal()).await;
         }
+        Command::Users { command } => {
+            let db = crate::db::connect(&database_url).await?;
+            crate::db::migrate(&db).await?;
+            return users_command(&db, command).await;
+        }
         Command::Migrate => {
             let db = crate::db::connect(&database_url).await?;
             crate::db::migrate(&db).await?;
@@ -124,6 +167,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "loaded {} regions, {} equipment classes, {} test types, {} labs, {} companies, {} requests",
                 r.regions, r.equipment, r.test_types, r.labs, r.companies, r.requests
             );
+            if data.is_none() {
+                crate::demo::print_demo_users(&crate::demo::ensure_demo_users(&db).await?);
+            }
         }
         Command::Solve(args) => {
             tokio::task::spawn_blocking(move || solver_cmds::run_solve(args))
@@ -139,6 +185,75 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             tokio::task::spawn_blocking(move || solver_cmds::run_bench(args))
                 .await
                 .context("the benchmark panicked")??;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn users_command(db: &sea_orm::DatabaseConnection, command: UsersCommand) -> anyhow::Result<ExitCode> {
+    use crate::auth::users;
+    match command {
+        UsersCommand::Add { email, role, company, lab } => {
+            let (password, generated) = match std::env::var("LABPLAN_PASSWORD") {
+                Ok(p) => (p, false),
+                Err(_) => (crate::auth::new_secret("").chars().take(20).collect::<String>(), true),
+            };
+            let new = users::NewUser {
+                email: &email,
+                password: &password,
+                role,
+                company: company.as_deref(),
+                lab: lab.as_deref(),
+            };
+            match users::add(db, new).await {
+                Ok(user) => {
+                    println!("user {} added as {}", user.email, user.role);
+                    if generated {
+                        println!("password: {password}");
+                    }
+                }
+                Err(users::UserError::Invalid(message)) => {
+                    eprintln!("error: {message}");
+                    return Ok(ExitCode::FAILURE);
+                }
+                Err(users::UserError::Db(e)) => return Err(e).context("could not add the user"),
+            }
+        }
+        UsersCommand::Token { email, name } => {
+            let Some(user) = users::find_by_email(db, &email).await? else {
+                eprintln!("error: no user {email}");
+                return Ok(ExitCode::FAILURE);
+            };
+            match users::create_token(db, &user, &name).await {
+                Ok(token) => println!("{token}"),
+                Err(users::UserError::Invalid(message)) => {
+                    eprintln!("error: {message}");
+                    return Ok(ExitCode::FAILURE);
+                }
+                Err(users::UserError::Db(e)) => return Err(e).context("could not create the token"),
+            }
+        }
+        UsersCommand::Revoke { email, name } => {
+            let Some(user) = users::find_by_email(db, &email).await? else {
+                eprintln!("error: no user {email}");
+                return Ok(ExitCode::FAILURE);
+            };
+            let n = users::revoke_tokens(db, &user, name.as_deref()).await?;
+            println!("{n} token(s) revoked");
+        }
+        UsersCommand::List => {
+            for (user, tokens) in users::list(db).await? {
+                let binding = user.company.as_deref().or(user.lab.as_deref()).unwrap_or("-");
+                println!("{}\t{}\t{}", user.email, user.role, binding);
+                for t in tokens {
+                    let state = match (t.revoked_at, t.last_used_at) {
+                        (Some(at), _) => format!("revoked {}", at.format("%Y-%m-%d %H:%M")),
+                        (None, Some(at)) => format!("last used {}", at.format("%Y-%m-%d %H:%M")),
+                        (None, None) => "never used".to_string(),
+                    };
+                    println!("\ttoken '{}' created {}, {state}", t.name, t.created_at.format("%Y-%m-%d %H:%M"));
+                }
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -4,15 +4,16 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set,
     TransactionSession, TransactionTrait,
 };
 use serde_json::json;
 
 use super::audit::{self, AuditEntry};
 use super::runs::{self, RunStatus};
+use crate::auth::Caller;
 use crate::domain::request::RequestStatus;
 use crate::entities::{assignments, plan_assignments, plan_unassigned, planning_runs, test_requests};
 use crate::planning::instance::Horizon;
@@ -254,14 +255,37 @@ pub enum Answer<'a> {
     Decline { reason: &'a str },
 }
 
+/// Bookings a caller may see: a lab its own, a company its requests' ones, oversight all.
+pub fn visible_to(caller: &Caller) -> Condition {
+    let mut cond = Condition::all();
+    if let Some(lab) = caller.own_lab() {
+        cond = cond.add(assignments::Column::Lab.eq(lab));
+    }
+    if let Some(company) = caller.own_company() {
+        cond = cond.add(
+            assignments::Column::Request.in_subquery(
+                Query::select()
+                    .column(test_requests::Column::Id)
+                    .from(test_requests::Entity)
+                    .and_where(test_requests::Column::Company.eq(company))
+                    .to_owned(),
+            ),
+        );
+    }
+    cond
+}
+
+/// A lab answers its own bookings only; another lab's booking is not found.
 pub async fn answer<C: TransactionTrait>(
     db: &C,
+    caller: &Caller,
     id: i64,
     answer: Answer<'_>,
-    actor: Option<&str>,
 ) -> Result<assignments::Model, AnswerError> {
+    let actor = caller.actor();
     let txn = db.begin().await?;
     let booking = assignments::Entity::find_by_id(id)
+        .filter(visible_to(caller))
         .one(&txn)
         .await?
         .ok_or_else(|| AnswerError::NotFound(format!("assignment {id}")))?;

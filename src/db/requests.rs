@@ -8,6 +8,7 @@ use sea_orm::{
 };
 
 use super::fetch_page;
+use crate::auth::Caller;
 use crate::domain::request::{RequestFields, RequestStatus};
 use crate::entities::{companies, labs, request_excluded_labs, test_requests, test_types};
 use crate::http::error::FieldError;
@@ -63,12 +64,27 @@ pub async fn find<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<StoredR
     Ok(Some(StoredRequest { excluded_labs: excluded.remove(&row.id).unwrap_or_default(), row }))
 }
 
+/// A request as its caller may see it: a company user's lookups of another company's
+/// request find nothing, exactly like an unknown id.
+pub async fn find_visible<C: ConnectionTrait>(
+    db: &C,
+    caller: &Caller,
+    id: &str,
+) -> Result<Option<StoredRequest>, DbErr> {
+    Ok(find(db, id).await?.filter(|r| caller.sees_company(&r.row.company)))
+}
+
+/// Lists requests visible to `caller` that match `filter`.
 pub async fn list<C: ConnectionTrait>(
     db: &C,
+    caller: &Caller,
     filter: &RequestFilter,
     page: Page,
 ) -> Result<(Vec<StoredRequest>, u64), DbErr> {
     let mut select = test_requests::Entity::find().order_by_asc(test_requests::Column::Id);
+    if let Some(own) = caller.own_company() {
+        select = select.filter(test_requests::Column::Company.eq(own));
+    }
     if let Some(company) = &filter.company {
         select = select.filter(test_requests::Column::Company.eq(company.as_str()));
     }

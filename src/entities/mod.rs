@@ -1,6 +1,7 @@
 //! Table mappings in sea-orm-codegen's layout; hand-written queries live beside them in `crate::db`.
 
 pub mod accreditations;
+pub mod api_tokens;
 pub mod assignments;
 pub mod audit_log;
 pub mod capacities;
@@ -17,5 +18,7 @@ pub mod planning_settings;
 pub mod region_distances;
 pub mod regions;
 pub mod request_excluded_labs;
+pub mod sessions;
 pub mod test_requests;
 pub mod test_types;
+pub mod users;

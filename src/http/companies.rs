@@ -13,6 +13,7 @@ use super::error::{ApiError, ApiResult, FieldError, Problem};
 use super::extract::{Json, Query};
 use super::pagination::{ListResponse, PageParams};
 use super::validate::Checker;
+use crate::auth::Caller;
 use crate::db::fetch_page;
 use crate::entities::{companies, regions};
 
@@ -97,10 +98,14 @@ async fn company_model(state: &AppState, id: &str, body: &CompanyBody) -> Result
     responses((status = 200, body = ListResponse<Company>)))]
 pub async fn list_companies(
     State(state): State<AppState>,
+    caller: Caller,
     Query(q): Query<CompanyQuery>,
 ) -> ApiResult<axum::Json<ListResponse<Company>>> {
     let page = PageParams { page: q.page, per_page: q.per_page }.parse()?;
     let mut select = companies::Entity::find().order_by_asc(companies::Column::Id);
+    if let Some(own) = caller.own_company() {
+        select = select.filter(companies::Column::Id.eq(own));
+    }
     if let Some(region) = &q.region {
         select = select.filter(companies::Column::Region.eq(region.as_str()));
     }
@@ -128,9 +133,16 @@ pub async fn create_company(
 
 #[utoipa::path(get, path = "/companies/{id}", tag = "companies", params(("id" = String, Path)),
     responses((status = 200, body = Company), (status = 404, body = Problem)))]
-pub async fn get_company(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<axum::Json<Company>> {
-    let row =
-        companies::Entity::find_by_id(&id).one(&state.db).await?.ok_or_else(|| ApiError::not_found("company", &id))?;
+pub async fn get_company(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<Company>> {
+    let row = companies::Entity::find_by_id(&id)
+        .one(&state.db)
+        .await?
+        .filter(|c| caller.sees_company(&c.id))
+        .ok_or_else(|| ApiError::not_found("company", &id))?;
     Ok(axum::Json(row.into()))
 }
 

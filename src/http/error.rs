@@ -37,6 +37,12 @@ pub enum ApiError {
     /// 400: the body is not JSON, or not the JSON we can read at all.
     #[error("{0}")]
     Malformed(String),
+    /// 401: no credentials, or a token that is unknown or revoked.
+    #[error("authentication required: send Authorization: Bearer <token>")]
+    Unauthorized,
+    /// 403: the caller's role may not do this.
+    #[error("{0}")]
+    Forbidden(String),
     /// 404: unknown, or not visible to the caller.
     #[error("{0}")]
     NotFound(String),
@@ -72,6 +78,8 @@ impl ApiError {
     fn status(&self) -> StatusCode {
         match self {
             Self::Malformed(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -83,6 +91,8 @@ impl ApiError {
     fn slug(&self) -> &'static str {
         match self {
             Self::Malformed(_) => "malformed-request",
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not-found",
             Self::Conflict(_) => "conflict",
             Self::UnsupportedMediaType(_) => "unsupported-media-type",
@@ -143,6 +153,9 @@ impl IntoResponse for ApiError {
         };
         let mut response = (status, axum::Json(problem)).into_response();
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
         response
     }
 }

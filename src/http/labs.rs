@@ -16,6 +16,7 @@ use super::error::{ApiError, ApiResult, FieldError, Problem};
 use super::extract::{Json, Query};
 use super::pagination::{ListResponse, PageParams};
 use super::validate::Checker;
+use crate::auth::Caller;
 use crate::db::audit::{self, AuditEntry, snapshot};
 use crate::db::fetch_page;
 use crate::entities::{accreditations, capacities, capacity_overrides, equipment, labs, regions, test_types};
@@ -138,6 +139,7 @@ pub async fn list_labs(
     responses((status = 201, body = Lab), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create_lab(
     State(state): State<AppState>,
+    caller: Caller,
     Json(body): Json<Lab>,
 ) -> ApiResult<(StatusCode, axum::Json<Lab>)> {
     let model = lab_model(
@@ -154,7 +156,17 @@ pub async fn create_lab(
     if labs::Entity::find_by_id(body.id.trim()).one(&state.db).await?.is_some() {
         return Err(ApiError::Conflict(format!("lab '{}' already exists", body.id.trim())));
     }
-    Ok((StatusCode::CREATED, axum::Json(model.insert(&state.db).await?.into())))
+    let txn = state.db.begin().await?;
+    let created = Lab::from(model.insert(&txn).await?);
+    audit::record(
+        &txn,
+        AuditEntry { actor: caller.actor(), action: "create", entity: "lab", entity_id: &created.id },
+        None,
+        snapshot(&created),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok((StatusCode::CREATED, axum::Json(created)))
 }
 
 #[utoipa::path(get, path = "/labs/{id}", tag = "labs", params(("id" = String, Path)),
@@ -167,6 +179,7 @@ pub async fn get_lab(State(state): State<AppState>, Path(id): Path<String>) -> A
     responses((status = 200, body = Lab), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn put_lab(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     Json(body): Json<LabBody>,
 ) -> ApiResult<axum::Json<Lab>> {
@@ -177,7 +190,7 @@ pub async fn put_lab(
     let updated: Lab = model.update(&txn).await?.into();
     audit::record(
         &txn,
-        AuditEntry { actor: None, action: "update", entity: "lab", entity_id: &id },
+        AuditEntry { actor: caller.actor(), action: "update", entity: "lab", entity_id: &id },
         snapshot(&Lab::from(existing)),
         snapshot(&updated),
     )
@@ -188,13 +201,17 @@ pub async fn put_lab(
 
 #[utoipa::path(delete, path = "/labs/{id}", tag = "labs", params(("id" = String, Path)),
     responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
-pub async fn delete_lab(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn delete_lab(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     let existing = find_lab(&state.db, &id).await?;
     let txn = state.db.begin().await?;
     labs::Entity::delete_by_id(&id).exec(&txn).await?;
     audit::record(
         &txn,
-        AuditEntry { actor: None, action: "delete", entity: "lab", entity_id: &id },
+        AuditEntry { actor: caller.actor(), action: "delete", entity: "lab", entity_id: &id },
         snapshot(&Lab::from(existing)),
         None,
     )
@@ -254,9 +271,11 @@ pub async fn list_accreditations(
     responses((status = 201, body = Accreditation), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn put_accreditation_collection(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     Json(body): Json<NewAccreditation>,
 ) -> ApiResult<(StatusCode, axum::Json<Accreditation>)> {
+    own_lab(&caller, &id)?;
     let test_type = body.test_type.trim().to_string();
     let exists = accreditations::Entity::find_by_id((id.clone(), test_type.clone())).one(&state.db).await?.is_some();
     if exists {
@@ -266,6 +285,7 @@ pub async fn put_accreditation_collection(
     }
     let saved = save_accreditation(
         &state,
+        &caller,
         &id,
         &test_type,
         AccreditationBody { valid_from: body.valid_from, valid_to: body.valid_to },
@@ -279,14 +299,17 @@ pub async fn put_accreditation_collection(
     responses((status = 200, body = Accreditation), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn put_accreditation(
     State(state): State<AppState>,
+    caller: Caller,
     Path((id, test_type)): Path<(String, String)>,
     Json(body): Json<AccreditationBody>,
 ) -> ApiResult<axum::Json<Accreditation>> {
-    Ok(axum::Json(save_accreditation(&state, &id, &test_type, body).await?))
+    own_lab(&caller, &id)?;
+    Ok(axum::Json(save_accreditation(&state, &caller, &id, &test_type, body).await?))
 }
 
 async fn save_accreditation(
     state: &AppState,
+    caller: &Caller,
     lab: &str,
     test_type: &str,
     body: AccreditationBody,
@@ -317,7 +340,7 @@ async fn save_accreditation(
     audit::record(
         &txn,
         AuditEntry {
-            actor: None,
+            actor: caller.actor(),
             action: if before.is_some() { "update" } else { "create" },
             entity: "accreditation",
             entity_id: &key,
@@ -335,8 +358,10 @@ async fn save_accreditation(
     responses((status = 204), (status = 404, body = Problem)))]
 pub async fn delete_accreditation(
     State(state): State<AppState>,
+    caller: Caller,
     Path((id, test_type)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
+    own_lab(&caller, &id)?;
     let txn = state.db.begin().await?;
     let before = accreditations::Entity::find_by_id((id.clone(), test_type.clone()))
         .one(&txn)
@@ -346,7 +371,7 @@ pub async fn delete_accreditation(
     let key = format!("{id}/{test_type}");
     audit::record(
         &txn,
-        AuditEntry { actor: None, action: "delete", entity: "accreditation", entity_id: &key },
+        AuditEntry { actor: caller.actor(), action: "delete", entity: "accreditation", entity_id: &key },
         snapshot(&Accreditation::from(before)),
         None,
     )
@@ -404,9 +429,11 @@ pub async fn list_capacity(
     responses((status = 200, body = Capacity), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn put_capacity(
     State(state): State<AppState>,
+    caller: Caller,
     Path((id, equipment_code)): Path<(String, String)>,
     Json(body): Json<CapacityBody>,
 ) -> ApiResult<axum::Json<Capacity>> {
+    own_lab(&caller, &id)?;
     find_lab(&state.db, &id).await?;
     let mut c = Checker::default();
     if equipment::Entity::find_by_id(&equipment_code).one(&state.db).await?.is_none() {
@@ -432,7 +459,7 @@ pub async fn put_capacity(
     audit::record(
         &txn,
         AuditEntry {
-            actor: None,
+            actor: caller.actor(),
             action: if before.is_some() { "update" } else { "create" },
             entity: "capacity",
             entity_id: &key,
@@ -450,8 +477,10 @@ pub async fn put_capacity(
     responses((status = 204), (status = 404, body = Problem)))]
 pub async fn delete_capacity(
     State(state): State<AppState>,
+    caller: Caller,
     Path((id, equipment_code)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
+    own_lab(&caller, &id)?;
     let txn = state.db.begin().await?;
     let before = capacities::Entity::find_by_id((id.clone(), equipment_code.clone()))
         .one(&txn)
@@ -461,7 +490,7 @@ pub async fn delete_capacity(
     let key = format!("{id}/{equipment_code}");
     audit::record(
         &txn,
-        AuditEntry { actor: None, action: "delete", entity: "capacity", entity_id: &key },
+        AuditEntry { actor: caller.actor(), action: "delete", entity: "capacity", entity_id: &key },
         snapshot(&Capacity::from(before)),
         None,
     )
@@ -530,9 +559,11 @@ pub async fn list_overrides(
     responses((status = 200, body = CapacityOverride), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn put_override(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     Json(body): Json<CapacityOverride>,
 ) -> ApiResult<axum::Json<CapacityOverride>> {
+    own_lab(&caller, &id)?;
     find_lab(&state.db, &id).await?;
     let mut c = Checker::default();
     let week_start = c.monday("week_start", body.week_start);
@@ -560,7 +591,7 @@ pub async fn put_override(
     audit::record(
         &txn,
         AuditEntry {
-            actor: None,
+            actor: caller.actor(),
             action: if before.is_some() { "update" } else { "create" },
             entity: "capacity_override",
             entity_id: &key,
@@ -578,8 +609,10 @@ pub async fn put_override(
     responses((status = 204), (status = 404, body = Problem)))]
 pub async fn delete_override(
     State(state): State<AppState>,
+    caller: Caller,
     Path((id, equipment_code, week_start)): Path<(String, String, String)>,
 ) -> ApiResult<StatusCode> {
+    own_lab(&caller, &id)?;
     let week_start: NaiveDate =
         week_start.parse().map_err(|_| ApiError::field("week_start", "must be a date YYYY-MM-DD"))?;
     let txn = state.db.begin().await?;
@@ -591,11 +624,19 @@ pub async fn delete_override(
     let key = format!("{id}/{equipment_code}/{week_start}");
     audit::record(
         &txn,
-        AuditEntry { actor: None, action: "delete", entity: "capacity_override", entity_id: &key },
+        AuditEntry { actor: caller.actor(), action: "delete", entity: "capacity_override", entity_id: &key },
         snapshot(&CapacityOverride::from(before)),
         None,
     )
     .await?;
     txn.commit().await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A lab user changes its own lab only; the admin changes any.
+fn own_lab(caller: &Caller, lab: &str) -> Result<(), ApiError> {
+    match caller.own_lab() {
+        Some(own) if own != lab => Err(ApiError::Forbidden(format!("a lab user may change only lab '{own}'"))),
+        _ => Ok(()),
+    }
 }

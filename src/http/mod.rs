@@ -1,5 +1,6 @@
 //! HTTP: the JSON API under `/api/v1`, health and metrics endpoints.
 
+pub mod audit;
 pub mod catalog;
 pub mod companies;
 pub mod error;
@@ -40,6 +41,7 @@ pub struct AppState {
         (name = "catalog", description = "Regions, equipment classes, test types"),
         (name = "labs", description = "Labs, accreditation scope, capacity"),
         (name = "companies", description = "Companies that file requests"),
+        (name = "audit", description = "Who changed what, when (admin)"),
         (name = "planning", description = "Planning runs, the published plan and the labs' answers"),
     )
 )]
@@ -52,14 +54,17 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(catalog::router())
         .merge(companies::router())
         .merge(labs::router())
-        .merge(planning::router());
+        .merge(planning::router())
+        .merge(audit::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1).split_for_parts()
 }
 
 pub fn router(state: AppState) -> Router {
     let (api_routes, openapi) = api();
     let openapi = std::sync::Arc::new(openapi);
+    // route_layer: the policy sees the matched route, and unknown paths still answer 404.
     api_routes
+        .route_layer(middleware::from_fn_with_state(state.clone(), crate::auth::policy::enforce))
         .route("/api/v1/openapi.json", get(move || async move { Json(openapi.as_ref().clone()) }))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

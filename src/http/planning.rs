@@ -20,6 +20,7 @@ use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{Path, Query, parse_json};
 use super::pagination::{ListResponse, PageParams};
 use super::validate::Checker;
+use crate::auth::Caller;
 use crate::db::assignments::{self as bookings, Answer, AnswerError, PublishReport, horizon_of};
 use crate::db::fetch_page;
 use crate::db::runs::{self, Cancel, NewRun, RunStatus};
@@ -193,6 +194,7 @@ pub struct StartRun {
     responses((status = 202, description = "queued", body = PlanningRun), (status = 400, body = Problem), (status = 422, body = Problem)))]
 pub async fn create_run(
     State(state): State<AppState>,
+    caller: Caller,
     body: axum::body::Bytes,
 ) -> ApiResult<(StatusCode, axum::Json<PlanningRun>)> {
     let body: StartRun =
@@ -224,7 +226,7 @@ pub async fn create_run(
     let instance = instance::build(&state.db, horizon).await?;
     let run = runs::create(
         &state.db,
-        NewRun { horizon, time_limit_seconds: time_limit, gap, created_by: None, instance: &instance },
+        NewRun { horizon, time_limit_seconds: time_limit, gap, created_by: caller.actor(), instance: &instance },
     )
     .await?;
     tracing::info!(run = run.id, requests = run.requests, "planning run queued");
@@ -274,8 +276,12 @@ pub struct Published {
 
 #[utoipa::path(post, path = "/planning-runs/{id}/publish", tag = "planning", params(("id" = i64, Path)),
     responses((status = 200, body = Published), (status = 404, body = Problem), (status = 409, body = Problem)))]
-pub async fn publish_run(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<axum::Json<Published>> {
-    let report = bookings::publish(&state.db, id, None).await?;
+pub async fn publish_run(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<axum::Json<Published>> {
+    let report = bookings::publish(&state.db, id, caller.actor()).await?;
     let run = load_run(&state, id).await?;
     tracing::info!(run = id, planned = report.planned, unplaceable = report.unplaceable, "plan published");
     Ok(axum::Json(Published { run: PlanningRun::from_model(run, Some(id)), report }))
@@ -431,6 +437,7 @@ pub struct AssignmentQuery {
     responses((status = 200, body = ListResponse<Assignment>), (status = 422, body = Problem)))]
 pub async fn list_assignments(
     State(state): State<AppState>,
+    caller: Caller,
     Query(q): Query<AssignmentQuery>,
 ) -> ApiResult<axum::Json<ListResponse<Assignment>>> {
     use sea_orm::sea_query::Query as SqlQuery;
@@ -444,6 +451,7 @@ pub async fn list_assignments(
     };
     let mut select = assignments::Entity::find()
         .filter(assignments::Column::Run.eq(run))
+        .filter(bookings::visible_to(&caller))
         .order_by_asc(assignments::Column::StartDate)
         .order_by_asc(assignments::Column::Id);
     if let Some(lab) = &q.lab {
@@ -497,9 +505,10 @@ async fn answered(state: &AppState, booking: assignments::Model) -> ApiResult<ax
     responses((status = 200, body = Assignment), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn confirm_assignment(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<i64>,
 ) -> ApiResult<axum::Json<Assignment>> {
-    let booking = bookings::answer(&state.db, id, Answer::Confirm, None).await?;
+    let booking = bookings::answer(&state.db, &caller, id, Answer::Confirm).await?;
     answered(&state, booking).await
 }
 
@@ -514,12 +523,13 @@ pub struct Decline {
     responses((status = 200, body = Assignment), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn decline_assignment(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<i64>,
     super::extract::Json(body): super::extract::Json<Decline>,
 ) -> ApiResult<axum::Json<Assignment>> {
     let reason = crate::domain::parse_optional_text(Some(&body.reason), 1000)
         .map_err(|m| ApiError::field("reason", m))?
         .ok_or_else(|| ApiError::field("reason", "a reason is required"))?;
-    let booking = bookings::answer(&state.db, id, Answer::Decline { reason: &reason }, None).await?;
+    let booking = bookings::answer(&state.db, &caller, id, Answer::Decline { reason: &reason }).await?;
     answered(&state, booking).await
 }

@@ -13,6 +13,7 @@ use super::AppState;
 use super::error::{ApiError, ApiResult, FieldError, Problem};
 use super::extract::{Json, Query, parse_json};
 use super::pagination::{ListResponse, PageParams};
+use crate::auth::Caller;
 use crate::db::audit::{self, AuditEntry, snapshot};
 use crate::db::requests::{self as queries, RequestFilter, StoredRequest};
 use crate::db::sequences;
@@ -157,10 +158,11 @@ impl RequestQuery {
     responses((status = 200, body = ListResponse<TestRequest>), (status = 422, body = Problem)))]
 pub async fn list_requests(
     State(state): State<AppState>,
+    caller: Caller,
     Query(query): Query<RequestQuery>,
 ) -> ApiResult<axum::Json<ListResponse<TestRequest>>> {
     let page = PageParams { page: query.page, per_page: query.per_page }.parse()?;
-    let (items, total) = queries::list(&state.db, &query.filter()?, page).await?;
+    let (items, total) = queries::list(&state.db, &caller, &query.filter()?, page).await?;
     Ok(axum::Json(ListResponse::new(items.into_iter().map(Into::into).collect(), total, page)))
 }
 
@@ -168,6 +170,7 @@ pub async fn list_requests(
     responses((status = 201, body = TestRequest), (status = 400, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create_request(
     State(state): State<AppState>,
+    caller: Caller,
     Json(body): Json<NewRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<TestRequest>)> {
     let fields = RequestFields::parse(RawRequestFields {
@@ -182,6 +185,11 @@ pub async fn create_request(
         notes: body.notes.as_deref(),
     })
     .map_err(ApiError::Validation)?;
+    if let Some(own) = caller.own_company()
+        && fields.company.as_str() != own
+    {
+        return Err(ApiError::field("company", format!("must be your own company, {own}")));
+    }
     let missing = queries::check_references(&state.db, &fields).await?;
     if !missing.is_empty() {
         return Err(ApiError::Validation(missing));
@@ -192,7 +200,7 @@ pub async fn create_request(
     let created = TestRequest::from(stored);
     audit::record(
         &txn,
-        AuditEntry { actor: None, action: "create", entity: "test_request", entity_id: &created.id },
+        AuditEntry { actor: caller.actor(), action: "create", entity: "test_request", entity_id: &created.id },
         None,
         snapshot(&created),
     )
@@ -203,8 +211,13 @@ pub async fn create_request(
 
 #[utoipa::path(get, path = "/requests/{id}", tag = "requests", params(("id" = String, Path, description = "Request id, e.g. R00001")),
     responses((status = 200, body = TestRequest), (status = 404, body = Problem)))]
-pub async fn get_request(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<axum::Json<TestRequest>> {
-    let stored = queries::find(&state.db, &id).await?.ok_or_else(|| ApiError::not_found("request", &id))?;
+pub async fn get_request(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<TestRequest>> {
+    let stored =
+        queries::find_visible(&state.db, &caller, &id).await?.ok_or_else(|| ApiError::not_found("request", &id))?;
     Ok(axum::Json(stored.into()))
 }
 
@@ -213,10 +226,12 @@ pub async fn get_request(State(state): State<AppState>, Path(id): Path<String>) 
     responses((status = 200, body = TestRequest), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn update_request(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     Json(patch): Json<RequestPatch>,
 ) -> ApiResult<axum::Json<TestRequest>> {
-    let current = queries::find(&state.db, &id).await?.ok_or_else(|| ApiError::not_found("request", &id))?;
+    let current =
+        queries::find_visible(&state.db, &caller, &id).await?.ok_or_else(|| ApiError::not_found("request", &id))?;
     let before = TestRequest::from(current.clone());
     let version =
         i32::try_from(patch.version).map_err(|_| ApiError::field("version", "is not a version of this request"))?;
@@ -241,6 +256,11 @@ pub async fn update_request(
         notes: patch.notes.as_deref().or(before.notes.as_deref()),
     })
     .map_err(ApiError::Validation)?;
+    if let Some(own) = caller.own_company()
+        && fields.company.as_str() != own
+    {
+        return Err(ApiError::field("company", format!("must be your own company, {own}")));
+    }
     let missing = queries::check_references(&state.db, &fields).await?;
     if !missing.is_empty() {
         return Err(ApiError::Validation(missing));
@@ -253,7 +273,7 @@ pub async fn update_request(
     let after = TestRequest::from(updated);
     audit::record(
         &txn,
-        AuditEntry { actor: None, action: "update", entity: "test_request", entity_id: &id },
+        AuditEntry { actor: caller.actor(), action: "update", entity: "test_request", entity_id: &id },
         snapshot(&before),
         snapshot(&after),
     )
@@ -275,13 +295,15 @@ pub struct CancelRequest {
     responses((status = 200, body = TestRequest), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn cancel_request(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> ApiResult<axum::Json<TestRequest>> {
     // The body is optional: a bare POST cancels whatever the version.
     let body: CancelRequest =
         if body.iter().all(u8::is_ascii_whitespace) { CancelRequest::default() } else { parse_json(&body)? };
-    let current = queries::find(&state.db, &id).await?.ok_or_else(|| ApiError::not_found("request", &id))?;
+    let current =
+        queries::find_visible(&state.db, &caller, &id).await?.ok_or_else(|| ApiError::not_found("request", &id))?;
     let before = TestRequest::from(current);
     if let Some(expected) = body.version
         && expected != i64::from(before.version)
@@ -311,7 +333,7 @@ pub async fn cancel_request(
     let after = TestRequest::from(updated);
     audit::record(
         &txn,
-        AuditEntry { actor: None, action: "cancel", entity: "test_request", entity_id: &id },
+        AuditEntry { actor: caller.actor(), action: "cancel", entity: "test_request", entity_id: &id },
         snapshot(&before),
         snapshot(&after),
     )

@@ -97,6 +97,7 @@ impl TestDb {
         let app = self.spawn().await;
         let instance = labplan::demo::parse_instance(FIXTURE.as_bytes()).expect("fixture parses");
         labplan::demo::load(&app.db, &instance).await.expect("fixture loads");
+        app.act_as(Who::Admin).await;
         app
     }
 }
@@ -107,9 +108,21 @@ fn uuid_like() -> String {
     format!("{:016x}{:08x}", rng.random::<u64>(), std::process::id())
 }
 
+/// Who a test acts as.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Who {
+    Anonymous,
+    Admin,
+    Planner,
+    Ministry,
+    Company(&'static str),
+    Lab(String),
+}
+
 pub struct TestApp {
     pub addr: SocketAddr,
-    pub client: reqwest::Client,
+    client: std::sync::Mutex<reqwest::Client>,
+    tokens: std::sync::Mutex<std::collections::HashMap<Who, String>>,
     pub db: sea_orm::DatabaseConnection,
     server: tokio::task::JoinHandle<()>,
 }
@@ -141,7 +154,51 @@ impl TestApp {
         let server = tokio::spawn(async move {
             app.run_until_stopped().await.expect("server runs");
         });
-        Self { addr, client: reqwest::Client::new(), db, server }
+        Self { addr, client: std::sync::Mutex::new(reqwest::Client::new()), tokens: Default::default(), db, server }
+    }
+
+    /// A client that sends the current caller's token.
+    pub fn client(&self) -> reqwest::Client {
+        self.client.lock().unwrap().clone()
+    }
+
+    /// An API token for `who`, creating the user the first time.
+    pub async fn token(&self, who: &Who) -> Option<String> {
+        use labplan::auth::{Role, users};
+        if let Some(token) = self.tokens.lock().unwrap().get(who) {
+            return Some(token.clone());
+        }
+        let (email, role, company, lab) = match who {
+            Who::Anonymous => return None,
+            Who::Admin => ("admin@test.local".to_string(), Role::Admin, None, None),
+            Who::Planner => ("planner@test.local".to_string(), Role::Planner, None, None),
+            Who::Ministry => ("ministry@test.local".to_string(), Role::Ministry, None, None),
+            Who::Company(id) => (format!("{}@company.test.local", id.to_lowercase()), Role::Company, Some(*id), None),
+            Who::Lab(id) => (format!("{}@lab.test.local", id.to_lowercase()), Role::Lab, None, Some(id.as_str())),
+        };
+        let user = match users::find_by_email(&self.db, &email).await.unwrap() {
+            Some(user) => user,
+            None => users::add(
+                &self.db,
+                users::NewUser { email: &email, password: "correct horse battery staple", role, company, lab },
+            )
+            .await
+            .unwrap(),
+        };
+        let token = users::create_token(&self.db, &user, "test").await.unwrap();
+        self.tokens.lock().unwrap().insert(who.clone(), token.clone());
+        Some(token)
+    }
+
+    /// Makes every following request of this app act as `who`.
+    pub async fn act_as(&self, who: Who) {
+        let mut builder = reqwest::Client::builder();
+        if let Some(token) = self.token(&who).await {
+            let mut headers = reqwest::header::HeaderMap::new();
+            headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap());
+            builder = builder.default_headers(headers);
+        }
+        *self.client.lock().unwrap() = builder.build().unwrap();
     }
 
     /// Stops the server and closes its connections, as a process exit would.
@@ -156,18 +213,18 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
-        let resp = self.client.get(self.url(path)).send().await.expect("request sent");
+        let resp = self.client().get(self.url(path)).send().await.expect("request sent");
         read(resp).await
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> (StatusCode, Value) {
-        let resp = self.client.post(self.url(path)).json(body).send().await.expect("request sent");
+        let resp = self.client().post(self.url(path)).json(body).send().await.expect("request sent");
         read(resp).await
     }
 
     pub async fn post_raw(&self, path: &str, body: &str) -> (StatusCode, Value) {
         let resp = self
-            .client
+            .client()
             .post(self.url(path))
             .header("content-type", "application/json")
             .body(body.to_string())
@@ -178,17 +235,17 @@ impl TestApp {
     }
 
     pub async fn put(&self, path: &str, body: &Value) -> (StatusCode, Value) {
-        let resp = self.client.put(self.url(path)).json(body).send().await.expect("request sent");
+        let resp = self.client().put(self.url(path)).json(body).send().await.expect("request sent");
         read(resp).await
     }
 
     pub async fn patch(&self, path: &str, body: &Value) -> (StatusCode, Value) {
-        let resp = self.client.patch(self.url(path)).json(body).send().await.expect("request sent");
+        let resp = self.client().patch(self.url(path)).json(body).send().await.expect("request sent");
         read(resp).await
     }
 
     pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
-        let resp = self.client.delete(self.url(path)).send().await.expect("request sent");
+        let resp = self.client().delete(self.url(path)).send().await.expect("request sent");
         read(resp).await
     }
 
