@@ -10,3 +10,4 @@ pub mod http;
 pub mod planning;
 pub mod startup;
 pub mod telemetry;
+pub mod web;

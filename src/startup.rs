@@ -60,8 +60,10 @@ impl Application {
                 let _ = stop.wait_for(|stopped| *stopped).await;
             }))
         });
-        let app = http::router(AppState { db: self.db });
-        let served = axum::serve(self.listener, app).with_graceful_shutdown(shutdown_signal()).await;
+        let app = http::router(AppState { db: self.db, limiter: Default::default() });
+        let served = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown_signal())
+            .await;
         let _ = stop_tx.send(true);
         if let Some(worker) = worker {
             let _ = worker.await;

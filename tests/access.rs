@@ -369,6 +369,7 @@ async fn companies_and_labs_see_only_their_own(db: TestDb) {
     assert_eq!(app.total("/api/v1/companies").await, 1);
     let (status, _) = app.get("/api/v1/companies/C0002").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    app.token(&Who::Company("C0002")).await;
     let audit_before = audit_count(&app).await;
     let (status, _) = app.get("/api/v1/requests/R00003").await;
     assert_eq!(status, StatusCode::NOT_FOUND);

@@ -233,6 +233,7 @@ async fn bad_runs_change_nothing(db: TestDb) {
     // No worker: queued runs stay queued, so cancel and the refusals can be seen.
     let app = db.spawn_with_fixture().await;
     app.act_as(Who::Planner).await;
+    app.token(&Who::Lab("L001".into())).await;
     let audit_before = count(&app.db, "SELECT COUNT(*) FROM audit_log").await;
     for (body, field) in [
         (json!({"horizon_start": "2027-01-05"}), "horizon_start"),

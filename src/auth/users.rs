@@ -6,6 +6,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
 
 use super::{Caller, Role, new_secret, token_hash};
+use crate::db::audit::{self, AuditEntry};
 use crate::entities::{api_tokens, companies, labs, users};
 
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +83,14 @@ pub async fn add<C: ConnectionTrait>(db: &C, new: NewUser<'_>) -> Result<users::
     }
     .insert(db)
     .await?;
+    let after = serde_json::json!({"email": user.email, "role": user.role, "company": user.company, "lab": user.lab});
+    audit::record(
+        db,
+        AuditEntry { actor: None, action: "create", entity: "user", entity_id: &user.email },
+        None,
+        Some(after),
+    )
+    .await?;
     Ok(user)
 }
 
@@ -107,6 +116,13 @@ pub async fn create_token<C: ConnectionTrait>(db: &C, user: &users::Model, name:
     }
     .insert(db)
     .await?;
+    audit::record(
+        db,
+        AuditEntry { actor: None, action: "create_token", entity: "user", entity_id: &user.email },
+        None,
+        Some(serde_json::json!({"token": name})),
+    )
+    .await?;
     Ok(token)
 }
 
@@ -119,7 +135,17 @@ pub async fn revoke_tokens<C: ConnectionTrait>(db: &C, user: &users::Model, name
     if let Some(name) = name {
         update = update.filter(api_tokens::Column::Name.eq(name));
     }
-    Ok(update.exec(db).await?.rows_affected)
+    let revoked = update.exec(db).await?.rows_affected;
+    if revoked > 0 {
+        audit::record(
+            db,
+            AuditEntry { actor: None, action: "revoke_tokens", entity: "user", entity_id: &user.email },
+            None,
+            Some(serde_json::json!({"token": name, "revoked": revoked})),
+        )
+        .await?;
+    }
+    Ok(revoked)
 }
 
 pub async fn list<C: ConnectionTrait>(db: &C) -> Result<Vec<(users::Model, Vec<api_tokens::Model>)>, DbErr> {

@@ -31,6 +31,8 @@ use self::error::ApiError;
 #[derive(Clone)]
 pub struct AppState {
     pub db: DatabaseConnection,
+    /// Failed sign-ins, per account and address.
+    pub limiter: std::sync::Arc<crate::web::limiter::Limiter>,
 }
 
 #[derive(OpenApi)]
@@ -66,6 +68,7 @@ pub fn router(state: AppState) -> Router {
     api_routes
         .route_layer(middleware::from_fn_with_state(state.clone(), crate::auth::policy::enforce))
         .route("/api/v1/openapi.json", get(move || async move { Json(openapi.as_ref().clone()) }))
+        .merge(crate::web::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))

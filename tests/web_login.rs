@@ -1,0 +1,170 @@
+//! Signing in to the web pages over real HTTP: the session cookie and its flags,
+//! rotation, CSRF on every form, sign-out, the same answer for unknown accounts and
+//! wrong passwords, and the limit on failed attempts; on SQLite and PostgreSQL.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{TestApp, TestDb, Who};
+use reqwest::StatusCode;
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+
+both_backends!(sign_in_sign_out_and_csrf, failed_sign_ins_look_alike_and_are_limited);
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+/// `name=value` of the cookie `name` set by a response, with its attributes.
+fn set_cookie(resp: &reqwest::Response, name: &str) -> Option<(String, String)> {
+    resp.headers().get_all(SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|v| {
+        let (pair, attrs) = v.split_once(';').unwrap_or((v, ""));
+        let (n, value) = pair.split_once('=')?;
+        (n.trim() == name).then(|| (value.to_string(), attrs.to_string()))
+    })
+}
+
+fn hidden_csrf(html: &str) -> String {
+    let at = html.find("name=\"csrf\" value=\"").expect("a csrf field") + "name=\"csrf\" value=\"".len();
+    html[at..].split('"').next().unwrap().to_string()
+}
+
+/// GET /login: the form's CSRF token and the cookie that must come back with it.
+async fn login_form(app: &TestApp) -> (String, String) {
+    let resp = client().get(app.url("/login")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let (cookie, _) = set_cookie(&resp, "labplan_login_csrf").expect("a CSRF cookie");
+    let html = resp.text().await.unwrap();
+    (hidden_csrf(&html), cookie)
+}
+
+async fn sign_in(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
+    let (csrf, cookie) = login_form(app).await;
+    client()
+        .post(app.url("/login"))
+        .header(COOKIE, format!("labplan_login_csrf={cookie}"))
+        .form(&[("csrf", csrf.as_str()), ("email", email), ("password", password)])
+        .send()
+        .await
+        .unwrap()
+}
+
+const PASSWORD: &str = "correct horse battery staple";
+
+async fn sign_in_sign_out_and_csrf(db: TestDb) {
+    let app = db.spawn_with_fixture().await;
+    app.token(&Who::Company("C0001")).await; // creates c0001@company.test.local
+    let email = "c0001@company.test.local";
+
+    // Russian by default, English on request, every label present.
+    let html = client().get(app.url("/login")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("<html lang=\"ru\">") && html.contains("Вход") && html.contains("<label for=\"password\">"));
+    let resp = client().get(app.url("/login?lang=en")).send().await.unwrap();
+    assert!(set_cookie(&resp, "lang").is_some());
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("<html lang=\"en\">") && html.contains("Sign in"));
+
+    // Without the CSRF pair the form is refused.
+    let resp = client()
+        .post(app.url("/login"))
+        .form(&[("csrf", "forged"), ("email", email), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert!(set_cookie(&resp, "labplan_session").is_none());
+
+    let resp = sign_in(&app, email, PASSWORD).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(resp.headers()[LOCATION], "/");
+    let (first, attrs) = set_cookie(&resp, "labplan_session").expect("a session cookie");
+    assert!(attrs.contains("HttpOnly") && attrs.contains("SameSite=Lax") && attrs.contains("Path=/"), "{attrs}");
+    assert!(!attrs.contains("Secure"), "plain HTTP: no Secure flag");
+
+    let home = client().get(app.url("/")).header(COOKIE, format!("labplan_session={first}")).send().await.unwrap();
+    assert_eq!(home.status(), StatusCode::OK);
+    let html = home.text().await.unwrap();
+    assert!(html.contains(email) && html.contains("инженер компании"), "{html}");
+    let logout_csrf = hidden_csrf(&html);
+
+    // Signing in again issues a new session; the one the browser brought ends.
+    let (csrf, cookie) = login_form(&app).await;
+    let resp = client()
+        .post(app.url("/login"))
+        .header(COOKIE, format!("labplan_login_csrf={cookie}; labplan_session={first}"))
+        .form(&[("csrf", csrf.as_str()), ("email", email), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    let (second, _) = set_cookie(&resp, "labplan_session").unwrap();
+    assert_ne!(first, second);
+    let old = client().get(app.url("/")).header(COOKIE, format!("labplan_session={first}")).send().await.unwrap();
+    assert_eq!(old.status(), StatusCode::SEE_OTHER, "the old session is over");
+    let _ = logout_csrf;
+
+    // Sign-out needs the session's CSRF token.
+    let html = client()
+        .get(app.url("/"))
+        .header(COOKIE, format!("labplan_session={second}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = hidden_csrf(&html);
+    let resp = client()
+        .post(app.url("/logout"))
+        .header(COOKIE, format!("labplan_session={second}"))
+        .form(&[("csrf", "forged")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let resp = client()
+        .post(app.url("/logout"))
+        .header(COOKIE, format!("labplan_session={second}"))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let after = client().get(app.url("/")).header(COOKIE, format!("labplan_session={second}")).send().await.unwrap();
+    assert_eq!(after.status(), StatusCode::SEE_OTHER);
+    assert_eq!(after.headers()[LOCATION], "/login");
+
+    // The session cookie opens pages, not the API: the API wants a bearer token.
+    let api = client()
+        .get(app.url("/api/v1/requests"))
+        .header(COOKIE, format!("labplan_session={second}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), StatusCode::UNAUTHORIZED);
+    app.stop().await;
+}
+
+async fn failed_sign_ins_look_alike_and_are_limited(db: TestDb) {
+    let app = db.spawn_with_fixture().await;
+    app.token(&Who::Planner).await;
+    let text_of = |html: String| {
+        let at = html.find("role=\"alert\"").expect("an error message");
+        html[at..].split('<').next().unwrap().to_string()
+    };
+    let wrong = sign_in(&app, "planner@test.local", "not the password").await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let wrong = text_of(wrong.text().await.unwrap());
+    let unknown = sign_in(&app, "nobody@test.local", "not the password").await;
+    assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(text_of(unknown.text().await.unwrap()), wrong, "the same answer whether the user exists or not");
+
+    // Five failures for an account, and even the right password waits.
+    for _ in 0..4 {
+        assert_eq!(sign_in(&app, "planner@test.local", "still wrong").await.status(), StatusCode::UNAUTHORIZED);
+    }
+    let limited = sign_in(&app, "planner@test.local", PASSWORD).await;
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(set_cookie(&limited, "labplan_session").is_none());
+    app.stop().await;
+}
