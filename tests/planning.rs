@@ -118,6 +118,16 @@ async fn demo_run_publish_answer_and_replan(db: TestDb) {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(page["total"], plan.assignments.len());
     let picks: Vec<Value> = page["items"].as_array().unwrap().clone();
+    // Another lab cannot see, confirm or decline these bookings: to it they do not exist.
+    let other_lab = instance.labs.iter().map(|l| l.id.clone()).find(|l| l != &picks[0]["lab"]).unwrap();
+    app.act_as(Who::Lab(other_lab.clone())).await;
+    let (status, _) = app.post(&format!("/api/v1/assignments/{}/confirm", picks[0]["id"]), &json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "lab {other_lab} confirming another lab's booking");
+    let (status, _) =
+        app.post(&format!("/api/v1/assignments/{}/decline", picks[0]["id"]), &json!({"reason": "не наше"})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, own) = app.get("/api/v1/assignments?per_page=500").await;
+    assert!(own["items"].as_array().unwrap().iter().all(|a| a["lab"] == other_lab.as_str()));
     let mut confirmed = HashMap::new();
     for booking in &picks[..2] {
         app.act_as(Who::Lab(booking["lab"].as_str().unwrap().to_string())).await;
