@@ -170,8 +170,68 @@ pub(crate) fn improve(part: &Part, sel: &mut Sel, load: &mut [f64]) {
                 apply(part, load, &part.pairs[r][p], s, 1.0);
             }
         }
+        changed |= eject_insert(part, sel, load);
         if !changed {
             break;
         }
     }
+}
+
+/// Books left-out requests by moving one booked request out of the way: for each
+/// booking of a left-out request r, each booked request b using one of its rows is taken
+/// out, r put in, and b rebooked at its cheapest fitting booking or left out, whichever
+/// lowers the objective most. Single moves cannot do this: where capacity is full, r
+/// fits only once b has moved, and b moves only to a costlier booking.
+fn eject_insert(part: &Part, sel: &mut Sel, load: &mut [f64]) -> bool {
+    let mut changed = false;
+    let mut open: Vec<usize> = (0..sel.len()).filter(|&r| sel[r].is_none()).collect();
+    open.sort_by(|&a, &b| part.penalty[b].total_cmp(&part.penalty[a]));
+    for r in open {
+        // (gain, r's booking, blocker, blocker's new booking)
+        type Move = (f64, (usize, u32), usize, Option<(usize, u32)>);
+        let mut best: Option<Move> = None;
+        for (pi, p) in part.pairs[r].iter().enumerate() {
+            for &s in &p.starts {
+                let gain_r = part.penalty[r] - part.col_cost(r, p, s);
+                if gain_r <= 1e-9 || best.as_ref().is_some_and(|b| b.0 >= gain_r) {
+                    continue;
+                }
+                for (b, booked) in sel.iter().enumerate() {
+                    let Some((bp, bs)) = *booked else { continue };
+                    let bpair = &part.pairs[b][bp];
+                    if bpair.lab != p.lab || bs >= s + p.span || s >= bs + bpair.span {
+                        continue;
+                    }
+                    let old_b = part.col_cost(b, bpair, bs);
+                    apply(part, load, bpair, bs, -1.0);
+                    if fits(part, load, p, s) {
+                        apply(part, load, p, s, 1.0);
+                        let (new_b, nb) = match best_fit(part, load, b, None) {
+                            Some((c, q, t)) if c < part.penalty[b] => (c, Some((q, t))),
+                            _ => (part.penalty[b], None),
+                        };
+                        let gain = gain_r + old_b - new_b;
+                        if gain > 1e-6 && best.as_ref().is_none_or(|m| gain > m.0) {
+                            best = Some((gain, (pi, s), b, nb));
+                        }
+                        apply(part, load, p, s, -1.0);
+                    }
+                    apply(part, load, bpair, bs, 1.0);
+                }
+            }
+        }
+        if let Some((_, (pi, s), b, nb)) = best {
+            if let Some((bp, bs)) = sel[b] {
+                apply(part, load, &part.pairs[b][bp], bs, -1.0);
+            }
+            apply(part, load, &part.pairs[r][pi], s, 1.0);
+            sel[r] = Some((pi, s));
+            sel[b] = nb;
+            if let Some((q, t)) = nb {
+                apply(part, load, &part.pairs[b][q], t, 1.0);
+            }
+            changed = true;
+        }
+    }
+    changed
 }

@@ -14,7 +14,7 @@ use crate::bound::{Lagrangian, Mult, all_columns, lagrangian, select_columns};
 use crate::data::{Data, HOURS_EPS};
 use crate::error::SolveError;
 use crate::explain::assemble;
-use crate::heuristic::{Order, Sel, greedy, load_of, objective, round_lp};
+use crate::heuristic::{Order, Sel, greedy, improve, load_of, objective, round_lp};
 use crate::milp::{Col, PartModel};
 use crate::part::{Decomposition, Part, decompose};
 use crate::types::{Instance, Plan};
@@ -430,12 +430,17 @@ fn mip_part(
     let res = model.solve_mip(Some(&st.sel), time_limit, abs_gap, seed)?;
     let mut sel = st.sel.clone();
     let mut obj = st.obj;
-    if let Some(ns) = res.sel {
-        let load = load_of(part, &ns);
+    if let Some(mut ns) = res.sel {
+        let mut load = load_of(part, &ns);
         let fits = load.iter().enumerate().all(|(row, &u)| {
             let w = part.weeks as usize;
             u <= part.cap[row / w][row % w] + HOURS_EPS
         });
+        // The MILP saw only some columns, and may have stopped short of its own optimum:
+        // the local search over all of them often still finds a step.
+        if fits {
+            improve(part, &mut ns, &mut load);
+        }
         let nobj = objective(part, &ns);
         if fits && nobj < obj {
             sel = ns;
