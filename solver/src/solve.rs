@@ -22,7 +22,7 @@ use crate::types::{Instance, Plan};
 /// Columns kept per part at most (memory); beyond, each request keeps its cheapest.
 const PART_COLS: usize = 1_500_000;
 /// Columns of a part's LP relaxation at most.
-const LP_COLS: usize = 600_000;
+const LP_COLS: usize = 150_000;
 /// Columns of a part's MILP at most; beyond, the smallest reduced costs are kept.
 const MIP_COLS: usize = 120_000;
 /// Columns of a part's first MILP; each later round takes four times more. A small
@@ -306,12 +306,16 @@ fn run_in_pool(
                 };
                 let left = deadline.saturating_duration_since(Instant::now()).as_secs_f64();
                 let model = PartModel::new(part, cols);
+                let lp_started = Instant::now();
                 let lp = model.solve_lp(left * 0.5);
                 // Shadow prices come from the relaxation of the rules as stated; the
-                // conflict rows would take part of the price onto themselves.
+                // conflict rows would take part of the price onto themselves. That LP is
+                // the same size, so it gets about the time the first took: on a large
+                // instance a quarter of what is left would starve the MILPs.
+                let took = lp_started.elapsed().as_secs_f64();
                 let left = deadline.saturating_duration_since(Instant::now()).as_secs_f64();
                 let plain = model.without_conflicts();
-                let shadow = plain.solve_lp(left * 0.25).map(|lp| lp.mult.pi);
+                let shadow = plain.solve_lp((2.0 * took).max(1.0).min(left * 0.25)).map(|lp| lp.mult.pi);
                 lp.map(|lp| Relaxed { mult: lp.mult, cols: plain.cols, x: lp.x, plain: shadow })
             };
             done.fetch_add(1, Ordering::Relaxed);
