@@ -1,6 +1,7 @@
 //! Greedy plans for one part: fast, always valid, and the starting point of the MILP.
 
 use crate::data::HOURS_EPS;
+use crate::milp::Col;
 use crate::part::{Pair, Part};
 
 /// The booking chosen for each request of a part: (pairing index, start week).
@@ -77,25 +78,64 @@ pub(crate) fn greedy_plain(part: &Part, order: Order, prices: Option<&[f64]>) ->
     let mut load = vec![0.0; part.labs.len() * part.weeks as usize];
     let mut sel: Sel = vec![None; n];
     for r in idx {
-        let mut best: Option<(f64, usize, u32)> = None;
-        for (pi, p) in part.pairs[r].iter().enumerate() {
-            for &s in &p.starts {
-                let mut score = part.col_cost(r, p, s);
-                if let Some(pr) = prices {
-                    score += (s..s + p.span).map(|w| pr[part.row(p.lab, w)] * p.usage).sum::<f64>();
-                }
-                if best.is_some_and(|b| b.0 <= score) || !fits(part, &load, p, s) {
-                    continue;
-                }
-                best = Some((score, pi, s));
-            }
-        }
-        if let Some((_, pi, s)) = best {
+        if let Some((_, pi, s)) = best_fit(part, &load, r, prices) {
             apply(part, &mut load, &part.pairs[r][pi], s, 1.0);
             sel[r] = Some((pi, s));
         }
     }
     sel
+}
+
+/// Rounds an LP relaxation: bookings in order of decreasing LP value, each kept when
+/// its request is still open and it fits, then the priced greedy for the requests left
+/// and the local search. Time-indexed relaxations are mostly integral where capacity is
+/// tight, so this keeps the LP's packing where a one-pass greedy fragments capacity.
+pub(crate) fn round_lp(part: &Part, cols: &[Col], x: &[f64], prices: &[f64]) -> Sel {
+    let mut order: Vec<usize> = (0..cols.len().min(x.len())).filter(|&j| x[j] > 1e-6).collect();
+    let cost = |j: usize| {
+        let c = cols[j];
+        part.col_cost(c.r as usize, &part.pairs[c.r as usize][c.p as usize], c.s)
+    };
+    order.sort_by(|&a, &b| x[b].total_cmp(&x[a]).then(cost(a).total_cmp(&cost(b))));
+    let mut load = vec![0.0; part.labs.len() * part.weeks as usize];
+    let mut sel: Sel = vec![None; part.reqs.len()];
+    for j in order {
+        let c = cols[j];
+        let r = c.r as usize;
+        let p = &part.pairs[r][c.p as usize];
+        if sel[r].is_none() && fits(part, &load, p, c.s) {
+            apply(part, &mut load, p, c.s, 1.0);
+            sel[r] = Some((c.p as usize, c.s));
+        }
+    }
+    let mut open: Vec<usize> = (0..sel.len()).filter(|&r| sel[r].is_none()).collect();
+    open.sort_by(|&a, &b| part.penalty[b].total_cmp(&part.penalty[a]).then(part.due[a].cmp(&part.due[b])));
+    for r in open {
+        if let Some((_, pi, s)) = best_fit(part, &load, r, Some(prices)) {
+            apply(part, &mut load, &part.pairs[r][pi], s, 1.0);
+            sel[r] = Some((pi, s));
+        }
+    }
+    improve(part, &mut sel, &mut load);
+    sel
+}
+
+/// The cheapest booking of r that fits the load, by cost plus priced capacity use.
+fn best_fit(part: &Part, load: &[f64], r: usize, prices: Option<&[f64]>) -> Option<(f64, usize, u32)> {
+    let mut best: Option<(f64, usize, u32)> = None;
+    for (pi, p) in part.pairs[r].iter().enumerate() {
+        for &s in &p.starts {
+            let mut score = part.col_cost(r, p, s);
+            if let Some(pr) = prices {
+                score += (s..s + p.span).map(|w| pr[part.row(p.lab, w)] * p.usage).sum::<f64>();
+            }
+            if best.is_some_and(|b| b.0 <= score) || !fits(part, load, p, s) {
+                continue;
+            }
+            best = Some((score, pi, s));
+        }
+    }
+    best
 }
 
 /// Cheap local search: move each booked request to a cheaper booking that fits, and
@@ -130,8 +170,68 @@ pub(crate) fn improve(part: &Part, sel: &mut Sel, load: &mut [f64]) {
                 apply(part, load, &part.pairs[r][p], s, 1.0);
             }
         }
+        changed |= eject_insert(part, sel, load);
         if !changed {
             break;
         }
     }
+}
+
+/// Books left-out requests by moving one booked request out of the way: for each
+/// booking of a left-out request r, each booked request b using one of its rows is taken
+/// out, r put in, and b rebooked at its cheapest fitting booking or left out, whichever
+/// lowers the objective most. Single moves cannot do this: where capacity is full, r
+/// fits only once b has moved, and b moves only to a costlier booking.
+fn eject_insert(part: &Part, sel: &mut Sel, load: &mut [f64]) -> bool {
+    let mut changed = false;
+    let mut open: Vec<usize> = (0..sel.len()).filter(|&r| sel[r].is_none()).collect();
+    open.sort_by(|&a, &b| part.penalty[b].total_cmp(&part.penalty[a]));
+    for r in open {
+        // (gain, r's booking, blocker, blocker's new booking)
+        type Move = (f64, (usize, u32), usize, Option<(usize, u32)>);
+        let mut best: Option<Move> = None;
+        for (pi, p) in part.pairs[r].iter().enumerate() {
+            for &s in &p.starts {
+                let gain_r = part.penalty[r] - part.col_cost(r, p, s);
+                if gain_r <= 1e-9 || best.as_ref().is_some_and(|b| b.0 >= gain_r) {
+                    continue;
+                }
+                for (b, booked) in sel.iter().enumerate() {
+                    let Some((bp, bs)) = *booked else { continue };
+                    let bpair = &part.pairs[b][bp];
+                    if bpair.lab != p.lab || bs >= s + p.span || s >= bs + bpair.span {
+                        continue;
+                    }
+                    let old_b = part.col_cost(b, bpair, bs);
+                    apply(part, load, bpair, bs, -1.0);
+                    if fits(part, load, p, s) {
+                        apply(part, load, p, s, 1.0);
+                        let (new_b, nb) = match best_fit(part, load, b, None) {
+                            Some((c, q, t)) if c < part.penalty[b] => (c, Some((q, t))),
+                            _ => (part.penalty[b], None),
+                        };
+                        let gain = gain_r + old_b - new_b;
+                        if gain > 1e-6 && best.as_ref().is_none_or(|m| gain > m.0) {
+                            best = Some((gain, (pi, s), b, nb));
+                        }
+                        apply(part, load, p, s, -1.0);
+                    }
+                    apply(part, load, bpair, bs, 1.0);
+                }
+            }
+        }
+        if let Some((_, (pi, s), b, nb)) = best {
+            if let Some((bp, bs)) = sel[b] {
+                apply(part, load, &part.pairs[b][bp], bs, -1.0);
+            }
+            apply(part, load, &part.pairs[r][pi], s, 1.0);
+            sel[r] = Some((pi, s));
+            sel[b] = nb;
+            if let Some((q, t)) = nb {
+                apply(part, load, &part.pairs[b][q], t, 1.0);
+            }
+            changed = true;
+        }
+    }
+    changed
 }

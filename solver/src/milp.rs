@@ -5,6 +5,8 @@
 use good_lp::solvers::highs::highs as highs_solver;
 use good_lp::{Constraint, Expression, ProblemVariables, SolverModel, Variable, variable};
 
+use crate::bound::Mult;
+use crate::data::HOURS_EPS;
 use crate::heuristic::Sel;
 use crate::part::Part;
 
@@ -33,10 +35,10 @@ pub(crate) struct LpResult {
     /// The relaxation's optimum, penalties included.
     #[allow(dead_code)]
     pub value: f64,
-    /// Saving per extra hour of each capacity row (−dual, ≥ 0).
-    pub pi: Vec<f64>,
-    /// Multiplier of each conflict row (≥ 0).
-    pub rho: Vec<f64>,
+    /// Saving per unit of each row (−dual, ≥ 0); π is per extra hour of capacity.
+    pub mult: Mult,
+    /// The relaxation's value of each of the model's columns, for rounding.
+    pub x: Vec<f64>,
 }
 
 pub(crate) struct MipResult {
@@ -52,6 +54,14 @@ pub(crate) struct MipResult {
 /// LP's habit of running 1.3 tests in a chamber that fits one.
 pub(crate) fn in_conflict(usage: f64, cap: f64) -> bool {
     usage > cap / 2.0 + 1e-9
+}
+
+/// Coefficient of a booking using `usage` hours in the k = 2 row of a row with capacity
+/// `cap`: ⌈3u/C⌉ − 1 (0, 1 or 2). C includes the checker's slack, so that no plan the
+/// checker accepts is cut off, and the ceiling a hair's breadth down, so that rounding
+/// never overstates it.
+pub(crate) fn triple_coef(usage: f64, cap: f64) -> f64 {
+    ((3.0 * usage / (cap + HOURS_EPS) - 1e-9).ceil() - 1.0).clamp(0.0, 2.0)
 }
 
 impl<'p> PartModel<'p> {
@@ -141,7 +151,34 @@ impl<'p> PartModel<'p> {
             .collect()
     }
 
-    fn build(&self, integer: bool) -> (::highs::Model, Vec<RowKey>, Vec<RowKey>, usize) {
+    /// Σ (⌈3u/C⌉ − 1)·x ≤ 2 over the bookings that need more than a third of a row's
+    /// capacity: the k = 2 case of the dual-feasible-function inequality (see
+    /// `in_conflict`). It says that three tests of more than a third cannot share a week,
+    /// which the capacity row allows fractionally and the conflict row does not see.
+    /// Only rows where it is not implied are added: some member of coefficient 1 exists
+    /// and the coefficients sum past 2.
+    fn triple_rows(&self, x: &[Variable]) -> Vec<(RowKey, Constraint)> {
+        self.by_row
+            .iter()
+            .enumerate()
+            .filter_map(|(row, js)| {
+                let cap = self.row_cap(row);
+                let members: Vec<(usize, f64)> =
+                    js.iter().map(|&(j, u)| (j, triple_coef(u, cap))).filter(|&(_, a)| a > 0.0).collect();
+                let sum: f64 = members.iter().map(|m| m.1).sum();
+                let has_small = members.iter().any(|m| m.1 == 1.0);
+                (has_small && sum > 2.0 + 1e-9).then(|| {
+                    let mut e = Expression::with_capacity(members.len());
+                    for &(j, a) in &members {
+                        e.add_mul(a, x[j]);
+                    }
+                    (row, e.leq(2.0))
+                })
+            })
+            .collect()
+    }
+
+    fn build(&self, integer: bool) -> (::highs::Model, [Vec<RowKey>; 3], usize) {
         let mut pv = ProblemVariables::new();
         let x: Vec<Variable> = self
             .cols
@@ -161,7 +198,14 @@ impl<'p> PartModel<'p> {
             problem.add_constraint(c);
             conf_keys.push(k);
         }
-        let mut nrows = cap_keys.len() + conf_keys.len();
+        let mut tri_keys = Vec::new();
+        if self.conflicts {
+            for (k, c) in self.triple_rows(&x) {
+                problem.add_constraint(c);
+                tri_keys.push(k);
+            }
+        }
+        let mut nrows = cap_keys.len() + conf_keys.len() + tri_keys.len();
         for c in self.assignment_rows(&x) {
             problem.add_constraint(c);
             nrows += 1;
@@ -169,7 +213,7 @@ impl<'p> PartModel<'p> {
         let mut model = problem.into_inner();
         model.make_quiet();
         model.set_option("threads", 1);
-        (model, cap_keys, conf_keys, nrows)
+        (model, [cap_keys, conf_keys, tri_keys], nrows)
     }
 
     fn constant(&self) -> f64 {
@@ -182,7 +226,7 @@ impl<'p> PartModel<'p> {
         if self.cols.is_empty() {
             return None;
         }
-        let (mut model, cap_keys, conf_keys, _) = self.build(false);
+        let (mut model, keys, _) = self.build(false);
         model.set_option("time_limit", time_limit.max(0.1));
         let solved = model.try_solve().ok()?;
         if solved.status() != ::highs::HighsModelStatus::Optimal {
@@ -190,16 +234,17 @@ impl<'p> PartModel<'p> {
         }
         let sol = solved.get_solution();
         let duals = sol.dual_rows();
-        let nrows = self.by_row.len();
-        let mut pi = vec![0.0; nrows];
-        let mut rho = vec![0.0; nrows];
-        for (i, &k) in cap_keys.iter().enumerate() {
-            pi[k] = (-duals.get(i).copied().unwrap_or(0.0)).max(0.0);
+        let mut mult = Mult::zero(self.by_row.len());
+        // Rows were added family by family, so their duals follow in that order.
+        let mut offset = 0;
+        for (keys, target) in keys.iter().zip([&mut mult.pi, &mut mult.rho, &mut mult.tau]) {
+            for (i, &k) in keys.iter().enumerate() {
+                target[k] = (-duals.get(offset + i).copied().unwrap_or(0.0)).max(0.0);
+            }
+            offset += keys.len();
         }
-        for (i, &k) in conf_keys.iter().enumerate() {
-            rho[k] = (-duals.get(cap_keys.len() + i).copied().unwrap_or(0.0)).max(0.0);
-        }
-        Some(LpResult { value: solved.objective_value() + self.constant(), pi, rho })
+        let x = sol.columns().to_vec();
+        Some(LpResult { value: solved.objective_value() + self.constant(), mult, x })
     }
 
     /// The MILP from a warm start, within a time limit and an absolute gap.
@@ -207,7 +252,7 @@ impl<'p> PartModel<'p> {
         if self.cols.is_empty() {
             return None;
         }
-        let (mut model, _, _, _) = self.build(true);
+        let (mut model, _, _) = self.build(true);
         model.set_option("time_limit", time_limit.max(0.1));
         model.set_option("mip_abs_gap", abs_gap.max(1e-6));
         model.set_option("mip_rel_gap", 1e-9);
@@ -241,5 +286,33 @@ impl<'p> PartModel<'p> {
             sel
         });
         Some(MipResult { sel, bound })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The k = 2 row is valid: any set of bookings that fits a week, within the
+        /// checker's slack, has coefficients summing to at most 2.
+        #[test]
+        fn triple_row_never_cuts_a_fitting_week(cap in 1.0f64..300.0, parts in prop::collection::vec(0.01f64..1.0, 1..6)) {
+            let total: f64 = parts.iter().sum();
+            // Scale the usages to fill the week exactly, the hardest case.
+            let usages: Vec<f64> = parts.iter().map(|p| p / total * (cap + HOURS_EPS)).collect();
+            let sum: f64 = usages.iter().map(|&u| triple_coef(u, cap)).sum();
+            prop_assert!(sum <= 2.0 + 1e-12, "usages {:?} cap {} coefficients sum {}", usages, cap, sum);
+        }
+    }
+
+    #[test]
+    fn triple_coefficients() {
+        assert_eq!(triple_coef(120.0, 279.0), 1.0);
+        assert_eq!(triple_coef(93.0, 279.0), 0.0);
+        assert_eq!(triple_coef(200.0, 279.0), 2.0);
+        // A third exactly: three such tests fit, so it must not count.
+        assert_eq!(triple_coef(10.0, 30.0), 0.0);
     }
 }

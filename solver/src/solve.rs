@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
-use crate::bound::{Lagrangian, all_columns, lagrangian, select_columns};
+use crate::bound::{Lagrangian, Mult, all_columns, lagrangian, select_columns};
 use crate::data::{Data, HOURS_EPS};
 use crate::error::SolveError;
 use crate::explain::assemble;
-use crate::heuristic::{Order, Sel, greedy, improve, load_of, objective};
+use crate::heuristic::{Order, Sel, greedy, improve, load_of, objective, round_lp};
 use crate::milp::{Col, PartModel};
 use crate::part::{Decomposition, Part, decompose};
 use crate::types::{Instance, Plan};
@@ -22,10 +22,12 @@ use crate::types::{Instance, Plan};
 /// Columns kept per part at most (memory); beyond, each request keeps its cheapest.
 const PART_COLS: usize = 1_500_000;
 /// Columns of a part's LP relaxation at most.
-const LP_COLS: usize = 600_000;
+const LP_COLS: usize = 150_000;
 /// Columns of a part's MILP at most; beyond, the smallest reduced costs are kept.
 const MIP_COLS: usize = 120_000;
-/// Columns of a part's first MILP; each later round takes four times more.
+/// Columns of a part's first MILP; each later round takes four times more. A small
+/// model of the smallest reduced costs finds good plans fast where the full one
+/// stalls; the reduced-cost limit makes a later one exact once the incumbent is good.
 const MIP_COLS_FIRST: usize = 6_000;
 
 pub type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
@@ -150,14 +152,20 @@ pub fn solve(instance: &Instance, options: &SolveOptions) -> Result<Plan, SolveE
     }
 }
 
-/// Duals of a part's relaxation with conflict rows (π, ρ), and without them (shadow prices).
-type LpDuals = Option<(Vec<f64>, Vec<f64>, Option<Vec<f64>>)>;
+/// A part's relaxation with conflict rows: its duals (π, ρ), its columns and their
+/// values; and the duals of the relaxation without them (shadow prices).
+struct Relaxed {
+    mult: Mult,
+    cols: Vec<Col>,
+    x: Vec<f64>,
+    plain: Option<Vec<f64>>,
+}
 
 struct PartState {
     sel: Sel,
     obj: f64,
     bound: f64,
-    lag: Option<(Vec<f64>, Vec<f64>, Lagrangian)>,
+    lag: Option<(Mult, Lagrangian)>,
 }
 
 fn run(
@@ -254,9 +262,9 @@ fn run_in_pool(
             }
             let (obj, sel) = best.unwrap_or_else(|| (part.penalty.iter().sum(), vec![None; part.reqs.len()]));
             let rows = part.labs.len() * part.weeks as usize;
-            let zero = vec![0.0; rows];
-            let lag = lagrangian(part, &zero, &zero);
-            PartState { sel, obj, bound: lag.value, lag: Some((zero.clone(), zero, lag)) }
+            let zero = Mult::zero(rows);
+            let lag = lagrangian(part, &zero);
+            PartState { sel, obj, bound: lag.value, lag: Some((zero, lag)) }
         })
         .collect();
     for (i, st) in states.iter().enumerate() {
@@ -280,7 +288,7 @@ fn run_in_pool(
     let mut order: Vec<usize> = (0..nparts).collect();
     order.sort_by(|&a, &b| parts[b].num_cols().cmp(&parts[a].num_cols()));
     let done = std::sync::atomic::AtomicUsize::new(0);
-    let relaxed: Vec<(usize, LpDuals)> = order
+    let relaxed: Vec<(usize, Option<Relaxed>)> = order
         .par_iter()
         .map(|&i| {
             let part = &parts[i];
@@ -291,22 +299,24 @@ fn run_in_pool(
                     all_columns(part)
                 } else {
                     // Too large for one LP: relax over each request's cheapest bookings.
-                    let st = &states[i];
-                    let (pi, rho, lag) = st
-                        .lag
-                        .as_ref()
-                        .map_or((Vec::new(), Vec::new(), None), |x| (x.0.clone(), x.1.clone(), Some(&x.2)));
-                    match lag {
-                        Some(lag) => select_columns(part, &pi, &rho, lag, LP_COLS, &[]).0,
+                    match &states[i].lag {
+                        Some((mult, lag)) => select_columns(part, mult, lag, f64::INFINITY, LP_COLS, &[]).0,
                         None => all_columns(part),
                     }
                 };
                 let left = deadline.saturating_duration_since(Instant::now()).as_secs_f64();
+                let model = PartModel::new(part, cols);
+                let lp_started = Instant::now();
+                let lp = model.solve_lp(left * 0.5);
                 // Shadow prices come from the relaxation of the rules as stated; the
-                // conflict rows would take part of the price onto themselves.
-                let plain =
-                    PartModel::new(part, cols.clone()).without_conflicts().solve_lp(left * 0.25).map(|lp| lp.pi);
-                PartModel::new(part, cols).solve_lp(left * 0.5).map(|lp| (lp.pi, lp.rho, plain))
+                // conflict rows would take part of the price onto themselves. That LP is
+                // the same size, so it gets about the time the first took: on a large
+                // instance a quarter of what is left would starve the MILPs.
+                let took = lp_started.elapsed().as_secs_f64();
+                let left = deadline.saturating_duration_since(Instant::now()).as_secs_f64();
+                let plain = model.without_conflicts();
+                let shadow = plain.solve_lp((2.0 * took).max(1.0).min(left * 0.25)).map(|lp| lp.mult.pi);
+                lp.map(|lp| Relaxed { mult: lp.mult, cols: plain.cols, x: lp.x, plain: shadow })
             };
             done.fetch_add(1, Ordering::Relaxed);
             (i, res)
@@ -315,22 +325,25 @@ fn run_in_pool(
     let improved: Vec<(usize, Option<PartState>)> = relaxed
         .into_par_iter()
         .map(|(i, res)| {
-            let Some((pi, rho, plain)) = res else {
+            let Some(Relaxed { mult, cols, x, plain }) = res else {
                 return (i, None);
             };
             if let Some(shadow) = plain {
                 record_shadow(shared, &parts[i], &shadow);
             }
             let part = &parts[i];
-            let lag = lagrangian(part, &pi, &rho);
-            let mut sel = greedy(part, Order::PriorityDue, Some(&pi));
-            let mut load = load_of(part, &sel);
-            improve(part, &mut sel, &mut load);
-            let obj = objective(part, &sel);
+            let lag = lagrangian(part, &mult);
             let st = &states[i];
-            let (sel, obj) = if obj < st.obj { (sel, obj) } else { (st.sel.clone(), st.obj) };
+            let mut best = (st.obj, st.sel.clone());
+            for sel in [greedy(part, Order::PriorityDue, Some(&mult.pi)), round_lp(part, &cols, &x, &mult.pi)] {
+                let obj = objective(part, &sel);
+                if obj < best.0 {
+                    best = (obj, sel);
+                }
+            }
+            let (obj, sel) = best;
             let bound = st.bound.max(lag.value);
-            (i, Some(PartState { sel, obj, bound, lag: Some((pi, rho, lag)) }))
+            (i, Some(PartState { sel, obj, bound, lag: Some((mult, lag)) }))
         })
         .collect();
     for (i, st) in improved {
@@ -363,13 +376,13 @@ fn run_in_pool(
                 if cancelled() || left < 0.2 {
                     return (i, None);
                 }
-                let share = (part_gap(st) / gap_sum.max(1e-9) * workers).min(1.0);
+                // No part takes more than 60 % of a worker in one round, so that a part
+                // whose model stalls leaves time to the next rounds and to the others.
+                let share = (part_gap(st) / gap_sum.max(1e-9) * workers).min(0.6);
                 let slice = (left * share).max(left.min(1.0));
                 let part = &parts[i];
                 // A part is done when its own gap is within its share of the target.
                 let abs_gap = options.gap * total_obj * part_gap(st) / gap_sum.max(1e-9);
-                // Small models first: the bookings with the smallest reduced costs hold the
-                // good plans and solve fast; later rounds widen the model to lift the bound.
                 let budget = (MIP_COLS_FIRST << (2 * (round - 1)).min(20)).min(MIP_COLS);
                 let res = mip_part(part, st, slice, abs_gap.max(1e-6), round, budget);
                 let n = done.fetch_add(1, Ordering::Relaxed) + 1;
@@ -406,28 +419,32 @@ fn mip_part(
     seed: i32,
     max_cols: usize,
 ) -> Option<PartState> {
-    let (pi, rho, lag) = st.lag.as_ref()?;
+    let (mult, lag) = st.lag.as_ref()?;
     let must: Vec<Col> = st
         .sel
         .iter()
         .enumerate()
         .filter_map(|(r, s)| s.map(|(p, start)| Col { r: r as u32, p: p as u32, s: start }))
         .collect();
-    let (cols, excluded_min) = if part.num_cols() <= max_cols && part.floor.iter().all(|f| f.is_infinite()) {
-        (all_columns(part), f64::INFINITY)
-    } else {
-        select_columns(part, pi, rho, lag, max_cols, &must)
-    };
+    // Columns that cannot be in a plan better than the incumbent are left out; the
+    // margin keeps rounding in the reduced costs from dropping a column at the limit.
+    let limit = (st.obj - lag.value).max(0.0) * (1.0 + 1e-9) + 1e-6;
+    let (cols, excluded_min) = select_columns(part, mult, lag, limit, max_cols, &must);
     let model = PartModel::new(part, cols);
     let res = model.solve_mip(Some(&st.sel), time_limit, abs_gap, seed)?;
     let mut sel = st.sel.clone();
     let mut obj = st.obj;
-    if let Some(ns) = res.sel {
-        let load = load_of(part, &ns);
+    if let Some(mut ns) = res.sel {
+        let mut load = load_of(part, &ns);
         let fits = load.iter().enumerate().all(|(row, &u)| {
             let w = part.weeks as usize;
             u <= part.cap[row / w][row % w] + HOURS_EPS
         });
+        // The MILP saw only some columns, and may have stopped short of its own optimum:
+        // the local search over all of them often still finds a step.
+        if fits {
+            improve(part, &mut ns, &mut load);
+        }
         let nobj = objective(part, &ns);
         if fits && nobj < obj {
             sel = ns;
