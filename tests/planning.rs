@@ -224,6 +224,21 @@ async fn demo_run_publish_answer_and_replan(db: TestDb) {
         let (_, r) = app.get(&format!("/api/v1/requests/{request}")).await;
         assert_eq!(r["status"], "confirmed", "{r}");
     }
+    // A cancelled request leaves the plan: no lab or dates are shown for it any more.
+    let company_of: HashMap<&str, &str> =
+        instance2.requests.iter().map(|r| (r.id.as_str(), r.company.as_str())).collect();
+    let planned = plan2
+        .assignments
+        .iter()
+        .find(|a| company_of[a.request.as_str()] == "C0001" && !confirmed.contains_key(&a.request))
+        .expect("a planned request of C0001");
+    app.act_as(Who::Company("C0001")).await;
+    let (status, cancelled) = app.post(&format!("/api/v1/requests/{}/cancel", planned.request), &json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{cancelled}");
+    assert_eq!(cancelled["status"], "cancelled");
+    assert_eq!(cancelled["planned_lab"], Value::Null);
+    assert_eq!(cancelled["planned_start"], Value::Null);
+    app.act_as(Who::Planner).await;
     // The older run can no longer be published over the newer one.
     let (status, _) = app.post(&format!("/api/v1/planning-runs/{first}/publish"), &json!({})).await;
     assert_eq!(status, StatusCode::CONFLICT);

@@ -151,7 +151,7 @@ pub async fn publish<C: TransactionTrait>(
             ..Default::default()
         });
         set_request(&txn, request, status, None, Some((&a.lab, start, end)), now).await?;
-        audit_rows.push(request_audit(request, status, json!({"lab": a.lab, "start": start, "end": end}), actor));
+        audit_rows.push(request_audit(request, status, json!({"lab": a.lab, "start": start, "end": end})));
     }
     for u in &unplaced {
         let Some(request) = requests.get(&u.request).filter(|r| plannable(r)) else {
@@ -161,7 +161,7 @@ pub async fn publish<C: TransactionTrait>(
         report.unplaceable += 1;
         let reason = format!("{}: {}", u.reason, u.detail);
         set_request(&txn, request, RequestStatus::Unplaceable, Some(reason.clone()), None, now).await?;
-        audit_rows.push(request_audit(request, RequestStatus::Unplaceable, json!({"reason": reason}), actor));
+        audit_rows.push(request_audit(request, RequestStatus::Unplaceable, json!({"reason": reason})));
     }
     for chunk in new_bookings.chunks(500) {
         assignments::Entity::insert_many(chunk.to_vec()).exec(&txn).await?;
@@ -179,7 +179,7 @@ pub async fn publish<C: TransactionTrait>(
     for request in &stale {
         report.returned_to_pool += 1;
         set_request(&txn, request, RequestStatus::Submitted, None, None, now).await?;
-        audit_rows.push(request_audit(request, RequestStatus::Submitted, json!({}), actor));
+        audit_rows.push(request_audit(request, RequestStatus::Submitted, json!({})));
     }
 
     planning_runs::Entity::update_many()
@@ -211,7 +211,6 @@ fn request_audit(
     request: &test_requests::Model,
     status: RequestStatus,
     detail: serde_json::Value,
-    _actor: Option<&str>,
 ) -> (String, serde_json::Value, serde_json::Value) {
     let before = json!({
         "status": request.status,
@@ -331,7 +330,7 @@ pub async fn answer<C: TransactionTrait>(
         audit::snapshot(&updated),
     )
     .await?;
-    let (rid, before, after) = request_audit(&request, request_status, json!({}), actor);
+    let (rid, before, after) = request_audit(&request, request_status, json!({}));
     audit::record(
         &txn,
         AuditEntry { actor, action, entity: "test_request", entity_id: &rid },

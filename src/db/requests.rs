@@ -192,6 +192,9 @@ pub async fn update_if_version<C: ConnectionTrait>(
         .col_expr(test_requests::Column::StatusReason, Expr::value(status_reason))
         .col_expr(test_requests::Column::Version, Expr::value(expected_version + 1))
         .col_expr(test_requests::Column::UpdatedAt, Expr::value(chrono::Utc::now()))
+        .col_expr(test_requests::Column::PlannedLab, Expr::value(Option::<String>::None))
+        .col_expr(test_requests::Column::PlannedStart, Expr::value(Option::<chrono::NaiveDate>::None))
+        .col_expr(test_requests::Column::PlannedEnd, Expr::value(Option::<chrono::NaiveDate>::None))
         .filter(test_requests::Column::Id.eq(id))
         .filter(test_requests::Column::Version.eq(expected_version))
         .exec(db)
@@ -200,6 +203,33 @@ pub async fn update_if_version<C: ConnectionTrait>(
         return Ok(None);
     }
     replace_excluded_labs(db, id, fields).await?;
+    find(db, id).await
+}
+
+/// Moves a request to `status` (a cancel) if it is still at `expected_version`; None if it
+/// has changed since. The published plan's placement no longer applies to it.
+pub async fn set_status_if_version<C: ConnectionTrait>(
+    db: &C,
+    id: &str,
+    expected_version: i32,
+    status: RequestStatus,
+    status_reason: Option<String>,
+) -> Result<Option<StoredRequest>, DbErr> {
+    let result = test_requests::Entity::update_many()
+        .col_expr(test_requests::Column::Status, Expr::value(status.as_str()))
+        .col_expr(test_requests::Column::StatusReason, Expr::value(status_reason))
+        .col_expr(test_requests::Column::Version, Expr::value(expected_version + 1))
+        .col_expr(test_requests::Column::UpdatedAt, Expr::value(chrono::Utc::now()))
+        .col_expr(test_requests::Column::PlannedLab, Expr::value(Option::<String>::None))
+        .col_expr(test_requests::Column::PlannedStart, Expr::value(Option::<chrono::NaiveDate>::None))
+        .col_expr(test_requests::Column::PlannedEnd, Expr::value(Option::<chrono::NaiveDate>::None))
+        .filter(test_requests::Column::Id.eq(id))
+        .filter(test_requests::Column::Version.eq(expected_version))
+        .exec(db)
+        .await?;
+    if result.rows_affected == 0 {
+        return Ok(None);
+    }
     find(db, id).await
 }
 

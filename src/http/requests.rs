@@ -17,7 +17,6 @@ use crate::auth::Caller;
 use crate::db::audit::{self, AuditEntry, snapshot};
 use crate::db::requests::{self as queries, RequestFilter, StoredRequest};
 use crate::db::sequences;
-use crate::domain::Code;
 use crate::domain::request::{RawRequestFields, RequestFields, RequestStatus};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -315,19 +314,8 @@ pub async fn cancel_request(
     }
     let reason = crate::domain::parse_optional_text(body.reason.as_deref(), 1000)
         .map_err(|m| ApiError::Validation(vec![FieldError::new("reason", m)]))?;
-    let fields = RequestFields {
-        company: Code::parse(&before.company).map_err(|m| anyhow::anyhow!("stored company id is invalid: {m}"))?,
-        test_type: Code::parse(&before.test_type).map_err(|m| anyhow::anyhow!("stored test type is invalid: {m}"))?,
-        samples: before.samples,
-        ready_date: before.ready_date,
-        due_date: before.due_date,
-        priority: before.priority,
-        excluded_labs: before.excluded_labs.iter().filter_map(|l| Code::parse(l).ok()).collect(),
-        external_ref: before.external_ref.clone(),
-        notes: before.notes.clone(),
-    };
     let txn = state.db.begin().await?;
-    let updated = queries::update_if_version(&txn, &id, before.version, &fields, RequestStatus::Cancelled, reason)
+    let updated = queries::set_status_if_version(&txn, &id, before.version, RequestStatus::Cancelled, reason)
         .await?
         .ok_or_else(|| stale(&id, before.version))?;
     let after = TestRequest::from(updated);
