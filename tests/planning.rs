@@ -110,6 +110,14 @@ async fn demo_run_publish_answer_and_replan(db: TestDb) {
                 .starts_with(&serde_json::to_value(u.reason).unwrap().as_str().unwrap().to_string())
         );
     }
+    // Publishing records each request's new placement, in the publish's transaction.
+    app.act_as(Who::Admin).await;
+    let (_, audit) = app.get(&format!("/api/v1/audit?entity=test_request&entity_id={}", a.request)).await;
+    assert_eq!(audit["total"], 1, "{audit}");
+    assert_eq!(audit["items"][0]["action"], "plan");
+    assert_eq!(audit["items"][0]["actor"], "planner@test.local");
+    assert_eq!(audit["items"][0]["after"]["lab"], a.lab.as_str());
+    app.act_as(Who::Planner).await;
     let (status, again) = app.post(&format!("/api/v1/planning-runs/{first}/publish"), &json!({})).await;
     assert_eq!(status, StatusCode::CONFLICT, "{again}");
 

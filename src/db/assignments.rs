@@ -187,15 +187,8 @@ pub async fn publish<C: TransactionTrait>(
         .filter(planning_runs::Column::Id.eq(run_id))
         .exec(&txn)
         .await?;
-    for (id, before, after) in audit_rows {
-        audit::record(
-            &txn,
-            AuditEntry { actor, action: "plan", entity: "test_request", entity_id: &id },
-            Some(before),
-            Some(after),
-        )
-        .await?;
-    }
+    let audit_rows = audit_rows.into_iter().map(|(id, before, after)| (id, Some(before), Some(after))).collect();
+    audit::record_many(&txn, actor, "plan", "test_request", audit_rows).await?;
     audit::record(
         &txn,
         AuditEntry { actor, action: "publish", entity: "planning_run", entity_id: &run_id.to_string() },
