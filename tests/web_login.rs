@@ -82,9 +82,14 @@ async fn sign_in_sign_out_and_csrf(db: TestDb) {
     assert!(attrs.contains("HttpOnly") && attrs.contains("SameSite=Lax") && attrs.contains("Path=/"), "{attrs}");
     assert!(!attrs.contains("Secure"), "plain HTTP: no Secure flag");
 
+    // The start page sends each role to its own pages.
     let home = client().get(app.url("/")).header(COOKIE, format!("labplan_session={first}")).send().await.unwrap();
-    assert_eq!(home.status(), StatusCode::OK);
-    let html = home.text().await.unwrap();
+    assert_eq!(home.status(), StatusCode::SEE_OTHER);
+    assert_eq!(home.headers()[LOCATION], "/requests");
+    let mine =
+        client().get(app.url("/requests")).header(COOKIE, format!("labplan_session={first}")).send().await.unwrap();
+    assert_eq!(mine.status(), StatusCode::OK);
+    let html = mine.text().await.unwrap();
     assert!(html.contains(email) && html.contains("инженер компании"), "{html}");
 
     // Signing in again issues a new session; the one the browser brought ends.
@@ -99,11 +104,12 @@ async fn sign_in_sign_out_and_csrf(db: TestDb) {
     let (second, _) = set_cookie(&resp, "labplan_session").unwrap();
     assert_ne!(first, second);
     let old = client().get(app.url("/")).header(COOKIE, format!("labplan_session={first}")).send().await.unwrap();
-    assert_eq!(old.status(), StatusCode::SEE_OTHER, "the old session is over");
+    assert_eq!(old.status(), StatusCode::SEE_OTHER);
+    assert_eq!(old.headers()[LOCATION], "/login", "the old session is over");
 
     // Sign-out needs the session's CSRF token.
     let html = client()
-        .get(app.url("/"))
+        .get(app.url("/requests"))
         .header(COOKIE, format!("labplan_session={second}"))
         .send()
         .await

@@ -91,8 +91,17 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn not_found() -> ApiError {
-    ApiError::NotFound("no such resource".into())
+/// Unknown paths: problem+json for the API, a page in the user's language for a browser.
+async fn not_found(req: Request) -> Response {
+    let wants_html = req
+        .headers()
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    if wants_html && !req.uri().path().starts_with("/api/") {
+        return crate::web::not_found_page(&req);
+    }
+    ApiError::NotFound("no such resource".into()).into_response()
 }
 
 /// The process-wide Prometheus recorder; several servers in one test process share it.

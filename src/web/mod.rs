@@ -7,22 +7,30 @@
 //! Every form that changes something carries a CSRF token: the session's own once
 //! signed in, and a double-submit cookie on the sign-in form itself.
 
+pub mod assets;
+pub mod company;
+pub mod i18n;
 pub mod limiter;
+pub mod lookup;
+pub mod page;
+pub mod planner;
 
 use std::net::SocketAddr;
 use std::sync::OnceLock;
 
-use axum::Form;
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{ConnectInfo, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use axum::{Extension, Form};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use minijinja::{Environment, context};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 
 use serde::Deserialize;
 
+use self::i18n::Lang;
 use crate::auth::{new_secret, token_hash, users};
 use crate::entities::{sessions, users as user_rows};
 use crate::http::AppState;
@@ -37,17 +45,38 @@ pub fn router() -> axum::Router<AppState> {
         .route("/", get(home))
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
+        .merge(company::router())
+        .merge(planner::router())
+        .layer(middleware::from_fn(language_layer))
+        .merge(assets::router())
 }
+
+/// Every template, compiled into the binary.
+macro_rules! templates {
+    ($($name:literal),* $(,)?) => {
+        [$(($name, include_str!(concat!("templates/", $name)))),*]
+    };
+}
+
+const TEMPLATES: &[(&str, &str)] = &templates![
+    "base.html",
+    "macros.html",
+    "login.html",
+    "error.html",
+    "requests.html",
+    "request_new.html",
+    "request_detail.html",
+    "planning.html",
+    "planning_run.html",
+];
 
 fn templates() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
         let mut env = Environment::new();
-        for (name, source) in [
-            ("base.html", include_str!("templates/base.html")),
-            ("login.html", include_str!("templates/login.html")),
-            ("home.html", include_str!("templates/home.html")),
-        ] {
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
+        env.add_filter("grouped", |v: f64| page::grouped(v));
+        for (name, source) in TEMPLATES {
             if let Err(e) = env.add_template(name, source) {
                 tracing::error!(template = name, error = %e, "template does not compile");
             }
@@ -56,54 +85,32 @@ fn templates() -> &'static Environment<'static> {
     })
 }
 
-fn texts(lang: &str) -> serde_json::Value {
-    if lang == "en" {
-        serde_json::json!({
-            "title": "labplan", "language": "Language", "sign_in": "Sign in", "sign_out": "Sign out",
-            "email": "E-mail", "password": "Password", "welcome": "Welcome", "signed_in_as": "You are signed in as",
-            "bad_login": "Wrong e-mail or password.", "too_many": "Too many attempts. Try again in a few minutes.",
-            "expired": "The form has expired. Please try again.",
-            "role_company": "company engineer", "role_lab": "lab coordinator", "role_planner": "programme planner",
-            "role_ministry": "ministry analyst", "role_admin": "administrator",
-        })
-    } else {
-        serde_json::json!({
-            "title": "labplan", "language": "Язык", "sign_in": "Вход", "sign_out": "Выйти",
-            "email": "Электронная почта", "password": "Пароль", "welcome": "Добро пожаловать",
-            "signed_in_as": "Вы вошли как",
-            "bad_login": "Неверная электронная почта или пароль.",
-            "too_many": "Слишком много попыток. Повторите через несколько минут.",
-            "expired": "Форма устарела. Попробуйте ещё раз.",
-            "role_company": "инженер компании", "role_lab": "координатор лаборатории",
-            "role_planner": "планировщик программы", "role_ministry": "аналитик министерства",
-            "role_admin": "администратор",
-        })
-    }
+pub fn render_template(name: &str, ctx: minijinja::Value) -> Result<String, minijinja::Error> {
+    templates().get_template(name)?.render(ctx)
 }
 
-#[derive(Debug, Deserialize)]
-pub struct LangQuery {
-    lang: Option<String>,
-}
-
-/// The page language: `?lang=` if given (and remembered), else the cookie, else Russian.
-fn language(jar: CookieJar, q: &LangQuery) -> (CookieJar, &'static str) {
-    let pick = |v: &str| if v == "en" { "en" } else { "ru" };
-    match q.lang.as_deref() {
+/// `?lang=` switches the language of this and every later page (a cookie keeps it);
+/// without it the cookie decides, and Russian is the default.
+async fn language_layer(jar: CookieJar, mut req: Request, next: Next) -> Response {
+    let asked = req
+        .uri()
+        .query()
+        .and_then(|q| form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "lang").map(|(_, v)| Lang::parse(&v)));
+    let lang = asked.unwrap_or_else(|| jar.get(LANG_COOKIE).map_or(Lang::Ru, |c| Lang::parse(c.value())));
+    req.extensions_mut().insert(lang);
+    let response = next.run(req).await;
+    match asked {
         Some(lang) => {
-            let lang = pick(lang);
-            let cookie = Cookie::build((LANG_COOKIE, lang)).path("/").same_site(SameSite::Lax).permanent().build();
-            (jar.add(cookie), lang)
+            let cookie =
+                Cookie::build((LANG_COOKIE, lang.code())).path("/").same_site(SameSite::Lax).permanent().build();
+            (jar.add(cookie), response).into_response()
         }
-        None => {
-            let lang = jar.get(LANG_COOKIE).map_or("ru", |c| pick(c.value()));
-            (jar, lang)
-        }
+        None => response,
     }
 }
 
 fn render(name: &str, ctx: minijinja::Value) -> Response {
-    match templates().get_template(name).and_then(|t| t.render(ctx)) {
+    match render_template(name, ctx) {
         Ok(html) => Html(html).into_response(),
         Err(e) => {
             tracing::error!(template = name, error = %e, "page could not be rendered");
@@ -139,49 +146,78 @@ async fn current_session(state: &AppState, jar: &CookieJar) -> Option<Session> {
     Some(Session { row, user })
 }
 
-fn user_context(user: &user_rows::Model) -> minijinja::Value {
-    context! { email => user.email, role => user.role, company => user.company, lab => user.lab }
+/// A page for an unknown path, in the language the user chose.
+pub fn not_found_page(req: &Request) -> Response {
+    let jar = CookieJar::from_headers(req.headers());
+    let lang = jar.get(LANG_COOKIE).map_or(Lang::Ru, |c| Lang::parse(c.value()));
+    let html = render_template(
+        "error.html",
+        context! {
+            lang => lang.code(), t => i18n::texts(lang), status => 404,
+            message => i18n::text(lang, "error_not_found"), path => req.uri().path(),
+        },
+    );
+    match html {
+        Ok(html) => (StatusCode::NOT_FOUND, Html(html)).into_response(),
+        Err(_) => (StatusCode::NOT_FOUND, "not found").into_response(),
+    }
 }
 
-async fn home(State(state): State<AppState>, jar: CookieJar, Query(q): Query<LangQuery>) -> Response {
-    let (jar, lang) = language(jar, &q);
-    let Some(session) = current_session(&state, &jar).await else {
-        return (jar, Redirect::to("/login")).into_response();
-    };
-    let page = render(
-        "home.html",
-        context! { lang, t => texts(lang), user => user_context(&session.user), csrf => session.row.csrf_token },
-    );
-    (jar, page).into_response()
+/// The signed-in user's own start page; the sign-in page otherwise.
+async fn home(State(state): State<AppState>, jar: CookieJar) -> Response {
+    match current_session(&state, &jar).await.and_then(|s| users::caller_of(&s.user)) {
+        Some(caller) => Redirect::to(page::home_of(caller.role)).into_response(),
+        None => Redirect::to("/login").into_response(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+/// Only a path of this site: an open redirect would let a link send users elsewhere.
+fn local_path(next: Option<&str>) -> Option<String> {
+    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\')).map(str::to_string)
 }
 
 async fn login_page(
     State(state): State<AppState>,
+    Extension(lang): Extension<Lang>,
     headers: HeaderMap,
     jar: CookieJar,
-    Query(q): Query<LangQuery>,
+    Query(q): Query<NextQuery>,
 ) -> Response {
-    let (jar, lang) = language(jar, &q);
     if current_session(&state, &jar).await.is_some() {
-        return (jar, Redirect::to("/")).into_response();
+        return Redirect::to(&local_path(q.next.as_deref()).unwrap_or_else(|| "/".into())).into_response();
     }
-    login_form(jar, &headers, lang, StatusCode::OK, None, "")
+    login_form(
+        jar,
+        &headers,
+        LoginView { lang, status: StatusCode::OK, error: None, email: "", next: q.next.as_deref() },
+    )
 }
 
-fn login_form(
-    jar: CookieJar,
-    headers: &HeaderMap,
-    lang: &str,
+struct LoginView<'a> {
+    lang: Lang,
     status: StatusCode,
-    error: Option<&str>,
-    email: &str,
-) -> Response {
+    error: Option<&'a str>,
+    email: &'a str,
+    next: Option<&'a str>,
+}
+
+fn login_form(jar: CookieJar, headers: &HeaderMap, view: LoginView<'_>) -> Response {
     let csrf = new_secret("");
     let jar = jar.add(cookie(LOGIN_CSRF_COOKIE, csrf.clone(), headers));
-    let t = texts(lang);
-    let error = error.and_then(|key| t.get(key)).and_then(|v| v.as_str()).map(str::to_string);
-    let page = render("login.html", context! { lang, t, csrf, error, email });
-    (status, jar, page).into_response()
+    let error = view.error.map(|key| i18n::text(view.lang, key));
+    let page = render(
+        "login.html",
+        context! {
+            lang => view.lang.code(), t => i18n::texts(view.lang), csrf, error, email => view.email,
+            next => local_path(view.next), path => "/login",
+        },
+    );
+    (view.status, jar, page).into_response()
 }
 
 #[derive(Debug, Deserialize)]
@@ -192,10 +228,11 @@ pub struct LoginForm {
     email: String,
     #[serde(default)]
     password: String,
+    next: Option<String>,
 }
 
 /// Compared in constant time: the token is a secret.
-fn same_token(a: &str, b: &str) -> bool {
+pub(crate) fn same_token(a: &str, b: &str) -> bool {
     a.len() == b.len() && !a.is_empty() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -209,19 +246,26 @@ fn dummy_hash() -> &'static str {
 async fn login(
     State(state): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    Extension(lang): Extension<Lang>,
     headers: HeaderMap,
     jar: CookieJar,
     Form(form): Form<LoginForm>,
 ) -> Response {
-    let (jar, lang) = language(jar, &LangQuery { lang: None });
+    let refuse = |jar, status, error| {
+        login_form(
+            jar,
+            &headers,
+            LoginView { lang, status, error: Some(error), email: &form.email, next: form.next.as_deref() },
+        )
+    };
     let expected = jar.get(LOGIN_CSRF_COOKIE).map(|c| c.value().to_string()).unwrap_or_default();
     if !same_token(&expected, &form.csrf) {
-        return login_form(jar, &headers, lang, StatusCode::BAD_REQUEST, Some("expired"), &form.email);
+        return refuse(jar, StatusCode::BAD_REQUEST, "expired");
     }
     let email = form.email.trim().to_lowercase();
     let keys = [format!("account:{email}"), format!("address:{}", addr.ip())];
     if state.limiter.blocked(&keys[0], limiter::PER_ACCOUNT) || state.limiter.blocked(&keys[1], limiter::PER_ADDRESS) {
-        return login_form(jar, &headers, lang, StatusCode::TOO_MANY_REQUESTS, Some("too_many"), &form.email);
+        return refuse(jar, StatusCode::TOO_MANY_REQUESTS, "too_many");
     }
     let user = users::find_by_email(&state.db, &email).await.ok().flatten();
     let ok = match &user {
@@ -236,7 +280,7 @@ async fn login(
             state.limiter.failed(key);
         }
         tracing::info!(address = %addr.ip(), "failed sign-in");
-        return login_form(jar, &headers, lang, StatusCode::UNAUTHORIZED, Some("bad_login"), &form.email);
+        return refuse(jar, StatusCode::UNAUTHORIZED, "bad_login");
     };
     state.limiter.clear(&keys[0]);
 
@@ -273,7 +317,8 @@ async fn login(
         .build();
     let jar = jar.remove(Cookie::build(LOGIN_CSRF_COOKIE).path("/")).add(session_cookie);
     tracing::info!(user = %user.email, "signed in");
-    (jar, Redirect::to("/")).into_response()
+    let target = local_path(form.next.as_deref()).unwrap_or_else(|| "/".into());
+    (jar, Redirect::to(&target)).into_response()
 }
 
 #[derive(Debug, Deserialize)]

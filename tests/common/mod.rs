@@ -3,6 +3,8 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod browser;
+
 use std::net::SocketAddr;
 
 use labplan::startup::{Application, Settings};
@@ -11,6 +13,9 @@ use sea_orm::{ConnectionTrait, Database};
 use serde_json::Value;
 
 pub const POSTGRES_ENV: &str = "LABPLAN_TEST_POSTGRES_URL";
+
+/// The password of every user the tests create.
+pub const PASSWORD: &str = "correct horse battery staple";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -157,6 +162,54 @@ impl TestApp {
         Self { addr, client: std::sync::Mutex::new(reqwest::Client::new()), tokens: Default::default(), db, server }
     }
 
+    /// A server with the demo data (cluster-1300) and its planning worker, as `serve --demo`.
+    pub async fn spawn_demo(url: &str) -> Self {
+        let worker = labplan::planning::worker::WorkerConfig::new(std::time::Duration::from_secs(10), None);
+        let settings = Settings {
+            database_url: url.to_string(),
+            addr: "127.0.0.1:0".parse().unwrap(),
+            demo: true,
+            worker: Some(worker),
+        };
+        Self::spawn_with(settings).await
+    }
+
+    /// Runs the planner on the demo through the API (8 s limit) and publishes the plan;
+    /// returns the run's id. Leaves the app acting as the planner.
+    pub async fn publish_demo_plan(&self) -> i64 {
+        self.act_as(Who::Planner).await;
+        let (status, run) = self.post("/api/v1/planning-runs", &serde_json::json!({"time_limit_seconds": 8})).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{run}");
+        let id = run["id"].as_i64().unwrap();
+        let started = std::time::Instant::now();
+        loop {
+            let (_, run) = self.get(&format!("/api/v1/planning-runs/{id}")).await;
+            match run["status"].as_str() {
+                Some("succeeded") => break,
+                Some("failed" | "cancelled") => panic!("the demo run ended without a plan: {run}"),
+                _ => {}
+            }
+            assert!(started.elapsed() < std::time::Duration::from_secs(300), "the demo run takes too long");
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+        let (status, body) = self.post(&format!("/api/v1/planning-runs/{id}/publish"), &serde_json::json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        id
+    }
+
+    /// The e-mail of `who`, creating the user (password [`PASSWORD`]) the first time.
+    pub async fn user(&self, who: &Who) -> String {
+        self.token(who).await.expect("a signed-in user");
+        match who {
+            Who::Anonymous => String::new(),
+            Who::Admin => "admin@test.local".into(),
+            Who::Planner => "planner@test.local".into(),
+            Who::Ministry => "ministry@test.local".into(),
+            Who::Company(id) => format!("{}@company.test.local", id.to_lowercase()),
+            Who::Lab(id) => format!("{}@lab.test.local", id.to_lowercase()),
+        }
+    }
+
     /// A client that sends the current caller's token.
     pub fn client(&self) -> reqwest::Client {
         self.client.lock().unwrap().clone()
@@ -178,12 +231,9 @@ impl TestApp {
         };
         let user = match users::find_by_email(&self.db, &email).await.unwrap() {
             Some(user) => user,
-            None => users::add(
-                &self.db,
-                users::NewUser { email: &email, password: "correct horse battery staple", role, company, lab },
-            )
-            .await
-            .unwrap(),
+            None => users::add(&self.db, users::NewUser { email: &email, password: PASSWORD, role, company, lab })
+                .await
+                .unwrap(),
         };
         let token = users::create_token(&self.db, &user, "test").await.unwrap();
         self.tokens.lock().unwrap().insert(who.clone(), token.clone());

@@ -1,0 +1,177 @@
+//! The pages in a real browser (headless chromium through chromedriver) against a real
+//! server with the demo data: one test per role walking its main flow, saving a
+//! screenshot of each page under target/browser-screenshots.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::browser::Browser;
+use common::{Backend, PASSWORD, TestApp, TestDb, Who};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+
+async fn demo_app() -> (TestDb, TestApp) {
+    let db = TestDb::create(Backend::Sqlite).await.expect("sqlite database");
+    let app = TestApp::spawn_demo(&db.url).await;
+    (db, app)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn company_files_a_request_and_sees_it() {
+    let (_db, app) = demo_app().await;
+    let email = app.user(&Who::Company("C0001")).await;
+    let mut b = Browser::start(&app.url(""), "company").await;
+
+    // Signing in from a deep link comes back to it.
+    b.goto("/requests/new").await;
+    assert!(b.path().await.starts_with("/login?next="), "unsigned users are sent to sign in");
+    assert_eq!(b.lang().await, "ru");
+    b.fill("#email", &email).await;
+    b.fill("#password", PASSWORD).await;
+    b.click("#sign-in").await;
+    b.wait_for("#request-form").await;
+    assert!(b.text("#current-user").await.contains("C0001"));
+
+    // My requests: the demo's six for C0001, in Russian, sortable.
+    b.goto("/requests").await;
+    assert_eq!(b.text("h1").await, "Мои заявки на испытания");
+    let before = b.all("#requests-table tbody tr").await.len();
+    assert_eq!(before, 6, "C0001 files six requests in the demo");
+    b.screenshot("requests").await;
+    b.click("#requests-table th:nth-child(5) a").await; // by due date
+    b.wait_for("#requests-table th[aria-sort='ascending']").await;
+
+    // The form: a mistake is shown next to its field and nothing typed is lost.
+    b.goto("/requests/new").await;
+    b.fill("#picker-search", "R10").await;
+    let visible: Vec<String> = {
+        let mut codes = Vec::new();
+        for label in b.all("#picker-list label[data-search]").await {
+            if label.is_displayed().await.unwrap() {
+                codes.push(label.text().await.unwrap());
+            }
+        }
+        codes
+    };
+    assert!(!visible.is_empty() && visible.iter().all(|t| t.contains("R10")), "the picker filters: {visible:?}");
+    assert!(visible[0].contains("ч"), "the picker shows hours and equipment: {}", visible[0]);
+    b.click("#picker-list label[data-search]:not([hidden]) input").await;
+    let chosen = b.find("#picker-list input:checked").await.attr("value").await.unwrap().unwrap();
+    b.fill("#f-samples", "3").await;
+    b.set_value("#f-ready_date", "2027-03-01").await;
+    b.set_value("#f-due_date", "2027-02-01").await;
+    b.fill("#f-external_ref", "ВН-2027-001").await;
+    b.click("#submit-request").await;
+    let error = b.text("#f-due_date-error").await;
+    assert_eq!(error, "Срок не может быть раньше готовности образцов.");
+    assert_eq!(b.attr("#f-due_date", "aria-invalid").await.as_deref(), Some("true"));
+    assert_eq!(b.value("#f-samples").await, "3");
+    assert_eq!(b.value("#f-external_ref").await, "ВН-2027-001");
+    assert_eq!(b.value("#f-ready_date").await, "2027-03-01");
+    let still = b.find("#picker-list input:checked").await.attr("value").await.unwrap().unwrap();
+    assert_eq!(still, chosen, "the chosen test type is kept");
+    b.screenshot("request-form-error").await;
+
+    // Corrected, it is filed and shown with its history.
+    b.set_value("#f-due_date", "2027-05-31").await;
+    b.click("#submit-request").await;
+    b.wait_for("#notice").await;
+    let id = b.text("#request-id").await;
+    assert!(b.text("#history").await.contains("создание"));
+    b.screenshot("request-detail").await;
+    b.goto("/requests").await;
+    assert_eq!(b.all("#requests-table tbody tr").await.len(), before + 1);
+    assert!(b.exists(&format!("#requests-table tr[data-request='{id}']")).await);
+    let stored = labplan::entities::test_requests::Entity::find_by_id(id.as_str()).one(&app.db).await.unwrap().unwrap();
+    assert_eq!((stored.company.as_str(), stored.test_type.as_str(), stored.samples), ("C0001", chosen.as_str(), 3));
+
+    // Excluding a lab, then cancelling, from the detail page.
+    b.goto(&format!("/requests/{id}")).await;
+    b.click("#exclude-form input[value='L001']").await;
+    b.click("#save-exclusions").await;
+    b.wait_for("#notice").await;
+    assert!(b.text("#excluded-labs").await.contains("L001"));
+    b.fill("#f-reason", "перенос сроков").await;
+    b.click("#cancel-request").await;
+    b.wait_for("#notice").await;
+    assert_eq!(b.text("#request-status").await, "отменена");
+
+    // English after the switch, on this page and the next.
+    b.click("#lang-en").await;
+    b.wait_for("html[lang='en']").await;
+    assert_eq!(b.text("#request-status").await, "cancelled");
+    b.goto("/requests").await;
+    assert_eq!(b.text("h1").await, "My test requests");
+    b.screenshot("requests-en").await;
+    b.close().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn company_cannot_open_another_company_request() {
+    let (_db, app) = demo_app().await;
+    let email = app.user(&Who::Company("C0001")).await;
+    let other = labplan::entities::test_requests::Entity::find()
+        .filter(labplan::entities::test_requests::Column::Company.ne("C0001"))
+        .order_by_asc(labplan::entities::test_requests::Column::Id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut b = Browser::start(&app.url(""), "company-other").await;
+    b.sign_in(&email, PASSWORD).await;
+    b.goto(&format!("/requests/{}", other.id)).await;
+    assert_eq!(b.text("#error-message").await, "Страница не найдена или недоступна вам.");
+    let body = b.body().await;
+    assert!(!body.contains(&other.company) && !body.contains(&other.test_type), "nothing of it is shown");
+    b.screenshot("other-company-request").await;
+    // Nor open another role's pages.
+    b.goto("/planning").await;
+    assert!(b.text("#error-message").await.contains("нет доступа"));
+    b.close().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn planner_runs_and_publishes_a_plan() {
+    let (_db, app) = demo_app().await;
+    let email = app.user(&Who::Planner).await;
+    let mut b = Browser::start(&app.url(""), "planner").await;
+    b.sign_in(&email, PASSWORD).await;
+    assert_eq!(b.path().await, "/planning", "a planner starts on the planning page");
+    assert_eq!(b.text("h1").await, "Планирование");
+
+    // A bad value is refused next to its field, with what was typed kept.
+    b.fill("#f-time_limit_seconds", "0").await;
+    b.click("#start-run-button").await;
+    assert_eq!(b.text("#f-time_limit_seconds-error").await, "Введите число от 1 до 3600 секунд.");
+    assert_eq!(b.value("#f-time_limit_seconds").await, "0");
+    assert!(b.all("#runs tbody tr").await.is_empty(), "nothing was started");
+
+    b.fill("#f-time_limit_seconds", "8").await;
+    b.fill("#f-gap_percent", "1").await;
+    b.screenshot("planning").await;
+    b.click("#start-run-button").await;
+    b.wait_for("#run-status").await;
+    assert!(b.path().await.starts_with("/planning/runs/"));
+    // Live progress while it runs; the page reloads itself with the result.
+    if b.exists("#progress").await {
+        b.screenshot("run-progress").await;
+    }
+    assert!(b.wait_until("return document.getElementById('objective') !== null", 180).await, "the run ends");
+    b.screenshot("run-result").await;
+    assert_eq!(b.text("#run-status").await, "готов");
+    assert!(b.exists("#no-published").await, "nothing was published before");
+    let placed: usize = b.text("#diff-new").await.parse().unwrap();
+    assert!(placed > 1000, "most of the 1300 demo requests are placed: {placed}");
+
+    b.click("#publish").await;
+    b.wait_for("#published").await;
+    b.screenshot("run-published").await;
+    let published = labplan::db::runs::published(&app.db).await.unwrap().expect("a published run");
+    assert!(b.path().await.ends_with(&format!("/planning/runs/{}", published.id)));
+    b.goto("/planning").await;
+    assert!(b.text("#runs").await.contains("опубликован"));
+    b.close().await;
+    app.stop().await;
+}
