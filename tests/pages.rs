@@ -87,6 +87,7 @@ async fn company_files_a_request_and_sees_it() {
 
     // Excluding a lab, then cancelling, from the detail page.
     b.goto(&format!("/requests/{id}")).await;
+    b.click("#exclude-details summary").await;
     b.click("#exclude-form input[value='L001']").await;
     b.click("#save-exclusions").await;
     b.wait_for("#notice").await;

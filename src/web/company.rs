@@ -430,7 +430,7 @@ async fn show_detail(
             context! {
                 at => h.at.format("%Y-%m-%d %H:%M").to_string(), actor => h.actor,
                 action => { let key = format!("action_{}", h.action); let t = page.t(&key); if t == key { h.action.clone() } else { t } },
-                changes => changes(h.before.as_ref(), h.after.as_ref()),
+                changes => changes(page, h.before.as_ref(), h.after.as_ref()),
             }
         })
         .collect();
@@ -471,16 +471,46 @@ async fn show_detail(
     )
 }
 
-/// The fields an audit entry changed, as `field: before → after`.
-fn changes(before: Option<&serde_json::Value>, after: Option<&serde_json::Value>) -> Vec<String> {
+/// A request field's name on the page.
+fn field_label(page: &Page, field: &str) -> String {
+    let key = match field {
+        "status" => "req_status",
+        "status_reason" => "req_reason",
+        "test_type" => "req_test",
+        "samples" => "req_samples",
+        "ready_date" => "req_ready",
+        "due_date" => "req_due",
+        "priority" => "req_priority",
+        "excluded_labs" => "req_excluded_labs",
+        "external_ref" => "req_external_ref",
+        "notes" => "req_notes",
+        "planned_lab" => "req_lab",
+        "planned_start" | "planned_end" => "req_planned_weeks",
+        other => return other.to_string(),
+    };
+    page.t(key)
+}
+
+/// The fields an audit entry changed, as `field: before → after`, in the page's language.
+fn changes(page: &Page, before: Option<&serde_json::Value>, after: Option<&serde_json::Value>) -> Vec<String> {
     let empty = serde_json::Map::new();
     let before = before.and_then(|v| v.as_object()).unwrap_or(&empty);
     let Some(after) = after.and_then(|v| v.as_object()) else {
         return Vec::new();
     };
-    let show = |v: Option<&serde_json::Value>| match v {
+    let show = |key: &str, v: Option<&serde_json::Value>| match v {
         None | Some(serde_json::Value::Null) => "—".to_string(),
+        Some(serde_json::Value::String(s)) if key == "status" => {
+            let text = page.t(&format!("status_{s}"));
+            if text.starts_with("status_") { s.clone() } else { text }
+        }
         Some(serde_json::Value::String(s)) => s.clone(),
+        Some(serde_json::Value::Array(items)) if items.is_empty() => "—".to_string(),
+        Some(serde_json::Value::Array(items)) => items
+            .iter()
+            .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_string))
+            .collect::<Vec<_>>()
+            .join(", "),
         Some(other) => other.to_string(),
     };
     after
@@ -489,10 +519,11 @@ fn changes(before: Option<&serde_json::Value>, after: Option<&serde_json::Value>
         .filter(|(key, value)| before.get(*key) != Some(*value))
         .filter(|(key, _)| !before.is_empty() || !matches!(key.as_str(), "id" | "company"))
         .map(|(key, value)| {
+            let label = field_label(page, key);
             if before.is_empty() {
-                format!("{key}: {}", show(Some(value)))
+                format!("{label}: {}", show(key, Some(value)))
             } else {
-                format!("{key}: {} → {}", show(before.get(key)), show(Some(value)))
+                format!("{label}: {} → {}", show(key, before.get(key)), show(key, Some(value)))
             }
         })
         .collect()

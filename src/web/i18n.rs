@@ -91,7 +91,8 @@ fn matches(pattern: &str, message: &str) -> Option<Vec<String>> {
     rest.is_empty().then_some(values)
 }
 
-/// A field message in the page's language.
+/// A field message in the page's language. Patterns are tried in file order, so a
+/// specific one must come before a general one it would also match.
 pub fn message(lang: Lang, english: &str) -> String {
     if lang == Lang::Ru {
         for (pattern, russian) in patterns() {

@@ -1,4 +1,5 @@
-//! Web pages: sign-in with a session cookie, sign-out, and the signed-in home page.
+//! Web pages: sign-in with a session cookie, sign-out, and the pages of each role
+//! (one module per role, built on [`page::Page`]).
 //! Russian by default, English by `?lang=en` (remembered in a cookie).
 //!
 //! Sessions: the cookie holds a random secret; the database keeps only its SHA-256,
@@ -6,6 +7,10 @@
 //! (any session the browser brought is ended), so a planted cookie is worth nothing.
 //! Every form that changes something carries a CSRF token: the session's own once
 //! signed in, and a double-submit cookie on the sign-in form itself.
+
+// Page helpers return the refusal page itself as their error: one per request, built
+// only on the refusing path, so its size costs nothing worth boxing for.
+#![allow(clippy::result_large_err)]
 
 pub mod assets;
 pub mod company;
