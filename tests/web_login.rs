@@ -1,6 +1,7 @@
 //! Signing in to the web pages over real HTTP: the session cookie and its flags,
 //! rotation, CSRF on every form, sign-out, the same answer for unknown accounts and
-//! wrong passwords, and the limit on failed attempts; on SQLite and PostgreSQL.
+//! wrong passwords, the limit on failed attempts, and which role opens which page; on
+//! SQLite and PostgreSQL.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -10,7 +11,7 @@ use common::{TestApp, TestDb, Who};
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 
-both_backends!(sign_in_sign_out_and_csrf, failed_sign_ins_look_alike_and_are_limited);
+both_backends!(sign_in_sign_out_and_csrf, failed_sign_ins_look_alike_and_are_limited, pages_answer_only_their_roles);
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
@@ -170,5 +171,76 @@ async fn failed_sign_ins_look_alike_and_are_limited(db: TestDb) {
     let limited = sign_in(&app, "planner@test.local", PASSWORD).await;
     assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(set_cookie(&limited, "labplan_session").is_none());
+    app.stop().await;
+}
+
+/// Every page × every role: the page opens for its roles, the others get a 403 page, and
+/// without a session every page sends the browser to sign in and back.
+async fn pages_answer_only_their_roles(db: TestDb) {
+    use common::Who::{Admin, Company, Lab, Ministry, Planner};
+    let app = db.spawn_with_fixture().await;
+    let who = [Company("C0001"), Lab("L001".into()), Planner, Ministry, Admin];
+    let mut sessions = Vec::new();
+    for w in &who {
+        let email = app.user(w).await;
+        let resp = sign_in(&app, &email, PASSWORD).await;
+        let (cookie, _) = set_cookie(&resp, "labplan_session").expect("signed in");
+        sessions.push((w.clone(), cookie));
+    }
+    let pages: &[(&str, &[&str])] = &[
+        ("/requests", &["company", "planner", "ministry", "admin"]),
+        ("/requests/new", &["company"]),
+        ("/planning", &["planner", "ministry", "admin"]),
+        ("/dashboard", &["planner", "ministry", "admin"]),
+        ("/lab/assignments", &["lab"]),
+        ("/lab/timeline", &["lab"]),
+        ("/lab/capacity", &["lab"]),
+        ("/lab/scope", &["lab"]),
+        ("/admin/labs", &["admin"]),
+        ("/admin/companies", &["admin"]),
+        ("/admin/test-types", &["admin"]),
+        ("/admin/users", &["admin"]),
+    ];
+    let role = |w: &Who| match w {
+        Company(_) => "company",
+        Lab(_) => "lab",
+        Planner => "planner",
+        Ministry => "ministry",
+        Admin => "admin",
+        Who::Anonymous => "",
+    };
+    for (path, roles) in pages {
+        let anonymous = client().get(app.url(path)).send().await.unwrap();
+        assert_eq!(anonymous.status(), StatusCode::SEE_OTHER, "{path} without a session");
+        assert!(anonymous.headers()[LOCATION].to_str().unwrap().starts_with("/login?next="), "{path}");
+        for (w, cookie) in &sessions {
+            let resp =
+                client().get(app.url(path)).header(COOKIE, format!("labplan_session={cookie}")).send().await.unwrap();
+            let expected = if roles.contains(&role(w)) { StatusCode::OK } else { StatusCode::FORBIDDEN };
+            assert_eq!(resp.status(), expected, "{path} as {w:?}");
+            let html = resp.text().await.unwrap();
+            assert!(html.starts_with("<!doctype html>") && html.contains("<html lang=\"ru\">"), "{path} as {w:?}");
+        }
+    }
+
+    // A form posted without the session's CSRF token changes nothing.
+    let (_, company) = &sessions[0];
+    let before = app.total("/api/v1/requests").await;
+    let resp = client()
+        .post(app.url("/requests/new"))
+        .header(COOKIE, format!("labplan_session={company}"))
+        .form(&[
+            ("csrf", "forged"),
+            ("test_type", "EMC-R10"),
+            ("samples", "1"),
+            ("ready_date", "2027-01-04"),
+            ("due_date", "2027-02-01"),
+            ("priority", "1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(app.total("/api/v1/requests").await, before);
     app.stop().await;
 }
