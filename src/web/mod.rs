@@ -7,11 +7,13 @@
 //! Every form that changes something carries a CSRF token: the session's own once
 //! signed in, and a double-submit cookie on the sign-in form itself.
 
+pub mod admin;
 pub mod assets;
 pub mod company;
 pub mod i18n;
 pub mod limiter;
 pub mod lookup;
+pub mod ministry;
 pub mod page;
 pub mod planner;
 
@@ -47,6 +49,8 @@ pub fn router() -> axum::Router<AppState> {
         .route("/logout", post(logout))
         .merge(company::router())
         .merge(planner::router())
+        .merge(ministry::router())
+        .merge(admin::router())
         .layer(middleware::from_fn(language_layer))
         .merge(assets::router())
 }
@@ -68,6 +72,12 @@ const TEMPLATES: &[(&str, &str)] = &templates![
     "request_detail.html",
     "planning.html",
     "planning_run.html",
+    "dashboard.html",
+    "dashboard_macros.html",
+    "admin_registry.html",
+    "admin_users.html",
+    "admin_user.html",
+    "admin_binding.html",
 ];
 
 fn templates() -> &'static Environment<'static> {
