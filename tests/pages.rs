@@ -208,11 +208,8 @@ async fn ministry_dashboard_shows_its_charts() {
         let body = answer[3].as_str().unwrap();
         assert!(body.lines().count() > 1, "{href} has rows");
     }
-    let csv = b
-        .client
-        .execute("return fetch('/dashboard/demand-equipment.csv').then(r => r.text())", vec![])
-        .await
-        .unwrap();
+    let csv =
+        b.client.execute("return fetch('/dashboard/demand-equipment.csv').then(r => r.text())", vec![]).await.unwrap();
     assert!(csv.as_str().unwrap().contains("Спрос, ч"), "the CSV header is in the page's language");
     assert!(b.text("#helps-note").await.contains("оценка первого порядка"));
     b.screenshot("dashboard").await;
@@ -229,7 +226,7 @@ async fn ministry_dashboard_shows_its_charts() {
     b.screenshot("dashboard-heatmap").await;
 
     // The full page for the README.
-    b.client.set_window_size(1366, 2400).await.unwrap();
+    b.client.set_window_size(1366, 3000).await.unwrap();
     b.goto("/dashboard").await;
     assert!(b.wait_until(&drawn, 20).await);
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;

@@ -118,7 +118,11 @@ const TEST_TYPES: Registry = Registry {
 
 fn options(catalog: &Catalog, lang: Lang, name: &str) -> Vec<(String, String)> {
     match name {
-        "region" => catalog.regions.values().map(|r| (r.code.clone(), format!("{} — {}", r.code, pick(lang, &r.name, &r.name_en)))).collect(),
+        "region" => catalog
+            .regions
+            .values()
+            .map(|r| (r.code.clone(), format!("{} — {}", r.code, pick(lang, &r.name, &r.name_en))))
+            .collect(),
         "equipment" => catalog
             .equipment
             .values()
@@ -151,7 +155,12 @@ fn rows_of(reg: &Registry, catalog: &Catalog, lang: Lang) -> Vec<Vec<String>> {
             companies
                 .iter()
                 .map(|c| {
-                    vec![c.id.clone(), c.name.clone(), c.inn.clone().unwrap_or_default(), catalog.region_name(&c.region, lang)]
+                    vec![
+                        c.id.clone(),
+                        c.name.clone(),
+                        c.inn.clone().unwrap_or_default(),
+                        catalog.region_name(&c.region, lang),
+                    ]
                 })
                 .collect()
         }
@@ -380,15 +389,21 @@ fn user_error_field(message: &str) -> &'static str {
 
 fn user_errors(page: &Page, error: users::UserError) -> Result<Errors, Response> {
     match error {
-        users::UserError::Invalid(message) => Ok(Errors::from([(
-            user_error_field(&message).to_string(),
-            super::i18n::message(page.lang, &message),
-        )])),
+        users::UserError::Invalid(message) => {
+            Ok(Errors::from([(user_error_field(&message).to_string(), super::i18n::message(page.lang, &message))]))
+        }
         users::UserError::Db(e) => Err(page.api_error(e.into())),
     }
 }
 
-async fn show_users(state: &AppState, page: &Page, form: &Values, errors: Errors, status: StatusCode, done: Done) -> Response {
+async fn show_users(
+    state: &AppState,
+    page: &Page,
+    form: &Values,
+    errors: Errors,
+    status: StatusCode,
+    done: Done,
+) -> Response {
     let (list, catalog) = match (users::list(&state.db).await, Catalog::load(&state.db).await) {
         (Ok(l), Ok(c)) => (l, c),
         (Err(e), _) | (_, Err(e)) => return page.api_error(e.into()),
@@ -440,7 +455,13 @@ async fn create_user(State(state): State<AppState>, page: Page, Form(form): Form
     }
     let result = match binding {
         Some((role, company, lab)) if errors.is_empty() => {
-            let new = users::NewUser { email: &email, password: &password, role, company: company.as_deref(), lab: lab.as_deref() };
+            let new = users::NewUser {
+                email: &email,
+                password: &password,
+                role,
+                company: company.as_deref(),
+                lab: lab.as_deref(),
+            };
             users::add_as(&state.db, new, page.caller.actor()).await
         }
         _ => return show_users(&state, &page, &form, errors, StatusCode::UNPROCESSABLE_ENTITY, Done::default()).await,
@@ -448,7 +469,9 @@ async fn create_user(State(state): State<AppState>, page: Page, Form(form): Form
     match result {
         Ok(user) => Redirect::to(&format!("/admin/users/{}?created=1", user.id)).into_response(),
         Err(e) => match user_errors(&page, e) {
-            Ok(errors) => show_users(&state, &page, &form, errors, StatusCode::UNPROCESSABLE_ENTITY, Done::default()).await,
+            Ok(errors) => {
+                show_users(&state, &page, &form, errors, StatusCode::UNPROCESSABLE_ENTITY, Done::default()).await
+            }
             Err(refused) => refused,
         },
     }
@@ -505,7 +528,12 @@ async fn show_user(
     )
 }
 
-async fn user_page(State(state): State<AppState>, page: Page, Path(id): Path<i64>, Query(done): Query<Done>) -> Response {
+async fn user_page(
+    State(state): State<AppState>,
+    page: Page,
+    Path(id): Path<i64>,
+    Query(done): Query<Done>,
+) -> Response {
     if let Err(refused) = admin_only(&page) {
         return refused;
     }
@@ -515,7 +543,12 @@ async fn user_page(State(state): State<AppState>, page: Page, Path(id): Path<i64
     }
 }
 
-async fn change_role(State(state): State<AppState>, page: Page, Path(id): Path<i64>, Form(form): Form<Values>) -> Response {
+async fn change_role(
+    State(state): State<AppState>,
+    page: Page,
+    Path(id): Path<i64>,
+    Form(form): Form<Values>,
+) -> Response {
     if let Err(refused) = admin_only(&page).and_then(|()| page.check_csrf(csrf_of(&form))) {
         return refused;
     }

@@ -85,11 +85,8 @@ struct Table {
 
 impl Table {
     fn view(&self) -> minijinja::Value {
-        let rows: Vec<Vec<minijinja::Value>> = self
-            .rows
-            .iter()
-            .map(|r| r.iter().map(|c| context! { text => c.text, num => c.num }).collect())
-            .collect();
+        let rows: Vec<Vec<minijinja::Value>> =
+            self.rows.iter().map(|r| r.iter().map(|c| context! { text => c.text, num => c.num }).collect()).collect();
         context! { headers => self.headers, rows }
     }
 
@@ -223,7 +220,7 @@ fn bar_option(categories: &[String], series: Vec<Value>, stacked: bool, horizont
     json!({
         "tooltip": { "trigger": "axis", "axisPointer": { "type": "shadow" } },
         "legend": { "top": 0 },
-        "grid": { "left": 10, "right": 20, "top": if series_count > 2 { 80 } else { 40 }, "bottom": 10, "containLabel": true },
+        "grid": { "left": if horizontal { 10 } else { 50 }, "right": 20, "top": if series_count > 2 { 80 } else { 40 }, "bottom": 10, "containLabel": true },
         "xAxis": x, "yAxis": y, "series": series,
         "color": ["#16324f", "#e0a030", "#b34700", "#5b8db8", "#7a9e3a", "#8e5ea2", "#c8ccd2"],
         "animation": false,
@@ -255,10 +252,17 @@ fn demand_by_equipment(page: &Page, data: &Data) -> Section {
         .iter()
         .zip(&names)
         .zip(d.iter().zip(&c))
-        .map(|((code, name), (d, c))| vec![text(format!("{code} — {name}")), number(*d), number(*c), percent(ratio(*d, *c))])
+        .map(|((code, name), (d, c))| {
+            vec![text(format!("{code} — {name}")), number(*d), number(*c), percent(ratio(*d, *c))]
+        })
         .collect();
     let table = Table {
-        headers: vec![page.t("dash_equipment"), page.t("dash_demand_hours"), page.t("dash_capacity_hours"), page.t("dash_ratio")],
+        headers: vec![
+            page.t("dash_equipment"),
+            page.t("dash_demand_hours"),
+            page.t("dash_capacity_hours"),
+            page.t("dash_ratio"),
+        ],
         rows,
     };
     let round = |v: &[f64]| v.iter().map(|x| x.round()).collect::<Vec<_>>();
@@ -298,7 +302,12 @@ fn demand_by_region(page: &Page, data: &Data) -> Section {
         .map(|(name, (d, c))| vec![text(name.clone()), number(*d), number(*c), percent(ratio(*d, *c))])
         .collect();
     let table = Table {
-        headers: vec![page.t("dash_region"), page.t("dash_demand_hours"), page.t("dash_capacity_hours"), page.t("dash_ratio")],
+        headers: vec![
+            page.t("dash_region"),
+            page.t("dash_demand_hours"),
+            page.t("dash_capacity_hours"),
+            page.t("dash_ratio"),
+        ],
         rows,
     };
     let round = |v: &[f64]| v.iter().map(|x| x.round()).collect::<Vec<_>>();
@@ -333,7 +342,11 @@ fn unmet_by(page: &Page, data: &Data, by_region: bool) -> Section {
         counts.entry(group).or_default()[4] += 1;
     }
     let name = |g: &str| {
-        if by_region { data.catalog.region_name(g, page.lang) } else { format!("{g} — {}", data.catalog.test_type_name(g, page.lang)) }
+        if by_region {
+            data.catalog.region_name(g, page.lang)
+        } else {
+            format!("{g} — {}", data.catalog.test_type_name(g, page.lang))
+        }
     };
     let mut groups: Vec<(&String, &[u64; 5])> = counts.iter().collect();
     groups.sort_by(|a, b| b.1.iter().sum::<u64>().cmp(&a.1.iter().sum::<u64>()).then(a.0.cmp(b.0)));
@@ -350,8 +363,7 @@ fn unmet_by(page: &Page, data: &Data, by_region: bool) -> Section {
             row
         })
         .collect();
-    let categories: Vec<String> =
-        groups.iter().map(|(g, _)| if by_region { name(g) } else { (*g).clone() }).collect();
+    let categories: Vec<String> = groups.iter().map(|(g, _)| if by_region { name(g) } else { (*g).clone() }).collect();
     let series = (0..5)
         .map(|i| json!({ "name": headers[i + 1], "data": groups.iter().map(|(_, c)| c[i]).collect::<Vec<_>>() }))
         .collect();
@@ -386,8 +398,7 @@ fn heatmap(page: &Page, data: &Data, equipment: &str) -> Section {
     let mut labs: Vec<&capacities::Model> = data.capacities.iter().filter(|c| c.equipment == equipment).collect();
     labs.sort_by(|a, b| a.lab.cmp(&b.lab));
     let base: HashMap<&str, f64> = labs.iter().map(|c| (c.lab.as_str(), f64::from(c.hours_per_week))).collect();
-    let requests: HashMap<&str, &str> =
-        data.requests.iter().map(|r| (r.id.as_str(), r.test_type.as_str())).collect();
+    let requests: HashMap<&str, &str> = data.requests.iter().map(|r| (r.id.as_str(), r.test_type.as_str())).collect();
     let mut used: HashMap<(&str, u32), f64> = HashMap::new();
     for a in &data.assigned {
         let Some(test_type) = requests.get(a.request.as_str()) else { continue };
@@ -423,7 +434,7 @@ fn heatmap(page: &Page, data: &Data, equipment: &str) -> Section {
         "xAxis": { "type": "category", "data": week_labels, "splitArea": { "show": true }, "name": page.t("dash_week_of") , "nameLocation": "middle", "nameGap": 28 },
         "yAxis": { "type": "category", "data": lab_labels, "splitArea": { "show": true }, "inverse": true },
         "visualMap": { "min": 0, "max": 100, "calculable": true, "orient": "horizontal", "left": "center", "bottom": 0,
-            "text": ["100 %", "0 %"], "inRange": { "color": ["#f2f6fa", "#9ecae1", "#f5b041", "#b03a2e"] } },
+            "inRange": { "color": ["#f2f6fa", "#9ecae1", "#f5b041", "#b03a2e"] } },
         "series": [{ "name": page.t("dash_load"), "type": "heatmap", "data": points, "emphasis": { "itemStyle": { "borderColor": "#000", "borderWidth": 1 } } }],
         "animation": false,
     });
@@ -518,8 +529,7 @@ async fn dashboard(State(state): State<AppState>, page: Page, Query(q): Query<Da
             }
         })
         .collect();
-    let sections: BTreeMap<String, minijinja::Value> =
-        CSVS.iter().map(|n| n.replace('-', "_")).zip(sections).collect();
+    let sections: BTreeMap<String, minijinja::Value> = CSVS.iter().map(|n| n.replace('-', "_")).zip(sections).collect();
     let equipment_choices: Vec<minijinja::Value> = data
         .catalog
         .equipment
