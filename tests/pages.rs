@@ -226,7 +226,7 @@ async fn ministry_dashboard_shows_its_charts() {
     b.screenshot("dashboard-heatmap").await;
 
     // The full page for the README.
-    b.client.set_window_size(1366, 3000).await.unwrap();
+    b.client.set_window_size(1366, 3250).await.unwrap();
     b.goto("/dashboard").await;
     assert!(b.wait_until(&drawn, 20).await);
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
