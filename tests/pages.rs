@@ -176,3 +176,153 @@ async fn planner_runs_and_publishes_a_plan() {
     b.close().await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ministry_dashboard_shows_its_charts() {
+    let (_db, app) = demo_app().await;
+    let email = app.user(&Who::Ministry).await;
+    app.publish_demo_plan().await;
+    let mut b = Browser::start(&app.url(""), "ministry").await;
+    b.sign_in(&email, PASSWORD).await;
+    assert_eq!(b.path().await, "/dashboard", "the ministry starts on its dashboard");
+    assert_eq!(b.lang().await, "ru");
+    assert_eq!(b.text("h1").await, "Спрос и мощности испытательных лабораторий");
+    assert!(!b.exists("#no-plan").await, "a plan is published");
+
+    // Every chart is drawn, and each has its table and its CSV.
+    let charts = b.all("[data-chart]").await.len();
+    assert_eq!(charts, 6, "demand ×2, unmet ×2, heatmap, capacity");
+    let drawn = format!("return document.querySelectorAll('[data-chart][data-rendered=true]').length === {charts}");
+    assert!(b.wait_until(&drawn, 20).await, "every chart is rendered");
+    for id in ["demand_equipment", "demand_region", "unmet_region", "unmet_test_type", "heatmap", "capacity_helps"] {
+        assert!(b.exists(&format!("#block-{id} [data-chart]")).await, "{id} has a chart");
+        assert!(b.exists(&format!("#table-{id} tbody tr")).await, "{id} has a table with rows");
+        let href = b.attr(&format!("#csv-{id}"), "href").await.expect("a CSV link");
+        let script = format!(
+            "return fetch('{href}').then(r => r.arrayBuffer().then(b => [r.status, r.headers.get('content-type'), \
+             Array.from(new Uint8Array(b).slice(0, 3)), new TextDecoder().decode(b)]))"
+        );
+        let answer = b.client.execute(&script, vec![]).await.expect("fetch the CSV");
+        assert_eq!(answer[0], 200, "{href}");
+        assert!(answer[1].as_str().unwrap().starts_with("text/csv"), "{href}: {answer}");
+        assert_eq!(answer[2], serde_json::json!([0xEF, 0xBB, 0xBF]), "{href} starts with a BOM");
+        let body = answer[3].as_str().unwrap();
+        assert!(body.lines().count() > 1, "{href} has rows");
+    }
+    let csv =
+        b.client.execute("return fetch('/dashboard/demand-equipment.csv').then(r => r.text())", vec![]).await.unwrap();
+    assert!(csv.as_str().unwrap().contains("Спрос, ч"), "the CSV header is in the page's language");
+    assert!(b.text("#helps-note").await.contains("оценка первого порядка"));
+    b.screenshot("dashboard").await;
+
+    // The heatmap of another equipment class.
+    let chosen = b.value("#heatmap-equipment").await;
+    let other = if chosen == "EMC" { "CLIM" } else { "EMC" };
+    b.find("#heatmap-equipment").await.select_by_value(other).await.unwrap();
+    b.click("#heatmap-show").await;
+    assert!(b.wait_until(&format!("return location.search.indexOf('equipment={other}') >= 0"), 20).await);
+    assert_eq!(b.value("#heatmap-equipment").await, other);
+    assert!(b.text("#h-heatmap").await.contains(other));
+    assert!(b.wait_until(&drawn, 20).await, "every chart is rendered again");
+    b.screenshot("dashboard-heatmap").await;
+
+    // The full page for the README.
+    b.client.set_window_size(1366, 3250).await.unwrap();
+    b.goto("/dashboard").await;
+    assert!(b.wait_until(&drawn, 20).await);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let shot = b.screenshot("dashboard-full").await;
+    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
+    std::fs::create_dir_all(&docs).unwrap();
+    std::fs::copy(&shot, docs.join("ministry-dashboard.png")).unwrap();
+    b.client.set_window_size(1366, 900).await.unwrap();
+
+    // In English.
+    b.click("#lang-en").await;
+    assert!(b.wait_until("return document.documentElement.lang === 'en'", 20).await);
+    assert_eq!(b.text("h1").await, "Test demand and lab capacity");
+    assert_eq!(b.text("#demand").await, "Demand and capacity");
+    assert_eq!(b.text("#helps").await, "Where new capacity helps most");
+    assert!(b.wait_until(&drawn, 20).await);
+    b.screenshot("dashboard-en").await;
+    b.close().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_manages_users() {
+    let (_db, app) = demo_app().await;
+    let email = app.user(&Who::Admin).await;
+    let mut b = Browser::start(&app.url(""), "admin").await;
+    b.sign_in(&email, PASSWORD).await;
+    assert_eq!(b.path().await, "/admin/labs", "an admin starts on the labs");
+    assert!(b.all("#registry tbody tr").await.len() >= 40, "the demo's labs are listed");
+    b.screenshot("labs").await;
+
+    b.goto("/admin/users").await;
+    assert_eq!(b.text("h1").await, "Пользователи");
+    // A bad e-mail is refused next to the field; what was typed stays.
+    b.fill("#f-email", "not-an-address").await;
+    b.fill("#f-password", "long enough password").await;
+    b.find("#f-role").await.select_by_value("company").await.unwrap();
+    b.find("#f-company").await.select_by_value("C0002").await.unwrap();
+    b.click("#create-user").await;
+    assert!(b.text("#f-email-error").await.contains("не адрес электронной почты"));
+    assert_eq!(b.attr("#f-email", "aria-invalid").await.as_deref(), Some("true"));
+    assert_eq!(b.value("#f-email").await, "not-an-address");
+    assert_eq!(b.value("#f-role").await, "company");
+    assert_eq!(b.value("#f-company").await, "C0002");
+    b.screenshot("user-refused").await;
+
+    // A company role without a company is refused too.
+    b.fill("#f-email", "new.engineer@example.ru").await;
+    b.fill("#f-password", "long enough password").await;
+    b.find("#f-company").await.select_by_value("").await.unwrap();
+    b.click("#create-user").await;
+    assert!(b.exists("#f-company-error").await);
+    assert_eq!(b.value("#f-email").await, "new.engineer@example.ru");
+
+    b.fill("#f-password", "long enough password").await;
+    b.find("#f-company").await.select_by_value("C0002").await.unwrap();
+    b.click("#create-user").await;
+    b.wait_for("#created").await;
+    assert_eq!(b.text("#user-email").await, "new.engineer@example.ru");
+    assert!(b.text("#user-company").await.contains("C0002"));
+    b.screenshot("user-created").await;
+
+    // Now a lab coordinator of L003.
+    b.find("#f-role").await.select_by_value("lab").await.unwrap();
+    b.find("#f-lab").await.select_by_value("L003").await.unwrap();
+    b.click("#save-role").await;
+    b.wait_for("#saved").await;
+    assert_eq!(b.text("#user-role").await, "координатор лаборатории");
+    assert!(b.text("#user-lab").await.contains("L003"));
+    assert!(!b.exists("#user-company").await, "the company binding is gone");
+    let user = labplan::auth::users::find_by_email(&app.db, "new.engineer@example.ru").await.unwrap().unwrap();
+    assert_eq!((user.role.as_str(), user.lab.as_deref(), user.company.as_deref()), ("lab", Some("L003"), None));
+    let audit = labplan::entities::audit_log::Entity::find()
+        .filter(labplan::entities::audit_log::Column::EntityId.eq("new.engineer@example.ru"))
+        .order_by_asc(labplan::entities::audit_log::Column::Id)
+        .all(&app.db)
+        .await
+        .unwrap();
+    let actions: Vec<(&str, Option<&str>)> = audit.iter().map(|a| (a.action.as_str(), a.actor.as_deref())).collect();
+    assert_eq!(actions, [("create", Some("admin@test.local")), ("set_role", Some("admin@test.local"))]);
+    b.screenshot("user-role").await;
+
+    // Revoking a user's tokens.
+    let token = labplan::auth::users::create_token(&app.db, &user, "script").await.unwrap();
+    b.goto(&format!("/admin/users/{}", user.id)).await;
+    b.click("#revoke").await;
+    b.wait_for("#saved").await;
+    assert!(b.text("#tokens").await.contains("script"));
+    assert!(labplan::auth::users::authenticate_token(&app.db, &token).await.unwrap().is_none());
+
+    // The list in English.
+    b.goto("/admin/users?lang=en").await;
+    assert_eq!(b.text("h1").await, "Users");
+    assert!(b.text("#users").await.contains("new.engineer@example.ru"));
+    b.screenshot("users-en").await;
+    b.close().await;
+    app.stop().await;
+}

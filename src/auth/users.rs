@@ -47,11 +47,17 @@ pub struct NewUser<'a> {
 }
 
 pub async fn add<C: ConnectionTrait>(db: &C, new: NewUser<'_>) -> Result<users::Model, UserError> {
-    let email = parse_email(new.email)?;
-    if new.password.chars().count() < 12 {
-        return Err(UserError::Invalid("the password must have at least 12 characters".into()));
-    }
-    match (new.role, new.company, new.lab) {
+    add_as(db, new, None).await
+}
+
+/// A company user belongs to one company, a lab user to one lab, anyone else to neither.
+async fn check_binding<C: ConnectionTrait>(
+    db: &C,
+    role: Role,
+    company: Option<&str>,
+    lab: Option<&str>,
+) -> Result<(), UserError> {
+    match (role, company, lab) {
         (Role::Company, Some(company), None) => {
             if companies::Entity::find_by_id(company).one(db).await?.is_none() {
                 return Err(UserError::Invalid(format!("company '{company}' does not exist")));
@@ -69,6 +75,24 @@ pub async fn add<C: ConnectionTrait>(db: &C, new: NewUser<'_>) -> Result<users::
             return Err(UserError::Invalid(format!("a {} user is bound to no company or lab", role.as_str())));
         }
     }
+    Ok(())
+}
+
+fn user_snapshot(user: &users::Model) -> serde_json::Value {
+    serde_json::json!({"email": user.email, "role": user.role, "company": user.company, "lab": user.lab})
+}
+
+/// Adds a user; `actor` is who did it, for the audit log (None: the command line).
+pub async fn add_as<C: ConnectionTrait>(
+    db: &C,
+    new: NewUser<'_>,
+    actor: Option<&str>,
+) -> Result<users::Model, UserError> {
+    let email = parse_email(new.email)?;
+    if new.password.chars().count() < 12 {
+        return Err(UserError::Invalid("the password must have at least 12 characters".into()));
+    }
+    check_binding(db, new.role, new.company, new.lab).await?;
     if users::Entity::find().filter(users::Column::Email.eq(email.as_str())).one(db).await?.is_some() {
         return Err(UserError::Invalid(format!("a user {email} already exists")));
     }
@@ -83,15 +107,40 @@ pub async fn add<C: ConnectionTrait>(db: &C, new: NewUser<'_>) -> Result<users::
     }
     .insert(db)
     .await?;
-    let after = serde_json::json!({"email": user.email, "role": user.role, "company": user.company, "lab": user.lab});
     audit::record(
         db,
-        AuditEntry { actor: None, action: "create", entity: "user", entity_id: &user.email },
+        AuditEntry { actor, action: "create", entity: "user", entity_id: &user.email },
         None,
-        Some(after),
+        Some(user_snapshot(&user)),
     )
     .await?;
     Ok(user)
+}
+
+/// Gives a user another role (and the company or lab it needs), by the rules of [`add`].
+pub async fn set_role<C: ConnectionTrait>(
+    db: &C,
+    user: &users::Model,
+    role: Role,
+    company: Option<&str>,
+    lab: Option<&str>,
+    actor: Option<&str>,
+) -> Result<users::Model, UserError> {
+    check_binding(db, role, company, lab).await?;
+    let before = user_snapshot(user);
+    let mut active: users::ActiveModel = user.clone().into();
+    active.role = Set(role.as_str().to_string());
+    active.company = Set(company.map(str::to_string));
+    active.lab = Set(lab.map(str::to_string));
+    let updated = active.update(db).await?;
+    audit::record(
+        db,
+        AuditEntry { actor, action: "set_role", entity: "user", entity_id: &updated.email },
+        Some(before),
+        Some(user_snapshot(&updated)),
+    )
+    .await?;
+    Ok(updated)
 }
 
 pub async fn find_by_email<C: ConnectionTrait>(db: &C, email: &str) -> Result<Option<users::Model>, DbErr> {
@@ -128,6 +177,16 @@ pub async fn create_token<C: ConnectionTrait>(db: &C, user: &users::Model, name:
 
 /// Revokes the user's tokens of that name (or all of them); returns how many.
 pub async fn revoke_tokens<C: ConnectionTrait>(db: &C, user: &users::Model, name: Option<&str>) -> Result<u64, DbErr> {
+    revoke_tokens_as(db, user, name, None).await
+}
+
+/// [`revoke_tokens`], with who did it for the audit log.
+pub async fn revoke_tokens_as<C: ConnectionTrait>(
+    db: &C,
+    user: &users::Model,
+    name: Option<&str>,
+    actor: Option<&str>,
+) -> Result<u64, DbErr> {
     let mut update = api_tokens::Entity::update_many()
         .col_expr(api_tokens::Column::RevokedAt, Expr::value(chrono::Utc::now()))
         .filter(api_tokens::Column::User.eq(user.id))
@@ -139,7 +198,7 @@ pub async fn revoke_tokens<C: ConnectionTrait>(db: &C, user: &users::Model, name
     if revoked > 0 {
         audit::record(
             db,
-            AuditEntry { actor: None, action: "revoke_tokens", entity: "user", entity_id: &user.email },
+            AuditEntry { actor, action: "revoke_tokens", entity: "user", entity_id: &user.email },
             None,
             Some(serde_json::json!({"token": name, "revoked": revoked})),
         )

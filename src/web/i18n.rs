@@ -35,7 +35,7 @@ macro_rules! sections {
     };
 }
 
-const SECTIONS: &[(&str, &str, &str)] = &sections!["common", "planning"];
+const SECTIONS: &[(&str, &str, &str)] = &sections!["common", "planning", "dashboard", "admin"];
 
 fn load(lang: Lang) -> Texts {
     let mut texts = Texts::new();
@@ -160,6 +160,6 @@ mod tests {
         assert_eq!(message(Lang::En, "must be between 1 and 10000"), "Must be between 1 and 10000.");
         // An unknown message still reaches the user, in English.
         assert_eq!(message(Lang::Ru, "something new"), "Something new.");
-        assert_eq!(patterns().len(), 26);
+        assert_eq!(patterns().len(), 34);
     }
 }

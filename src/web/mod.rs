@@ -12,11 +12,13 @@
 // only on the refusing path, so its size costs nothing worth boxing for.
 #![allow(clippy::result_large_err)]
 
+pub mod admin;
 pub mod assets;
 pub mod company;
 pub mod i18n;
 pub mod limiter;
 pub mod lookup;
+pub mod ministry;
 pub mod page;
 pub mod planner;
 
@@ -52,6 +54,8 @@ pub fn router() -> axum::Router<AppState> {
         .route("/logout", post(logout))
         .merge(company::router())
         .merge(planner::router())
+        .merge(ministry::router())
+        .merge(admin::router())
         .layer(middleware::from_fn(language_layer))
         .merge(assets::router())
 }
@@ -73,6 +77,12 @@ const TEMPLATES: &[(&str, &str)] = &templates![
     "request_detail.html",
     "planning.html",
     "planning_run.html",
+    "dashboard.html",
+    "dashboard_macros.html",
+    "admin_registry.html",
+    "admin_users.html",
+    "admin_user.html",
+    "admin_binding.html",
 ];
 
 fn templates() -> &'static Environment<'static> {

@@ -1,0 +1,581 @@
+//! The ministry's dashboard: demand against capacity by equipment class and region,
+//! unmet and late demand with reasons, the bottleneck heatmap and where new capacity
+//! would help most. Read-only; every chart is also a table and a CSV download.
+//!
+//! Each section is built once as a [`Table`] (the page's table, the CSV) and a chart
+//! option made from the same numbers, so the three never disagree.
+
+use std::collections::{BTreeMap, HashMap};
+
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::NaiveDate;
+use minijinja::context;
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::lookup::Catalog;
+use super::page::{Page, grouped};
+use crate::auth::Role;
+use crate::entities::{
+    capacities, capacity_overrides, plan_assignments, plan_bottlenecks, plan_unassigned, planning_runs, test_requests,
+};
+use crate::http::AppState;
+use crate::planning::instance::Horizon;
+
+/// Requests still to be tested: everything but cancelled and completed.
+const OPEN: &[&str] = &["submitted", "planned", "confirmed", "unplaceable"];
+const REASONS: &[&str] = &["no_accredited_lab", "excluded_by_company", "no_capacity_in_window", "outranked"];
+/// Extra weekly hours the "where capacity helps" estimate adds.
+const EXTRA_HOURS: f64 = 40.0;
+const TOP: usize = 15;
+
+/// The downloads: (file name, section).
+const CSVS: &[&str] =
+    &["demand-equipment", "demand-region", "unmet-region", "unmet-test-type", "heatmap", "capacity-helps"];
+
+pub fn router() -> axum::Router<AppState> {
+    let mut router = axum::Router::new().route("/dashboard", get(dashboard));
+    for name in CSVS {
+        router = router.route(
+            &format!("/dashboard/{name}.csv"),
+            get(move |state: State<AppState>, page: Page, q: Query<DashQuery>| csv(state, page, q, name)),
+        );
+    }
+    router
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct DashQuery {
+    equipment: Option<String>,
+}
+
+/// One cell: what the page shows and what the CSV holds (numbers without grouping).
+#[derive(Debug, Clone)]
+struct Cell {
+    text: String,
+    raw: String,
+    num: bool,
+}
+
+fn text(s: impl Into<String>) -> Cell {
+    let s = s.into();
+    Cell { text: s.clone(), raw: s, num: false }
+}
+
+fn number(v: f64) -> Cell {
+    Cell { text: grouped(v), raw: format!("{}", v.round() as i64), num: true }
+}
+
+fn percent(v: Option<f64>) -> Cell {
+    match v {
+        Some(v) => Cell { text: format!("{v:.0} %"), raw: format!("{v:.1}"), num: true },
+        None => Cell { text: "—".into(), raw: String::new(), num: true },
+    }
+}
+
+/// A table of the page; the first column names the row.
+struct Table {
+    headers: Vec<String>,
+    rows: Vec<Vec<Cell>>,
+}
+
+impl Table {
+    fn view(&self) -> minijinja::Value {
+        let rows: Vec<Vec<minijinja::Value>> =
+            self.rows.iter().map(|r| r.iter().map(|c| context! { text => c.text, num => c.num }).collect()).collect();
+        context! { headers => self.headers, rows }
+    }
+
+    /// UTF-8 with a byte-order mark, so that spreadsheet programs read Cyrillic right.
+    fn csv(&self) -> String {
+        fn field(s: &str) -> String {
+            if s.contains([',', '"', '\n', '\r', ';']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.into() }
+        }
+        let mut out = String::from("\u{feff}");
+        let header: Vec<String> = self.headers.iter().map(|h| field(h)).collect();
+        out.push_str(&header.join(","));
+        out.push_str("\r\n");
+        for row in &self.rows {
+            let cells: Vec<String> = row.iter().map(|c| field(&c.raw)).collect();
+            out.push_str(&cells.join(","));
+            out.push_str("\r\n");
+        }
+        out
+    }
+}
+
+/// Everything the dashboard reads, once per page.
+struct Data {
+    catalog: Catalog,
+    horizon: Horizon,
+    run: Option<planning_runs::Model>,
+    requests: Vec<test_requests::Model>,
+    capacities: Vec<capacities::Model>,
+    /// (lab, equipment, week) → that week's hours instead of the base ones.
+    overrides: HashMap<(String, String, u32), f64>,
+    assigned: Vec<plan_assignments::Model>,
+    unassigned: Vec<plan_unassigned::Model>,
+    bottlenecks: Vec<plan_bottlenecks::Model>,
+}
+
+async fn default_horizon(state: &AppState) -> Result<Horizon, DbErr> {
+    let settings = crate::planning::instance::settings(&state.db).await?;
+    let start = settings
+        .get("horizon_start")
+        .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+        .unwrap_or_else(|| crate::domain::week_monday(chrono::Utc::now().date_naive()) + chrono::Days::new(7));
+    let weeks = settings.get("horizon_weeks").and_then(|s| s.parse().ok()).unwrap_or(26);
+    Ok(Horizon { start, weeks })
+}
+
+impl Data {
+    async fn load(state: &AppState) -> Result<Self, DbErr> {
+        let db = &state.db;
+        let catalog = Catalog::load(db).await?;
+        let run = crate::db::runs::published(db).await?;
+        let horizon = match &run {
+            Some(run) => crate::db::assignments::horizon_of(run),
+            None => default_horizon(state).await?,
+        };
+        let end = horizon.week_end(horizon.weeks.saturating_sub(1));
+        let requests = test_requests::Entity::find()
+            .filter(test_requests::Column::Status.is_in(OPEN.iter().copied()))
+            .filter(test_requests::Column::ReadyDate.lte(end))
+            .all(db)
+            .await?;
+        let capacities = capacities::Entity::find().all(db).await?;
+        let overrides = capacity_overrides::Entity::find()
+            .filter(capacity_overrides::Column::WeekStart.gte(horizon.start))
+            .filter(capacity_overrides::Column::WeekStart.lte(end))
+            .all(db)
+            .await?
+            .into_iter()
+            .filter_map(|o| {
+                let week = u32::try_from((o.week_start - horizon.start).num_days() / 7).ok()?;
+                Some(((o.lab, o.equipment, week), f64::from(o.hours_per_week)))
+            })
+            .collect();
+        let (assigned, unassigned, bottlenecks) = match &run {
+            Some(run) => (
+                plan_assignments::Entity::find().filter(plan_assignments::Column::Run.eq(run.id)).all(db).await?,
+                plan_unassigned::Entity::find().filter(plan_unassigned::Column::Run.eq(run.id)).all(db).await?,
+                plan_bottlenecks::Entity::find().filter(plan_bottlenecks::Column::Run.eq(run.id)).all(db).await?,
+            ),
+            None => Default::default(),
+        };
+        Ok(Self { catalog, horizon, run, requests, capacities, overrides, assigned, unassigned, bottlenecks })
+    }
+
+    fn week_capacity(&self, c: &capacities::Model, week: u32) -> f64 {
+        self.overrides
+            .get(&(c.lab.clone(), c.equipment.clone(), week))
+            .copied()
+            .unwrap_or_else(|| f64::from(c.hours_per_week))
+    }
+
+    fn capacity_in_horizon(&self, c: &capacities::Model) -> f64 {
+        (0..self.horizon.weeks).map(|w| self.week_capacity(c, w)).sum()
+    }
+
+    fn hours_of(&self, test_type: &str) -> f64 {
+        self.catalog.test_types.get(test_type).map_or(0.0, |t| f64::from(t.hours))
+    }
+
+    fn equipment_of(&self, test_type: &str) -> Option<&str> {
+        self.catalog.test_types.get(test_type).map(|t| t.equipment.as_str())
+    }
+
+    fn company_region(&self, company: &str) -> Option<&str> {
+        self.catalog.companies.get(company).map(|c| c.region.as_str())
+    }
+
+    fn week_label(&self, week: u32) -> String {
+        self.horizon.week_start(week).format("%d.%m").to_string()
+    }
+}
+
+fn ratio(demand: f64, capacity: f64) -> Option<f64> {
+    (capacity > 0.0).then(|| demand / capacity * 100.0)
+}
+
+fn bar_option(categories: &[String], series: Vec<Value>, stacked: bool, horizontal: bool) -> Value {
+    let category = json!({ "type": "category", "data": categories, "axisLabel": { "interval": 0, "rotate": if horizontal { 0 } else { 40 } } });
+    let value = json!({ "type": "value" });
+    let series: Vec<Value> = series
+        .into_iter()
+        .map(|mut s| {
+            s["type"] = json!("bar");
+            if stacked {
+                s["stack"] = json!("total");
+            }
+            s
+        })
+        .collect();
+    let series_count = series.len();
+    let (x, y) = if horizontal { (value, category) } else { (category, value) };
+    json!({
+        "tooltip": { "trigger": "axis", "axisPointer": { "type": "shadow" } },
+        "legend": { "top": 0 },
+        "grid": { "left": if horizontal { 10 } else { 50 }, "right": 20, "top": if series_count > 2 { 80 } else { 40 }, "bottom": 10, "containLabel": true },
+        "xAxis": x, "yAxis": y, "series": series,
+        "color": ["#16324f", "#e0a030", "#b34700", "#5b8db8", "#7a9e3a", "#8e5ea2", "#c8ccd2"],
+        "animation": false,
+    })
+}
+
+struct Section {
+    table: Table,
+    chart: Value,
+}
+
+/// Demand against capacity by equipment class.
+fn demand_by_equipment(page: &Page, data: &Data) -> Section {
+    let mut demand: BTreeMap<&str, f64> = BTreeMap::new();
+    for r in &data.requests {
+        if let Some(eq) = data.equipment_of(&r.test_type) {
+            *demand.entry(eq).or_default() += data.hours_of(&r.test_type);
+        }
+    }
+    let mut capacity: BTreeMap<&str, f64> = BTreeMap::new();
+    for c in &data.capacities {
+        *capacity.entry(c.equipment.as_str()).or_default() += data.capacity_in_horizon(c);
+    }
+    let codes: Vec<&str> = data.catalog.equipment.keys().map(String::as_str).collect();
+    let names: Vec<String> = codes.iter().map(|c| data.catalog.equipment_name(c, page.lang)).collect();
+    let (d, c): (Vec<f64>, Vec<f64>) =
+        codes.iter().map(|e| (demand.get(e).copied().unwrap_or(0.0), capacity.get(e).copied().unwrap_or(0.0))).unzip();
+    let rows = codes
+        .iter()
+        .zip(&names)
+        .zip(d.iter().zip(&c))
+        .map(|((code, name), (d, c))| {
+            vec![text(format!("{code} — {name}")), number(*d), number(*c), percent(ratio(*d, *c))]
+        })
+        .collect();
+    let table = Table {
+        headers: vec![
+            page.t("dash_equipment"),
+            page.t("dash_demand_hours"),
+            page.t("dash_capacity_hours"),
+            page.t("dash_ratio"),
+        ],
+        rows,
+    };
+    let round = |v: &[f64]| v.iter().map(|x| x.round()).collect::<Vec<_>>();
+    let chart = bar_option(
+        &codes.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
+        vec![
+            json!({ "name": page.t("dash_demand_hours"), "data": round(&d) }),
+            json!({ "name": page.t("dash_capacity_hours"), "data": round(&c) }),
+        ],
+        false,
+        false,
+    );
+    Section { table, chart }
+}
+
+/// Demand by the company's region against capacity by the lab's region.
+fn demand_by_region(page: &Page, data: &Data) -> Section {
+    let mut demand: BTreeMap<&str, f64> = BTreeMap::new();
+    for r in &data.requests {
+        if let Some(region) = data.company_region(&r.company) {
+            *demand.entry(region).or_default() += data.hours_of(&r.test_type);
+        }
+    }
+    let mut capacity: BTreeMap<&str, f64> = BTreeMap::new();
+    for c in &data.capacities {
+        if let Some(lab) = data.catalog.labs.get(&c.lab) {
+            *capacity.entry(lab.region.as_str()).or_default() += data.capacity_in_horizon(c);
+        }
+    }
+    let codes: Vec<&str> = data.catalog.regions.keys().map(String::as_str).collect();
+    let names: Vec<String> = codes.iter().map(|c| data.catalog.region_name(c, page.lang)).collect();
+    let (d, c): (Vec<f64>, Vec<f64>) =
+        codes.iter().map(|e| (demand.get(e).copied().unwrap_or(0.0), capacity.get(e).copied().unwrap_or(0.0))).unzip();
+    let rows = names
+        .iter()
+        .zip(d.iter().zip(&c))
+        .map(|(name, (d, c))| vec![text(name.clone()), number(*d), number(*c), percent(ratio(*d, *c))])
+        .collect();
+    let table = Table {
+        headers: vec![
+            page.t("dash_region"),
+            page.t("dash_demand_hours"),
+            page.t("dash_capacity_hours"),
+            page.t("dash_ratio"),
+        ],
+        rows,
+    };
+    let round = |v: &[f64]| v.iter().map(|x| x.round()).collect::<Vec<_>>();
+    let chart = bar_option(
+        &names,
+        vec![
+            json!({ "name": page.t("dash_demand_hours"), "data": round(&d) }),
+            json!({ "name": page.t("dash_capacity_hours"), "data": round(&c) }),
+        ],
+        false,
+        false,
+    );
+    Section { table, chart }
+}
+
+/// Unplaced requests by reason and late ones, grouped by `key` (region or test type).
+fn unmet_by(page: &Page, data: &Data, by_region: bool) -> Section {
+    let requests: HashMap<&str, &test_requests::Model> = data.requests.iter().map(|r| (r.id.as_str(), r)).collect();
+    // group → counts per reason, then late
+    let mut counts: BTreeMap<String, [u64; 5]> = BTreeMap::new();
+    let group_of = |request: &str| -> Option<String> {
+        let r = requests.get(request)?;
+        if by_region { data.company_region(&r.company).map(str::to_string) } else { Some(r.test_type.clone()) }
+    };
+    for u in &data.unassigned {
+        let Some(group) = group_of(&u.request) else { continue };
+        let at = REASONS.iter().position(|r| *r == u.reason).unwrap_or(REASONS.len() - 1);
+        counts.entry(group).or_default()[at] += 1;
+    }
+    for a in data.assigned.iter().filter(|a| a.late_weeks > 0) {
+        let Some(group) = group_of(&a.request) else { continue };
+        counts.entry(group).or_default()[4] += 1;
+    }
+    let name = |g: &str| {
+        if by_region {
+            data.catalog.region_name(g, page.lang)
+        } else {
+            format!("{g} — {}", data.catalog.test_type_name(g, page.lang))
+        }
+    };
+    let mut groups: Vec<(&String, &[u64; 5])> = counts.iter().collect();
+    groups.sort_by(|a, b| b.1.iter().sum::<u64>().cmp(&a.1.iter().sum::<u64>()).then(a.0.cmp(b.0)));
+    let mut headers = vec![page.t(if by_region { "dash_region" } else { "dash_test_type" })];
+    headers.extend(REASONS.iter().map(|r| page.t(&format!("reason_{r}"))));
+    headers.push(page.t("dash_late"));
+    headers.push(page.t("dash_total"));
+    let rows = groups
+        .iter()
+        .map(|(g, c)| {
+            let mut row = vec![text(name(g))];
+            row.extend(c.iter().map(|n| number(*n as f64)));
+            row.push(number(c.iter().sum::<u64>() as f64));
+            row
+        })
+        .collect();
+    let categories: Vec<String> = groups.iter().map(|(g, _)| if by_region { name(g) } else { (*g).clone() }).collect();
+    let series = (0..5)
+        .map(|i| json!({ "name": headers[i + 1], "data": groups.iter().map(|(_, c)| c[i]).collect::<Vec<_>>() }))
+        .collect();
+    Section { table: Table { headers, rows }, chart: bar_option(&categories, series, true, false) }
+}
+
+/// Hours per week a test of `test_type` uses at `lab`, by the planning model.
+fn weekly_hours(data: &Data, test_type: &str, base: f64) -> Option<(f64, u32)> {
+    let t = data.catalog.test_types.get(test_type)?;
+    let e = data.catalog.equipment.get(&t.equipment)?;
+    let rate = f64::from(e.max_hours_per_test_week).min(base);
+    if rate <= 0.0 {
+        return None;
+    }
+    let hours = f64::from(t.hours);
+    let span = (hours / rate).ceil().max(1.0);
+    Some((hours / span, span as u32))
+}
+
+/// The equipment class the heatmap shows by default: the one with the most binding weeks.
+fn busiest_equipment(data: &Data) -> Option<String> {
+    let mut binding: BTreeMap<&str, usize> = BTreeMap::new();
+    for b in &data.bottlenecks {
+        *binding.entry(b.equipment.as_str()).or_default() += 1;
+    }
+    binding.into_iter().max_by_key(|(_, n)| *n).map(|(e, _)| e.to_string())
+}
+
+/// Load of each lab offering `equipment`, week by week, in percent of that week's capacity.
+fn heatmap(page: &Page, data: &Data, equipment: &str) -> Section {
+    let weeks = data.horizon.weeks;
+    let mut labs: Vec<&capacities::Model> = data.capacities.iter().filter(|c| c.equipment == equipment).collect();
+    labs.sort_by(|a, b| a.lab.cmp(&b.lab));
+    let base: HashMap<&str, f64> = labs.iter().map(|c| (c.lab.as_str(), f64::from(c.hours_per_week))).collect();
+    let requests: HashMap<&str, &str> = data.requests.iter().map(|r| (r.id.as_str(), r.test_type.as_str())).collect();
+    let mut used: HashMap<(&str, u32), f64> = HashMap::new();
+    for a in &data.assigned {
+        let Some(test_type) = requests.get(a.request.as_str()) else { continue };
+        if data.equipment_of(test_type) != Some(equipment) {
+            continue;
+        }
+        let Some(base) = base.get(a.lab.as_str()) else { continue };
+        let Some((per_week, _)) = weekly_hours(data, test_type, *base) else { continue };
+        for w in a.start_week.max(0)..=a.end_week {
+            *used.entry((a.lab.as_str(), w as u32)).or_default() += per_week;
+        }
+    }
+    let week_labels: Vec<String> = (0..weeks).map(|w| data.week_label(w)).collect();
+    let mut points = Vec::new();
+    let mut rows = Vec::new();
+    for (y, c) in labs.iter().enumerate() {
+        let mut row = vec![text(format!("{} — {}", c.lab, data.catalog.lab_name(&c.lab, page.lang)))];
+        for w in 0..weeks {
+            let cap = data.week_capacity(c, w);
+            let hours = used.get(&(c.lab.as_str(), w)).copied().unwrap_or(0.0);
+            let load = ratio(hours, cap);
+            row.push(percent(load));
+            points.push(json!([w, y, load.map(|v| (v * 10.0).round() / 10.0)]));
+        }
+        rows.push(row);
+    }
+    let mut headers = vec![page.t("dash_lab")];
+    headers.extend(week_labels.iter().cloned());
+    let lab_labels: Vec<String> = labs.iter().map(|c| c.lab.clone()).collect();
+    let chart = json!({
+        "tooltip": { "position": "top" },
+        "grid": { "left": 60, "right": 20, "top": 10, "bottom": 90 },
+        "xAxis": { "type": "category", "data": week_labels, "splitArea": { "show": true }, "name": page.t("dash_week_of") , "nameLocation": "middle", "nameGap": 28 },
+        "yAxis": { "type": "category", "data": lab_labels, "splitArea": { "show": true }, "inverse": true },
+        "visualMap": { "min": 0, "max": 100, "calculable": true, "orient": "horizontal", "left": "center", "bottom": 0,
+            "inRange": { "color": ["#f2f6fa", "#9ecae1", "#f5b041", "#b03a2e"] } },
+        "series": [{ "name": page.t("dash_load"), "type": "heatmap", "data": points, "emphasis": { "itemStyle": { "borderColor": "#000", "borderWidth": 1 } } }],
+        "animation": false,
+    });
+    Section { table: Table { headers, rows }, chart }
+}
+
+/// The lab/equipment pairs whose capacity binds hardest: Σ shadow price over the weeks
+/// where it binds, and the first-order saving of 40 more hours in each of those weeks.
+fn capacity_helps(page: &Page, data: &Data) -> Section {
+    let mut pairs: BTreeMap<(&str, &str), (f64, u32)> = BTreeMap::new();
+    for b in data.bottlenecks.iter().filter(|b| b.shadow_price > 0.0) {
+        let e = pairs.entry((b.lab.as_str(), b.equipment.as_str())).or_default();
+        e.0 += b.shadow_price;
+        e.1 += 1;
+    }
+    let mut top: Vec<((&str, &str), (f64, u32))> = pairs.into_iter().collect();
+    top.sort_by(|a, b| b.1.0.total_cmp(&a.1.0).then(a.0.cmp(&b.0)));
+    top.truncate(TOP);
+    let headers = vec![
+        page.t("dash_lab"),
+        page.t("dash_equipment"),
+        page.t("dash_binding_weeks"),
+        page.t("dash_shadow_sum"),
+        page.t("dash_saving_40"),
+    ];
+    let rows = top
+        .iter()
+        .map(|((lab, eq), (sum, weeks))| {
+            vec![
+                text(format!("{lab} — {}", data.catalog.lab_name(lab, page.lang))),
+                text(format!("{eq} — {}", data.catalog.equipment_name(eq, page.lang))),
+                number(f64::from(*weeks)),
+                number(*sum),
+                number(EXTRA_HOURS * sum),
+            ]
+        })
+        .collect();
+    let categories: Vec<String> = top.iter().rev().map(|((lab, eq), _)| format!("{lab} · {eq}")).collect();
+    let values: Vec<f64> = top.iter().rev().map(|(_, (sum, _))| (EXTRA_HOURS * sum).round()).collect();
+    let chart = bar_option(&categories, vec![json!({ "name": page.t("dash_saving_40"), "data": values })], false, true);
+    Section { table: Table { headers, rows }, chart }
+}
+
+fn section(data: &Data, page: &Page, name: &str, equipment: &str) -> Section {
+    match name {
+        "demand-equipment" => demand_by_equipment(page, data),
+        "demand-region" => demand_by_region(page, data),
+        "unmet-region" => unmet_by(page, data, true),
+        "unmet-test-type" => unmet_by(page, data, false),
+        "heatmap" => heatmap(page, data, equipment),
+        _ => capacity_helps(page, data),
+    }
+}
+
+fn chosen_equipment(data: &Data, q: &DashQuery) -> String {
+    q.equipment
+        .clone()
+        .filter(|e| data.catalog.equipment.contains_key(e))
+        .or_else(|| busiest_equipment(data))
+        .or_else(|| data.catalog.equipment.keys().next().cloned())
+        .unwrap_or_default()
+}
+
+/// JSON to sit inside a `<script>` element: nothing in it can end the element.
+fn script_json(value: &Value) -> minijinja::Value {
+    let json = value.to_string().replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026");
+    minijinja::Value::from_safe_string(json)
+}
+
+const READERS: &[Role] = &[Role::Ministry, Role::Planner, Role::Admin];
+
+async fn dashboard(State(state): State<AppState>, page: Page, Query(q): Query<DashQuery>) -> Response {
+    if let Err(refused) = page.only(READERS) {
+        return refused;
+    }
+    let data = match Data::load(&state).await {
+        Ok(d) => d,
+        Err(e) => return page.api_error(e.into()),
+    };
+    let equipment = chosen_equipment(&data, &q);
+    let sections: Vec<minijinja::Value> = CSVS
+        .iter()
+        .map(|name| {
+            let s = section(&data, &page, name, &equipment);
+            let mut href = format!("/dashboard/{name}.csv");
+            if *name == "heatmap" {
+                href.push_str(&format!("?equipment={equipment}"));
+            }
+            let id = name.replace('-', "_");
+            context! {
+                name, id, table => s.table.view(), chart => script_json(&s.chart), csv => href, empty => s.table.rows.is_empty(),
+            }
+        })
+        .collect();
+    let sections: BTreeMap<String, minijinja::Value> = CSVS.iter().map(|n| n.replace('-', "_")).zip(sections).collect();
+    let equipment_choices: Vec<minijinja::Value> = data
+        .catalog
+        .equipment
+        .keys()
+        .map(|code| {
+            context! { code, name => data.catalog.equipment_name(code, page.lang), selected => *code == equipment }
+        })
+        .collect();
+    let demand: f64 = data.requests.iter().map(|r| data.hours_of(&r.test_type)).sum();
+    let capacity: f64 = data.capacities.iter().map(|c| data.capacity_in_horizon(c)).sum();
+    let late = data.assigned.iter().filter(|a| a.late_weeks > 0).count();
+    let kpis = context! {
+        requests => data.requests.len(), demand => grouped(demand), capacity => grouped(capacity),
+        unmet => data.unassigned.len(), late, placed => data.assigned.len(),
+    };
+    let horizon = context! {
+        start => data.horizon.start.to_string(), weeks => data.horizon.weeks,
+        end => data.horizon.week_end(data.horizon.weeks.saturating_sub(1)).to_string(),
+    };
+    page.render(
+        "dashboard.html",
+        context! {
+            s => sections, kpis, horizon, run => data.run.as_ref().map(|r| r.id),
+            published_at => data.run.as_ref().and_then(|r| r.published_at).map(|t| t.format("%Y-%m-%d %H:%M").to_string()),
+            equipment, equipment_name => data.catalog.equipment_name(&equipment, page.lang), equipment_choices,
+        },
+    )
+}
+
+async fn csv(State(state): State<AppState>, page: Page, Query(q): Query<DashQuery>, name: &'static str) -> Response {
+    if let Err(refused) = page.only(READERS) {
+        return refused;
+    }
+    let data = match Data::load(&state).await {
+        Ok(d) => d,
+        Err(e) => return page.api_error(e.into()),
+    };
+    let equipment = chosen_equipment(&data, &q);
+    let table = section(&data, &page, name, &equipment).table;
+    let file = if name == "heatmap" { format!("{name}-{equipment}.csv") } else { format!("{name}.csv") };
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file}\"")),
+        ],
+        table.csv(),
+    )
+        .into_response()
+}
