@@ -10,6 +10,7 @@
 pub mod assets;
 pub mod company;
 pub mod i18n;
+pub mod lab;
 pub mod limiter;
 pub mod lookup;
 pub mod page;
@@ -47,6 +48,7 @@ pub fn router() -> axum::Router<AppState> {
         .route("/logout", post(logout))
         .merge(company::router())
         .merge(planner::router())
+        .merge(lab::router())
         .layer(middleware::from_fn(language_layer))
         .merge(assets::router())
 }
@@ -68,6 +70,11 @@ const TEMPLATES: &[(&str, &str)] = &templates![
     "request_detail.html",
     "planning.html",
     "planning_run.html",
+    "lab_macros.html",
+    "lab_assignments.html",
+    "lab_timeline.html",
+    "lab_capacity.html",
+    "lab_scope.html",
 ];
 
 fn templates() -> &'static Environment<'static> {
