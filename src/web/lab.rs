@@ -56,7 +56,10 @@ pub struct DoneQuery {
 }
 
 fn notice(page: &Page, q: &DoneQuery) -> Option<String> {
-    q.done.as_deref().filter(|d| d.chars().all(|c| c.is_ascii_lowercase() || c == '_')).map(|d| page.t(&format!("lab_done_{d}")))
+    q.done
+        .as_deref()
+        .filter(|d| d.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+        .map(|d| page.t(&format!("lab_done_{d}")))
 }
 
 #[derive(Debug, Deserialize)]
@@ -159,7 +162,12 @@ async fn show_assignments(
     )
 }
 
-async fn confirm(State(state): State<AppState>, page: Page, Path(id): Path<i64>, Form(form): Form<CsrfForm>) -> Response {
+async fn confirm(
+    State(state): State<AppState>,
+    page: Page,
+    Path(id): Path<i64>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
     if let Err(refused) = own_lab(&page)
         .and_then(|_| page.allow(Method::POST, "/assignments/{id}/confirm"))
         .and_then(|()| page.check_csrf(&form.csrf))
@@ -683,7 +691,13 @@ async fn show_scope(
         .filter(|t| !held.contains(t.code.as_str()))
         .map(|t| {
             let own = offered.contains(&t.equipment);
-            let label = format!("{} — {} ({}, {})", t.code, catalog.test_type_name(&t.code, page.lang), t.standard, t.equipment);
+            let label = format!(
+                "{} — {} ({}, {})",
+                t.code,
+                catalog.test_type_name(&t.code, page.lang),
+                t.standard,
+                t.equipment
+            );
             (own, context! { code => t.code, label, own })
         })
         .collect();
