@@ -392,6 +392,8 @@ async fn timeline_page(State(state): State<AppState>, page: Page) -> Response {
             "emphasis": { "itemStyle": { "borderColor": "#000", "borderWidth": 2 } },
         }],
     });
+    // Inside <script> the text must not close the element: `</` is written as `<\/`, still the same JSON.
+    let option = option.to_string().replace("</", "<\\/");
     let height = 120 + 44 * timeline.rows.len();
     page.render(
         "lab_timeline.html",
