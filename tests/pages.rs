@@ -326,3 +326,110 @@ async fn admin_manages_users() {
     b.close().await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lab_confirms_an_assignment() {
+    use labplan::entities::{assignments, capacities};
+    let (_db, app) = demo_app().await;
+    app.publish_demo_plan().await;
+
+    // The lab with the most bookings waiting for an answer.
+    let proposed = assignments::Entity::find().filter(assignments::Column::Status.eq("proposed")).all(&app.db).await;
+    let mut per_lab = std::collections::BTreeMap::<String, usize>::new();
+    for a in proposed.unwrap() {
+        *per_lab.entry(a.lab).or_default() += 1;
+    }
+    let (lab, waiting) = per_lab.into_iter().max_by_key(|(lab, n)| (*n, std::cmp::Reverse(lab.clone()))).unwrap();
+    assert!(waiting >= 2, "{lab} has {waiting} bookings to answer");
+    let email = app.user(&Who::Lab(lab.clone())).await;
+    let mut b = Browser::start(&app.url(""), "lab").await;
+    b.sign_in(&email, PASSWORD).await;
+    assert_eq!(b.path().await, "/lab/assignments", "a lab starts on its assignments");
+    assert_eq!(b.text("h1").await, "Назначения лаборатории");
+    let rows = b.all("#waiting tbody tr").await;
+    assert_eq!(rows.len(), waiting);
+    b.screenshot("assignments").await;
+    let id_of = |i: usize| {
+        let rows = &rows;
+        async move { rows[i].attr("data-assignment").await.unwrap().unwrap().parse::<i64>().unwrap() }
+    };
+    let (first, second) = (id_of(0).await, id_of(1).await);
+    let status = |id: i64| {
+        let db = app.db.clone();
+        async move { assignments::Entity::find_by_id(id).one(&db).await.unwrap().unwrap().status }
+    };
+
+    // Confirm one: the DB and the page say so.
+    b.click(&format!("#confirm-{first}")).await;
+    b.wait_for("#notice").await;
+    assert_eq!(status(first).await, "confirmed");
+    assert!(!b.exists(&format!("#waiting tr[data-assignment='{first}']")).await);
+    let answered = b.text(&format!("#answered tr[data-assignment='{first}']")).await;
+    assert!(answered.contains("подтверждено"), "{answered}");
+
+    // Decline another: an empty reason is refused next to the field, nothing changes.
+    b.click(&format!("#decline-{second}")).await;
+    let error = b.text(&format!("#reason-{second}-error")).await;
+    assert_eq!(error, "Укажите причину.");
+    assert_eq!(b.attr(&format!("#reason-{second}"), "aria-invalid").await.as_deref(), Some("true"));
+    assert_eq!(status(second).await, "proposed");
+    b.screenshot("decline-error").await;
+    b.fill(&format!("#reason-{second}"), "стенд на ремонте").await;
+    b.click(&format!("#decline-{second}")).await;
+    b.wait_for("#notice").await;
+    assert_eq!(status(second).await, "declined");
+    let answered = b.text(&format!("#answered tr[data-assignment='{second}']")).await;
+    assert!(answered.contains("отклонено") && answered.contains("стенд на ремонте"), "{answered}");
+    b.screenshot("answered").await;
+
+    // The timeline: the chart is drawn, and its data is also a table.
+    b.goto("/lab/timeline").await;
+    assert_eq!(b.text("h1").await, "График загрузки лаборатории");
+    b.wait_for("#timeline-chart[data-rendered='true']").await;
+    assert!(!b.all("#timeline-table tbody tr").await.is_empty());
+    assert!(b.text("#timeline-table").await.contains("R"), "the table lists the tests");
+    let csv = "var x = new XMLHttpRequest(); x.open('GET', '/lab/timeline.csv', false); x.send(); \
+               return x.status === 200 && x.responseText.startsWith('lab,equipment,week_start');";
+    assert!(b.wait_until(csv, 10).await, "the timeline downloads as CSV");
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await; // the chart's entry animation
+    let shot = b.screenshot("timeline").await;
+    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
+    std::fs::create_dir_all(&docs).unwrap();
+    std::fs::copy(&shot, docs.join("lab-timeline.png")).unwrap();
+
+    // Capacity: a bad value is refused next to its field and changes nothing; a good one is saved.
+    let base = capacities::Entity::find().filter(capacities::Column::Lab.eq(lab.as_str())).one(&app.db).await;
+    let base = base.unwrap().unwrap();
+    let code = base.equipment.clone();
+    b.goto("/lab/capacity").await;
+    assert_eq!(b.text("h1").await, "Мощности лаборатории");
+    b.fill(&format!("#hours-{code}"), "-5").await;
+    b.click(&format!("#save-{code}")).await;
+    let error = b.text(&format!("#hours-{code}-error")).await;
+    assert!(error.starts_with("Введите число от 0 до"), "{error}");
+    assert_eq!(b.value(&format!("#hours-{code}")).await, "-5", "what was typed is kept");
+    let stored = capacities::Entity::find_by_id((lab.clone(), code.clone())).one(&app.db).await.unwrap().unwrap();
+    assert_eq!(stored.hours_per_week, base.hours_per_week, "nothing changed");
+    b.screenshot("capacity-error").await;
+    b.fill(&format!("#hours-{code}"), &(base.hours_per_week + 8).to_string()).await;
+    b.click(&format!("#save-{code}")).await;
+    b.wait_for("#notice").await;
+    let stored = capacities::Entity::find_by_id((lab.clone(), code.clone())).one(&app.db).await.unwrap().unwrap();
+    assert_eq!(stored.hours_per_week, base.hours_per_week + 8);
+    b.screenshot("capacity").await;
+
+    // The scope, then English.
+    b.goto("/lab/scope").await;
+    assert_eq!(b.text("h1").await, "Область аккредитации");
+    assert!(!b.all("#scope tbody tr").await.is_empty());
+    b.screenshot("scope").await;
+    b.click("#lang-en").await;
+    b.wait_for("html[lang='en']").await;
+    assert_eq!(b.text("h1").await, "Accreditation scope");
+    b.goto("/lab/timeline").await;
+    assert_eq!(b.text("h1").await, "Lab timeline");
+    b.wait_for("#timeline-chart[data-rendered='true']").await;
+    b.screenshot("timeline-en").await;
+    b.close().await;
+    app.stop().await;
+}

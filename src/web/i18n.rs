@@ -35,7 +35,7 @@ macro_rules! sections {
     };
 }
 
-const SECTIONS: &[(&str, &str, &str)] = &sections!["common", "planning", "dashboard", "admin"];
+const SECTIONS: &[(&str, &str, &str)] = &sections!["common", "planning", "lab", "dashboard", "admin"];
 
 fn load(lang: Lang) -> Texts {
     let mut texts = Texts::new();

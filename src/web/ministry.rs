@@ -450,7 +450,7 @@ fn capacity_helps(page: &Page, data: &Data) -> Section {
         e.0 += b.shadow_price;
         e.1 += 1;
     }
-    let mut top: Vec<((&str, &str), (f64, u32))> = pairs.into_iter().collect();
+    let mut top: Vec<_> = pairs.into_iter().collect();
     top.sort_by(|a, b| b.1.0.total_cmp(&a.1.0).then(a.0.cmp(&b.0)));
     top.truncate(TOP);
     let headers = vec![

@@ -16,6 +16,7 @@ pub mod admin;
 pub mod assets;
 pub mod company;
 pub mod i18n;
+pub mod lab;
 pub mod limiter;
 pub mod lookup;
 pub mod ministry;
@@ -56,6 +57,7 @@ pub fn router() -> axum::Router<AppState> {
         .merge(planner::router())
         .merge(ministry::router())
         .merge(admin::router())
+        .merge(lab::router())
         .layer(middleware::from_fn(language_layer))
         .merge(assets::router())
 }
@@ -83,6 +85,11 @@ const TEMPLATES: &[(&str, &str)] = &templates![
     "admin_users.html",
     "admin_user.html",
     "admin_binding.html",
+    "lab_macros.html",
+    "lab_assignments.html",
+    "lab_timeline.html",
+    "lab_capacity.html",
+    "lab_scope.html",
 ];
 
 fn templates() -> &'static Environment<'static> {
