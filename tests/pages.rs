@@ -418,10 +418,46 @@ async fn lab_confirms_an_assignment() {
     assert_eq!(stored.hours_per_week, base.hours_per_week + 8);
     b.screenshot("capacity").await;
 
-    // The scope, then English.
+    // A closed week: a Tuesday is refused next to its field; a Monday is kept and shown.
+    let overrides = || {
+        labplan::entities::capacity_overrides::Entity::find()
+            .filter(labplan::entities::capacity_overrides::Column::Lab.eq(lab.as_str()))
+            .all(&app.db)
+    };
+    let before = overrides().await.unwrap().len();
+    b.find("#f-new-equipment").await.select_by_value(&code).await.unwrap();
+    b.set_value("#f-new-week_start", "2027-03-09").await;
+    b.fill("#f-new-hours_per_week", "0").await;
+    b.click("#add-override").await;
+    let error = b.text("#f-new-week_start-error").await;
+    assert_eq!(error, "2027-03-09 — не понедельник.");
+    assert_eq!(overrides().await.unwrap().len(), before, "nothing changed");
+    b.set_value("#f-new-week_start", "2027-03-08").await;
+    b.click("#add-override").await;
+    b.wait_for(&format!("#overrides tr[data-override='{code}/2027-03-08']")).await;
+    let added = overrides().await.unwrap();
+    assert_eq!(added.len(), before + 1);
+    assert!(
+        added.iter().any(|o| o.equipment == code && o.hours_per_week == 0 && o.week_start.to_string() == "2027-03-08")
+    );
+
+    // The scope: a validity that ends before it starts is refused; a new end date is saved.
     b.goto("/lab/scope").await;
     assert_eq!(b.text("h1").await, "Область аккредитации");
-    assert!(!b.all("#scope tbody tr").await.is_empty());
+    let first = b.find("#scope tbody tr").await.attr("data-test-type").await.unwrap().unwrap();
+    b.set_value(&format!("#to-{first}"), "1999-01-01").await;
+    b.click(&format!("#save-scope-{first}")).await;
+    b.wait_for(&format!("#to-{first}-error")).await;
+    assert_eq!(b.value(&format!("#to-{first}")).await, "1999-01-01", "what was typed is kept");
+    b.set_value(&format!("#to-{first}"), "2030-12-31").await;
+    b.click(&format!("#save-scope-{first}")).await;
+    b.wait_for("#notice").await;
+    let scope = labplan::entities::accreditations::Entity::find_by_id((lab.clone(), first.clone()))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(scope.valid_to.map(|d| d.to_string()).as_deref(), Some("2030-12-31"));
     b.screenshot("scope").await;
     b.click("#lang-en").await;
     b.wait_for("html[lang='en']").await;
