@@ -70,6 +70,7 @@ async fn company_files_a_request_and_sees_it() {
     assert_eq!(b.value("#f-ready_date").await, "2027-03-01");
     let still = b.find("#picker-list input:checked").await.attr("value").await.unwrap().unwrap();
     assert_eq!(still, chosen, "the chosen test type is kept");
+    assert!(b.text("#picker-chosen").await.contains(&chosen), "and named above the list");
     b.screenshot("request-form-error").await;
 
     // Corrected, it is filed and shown with its history.

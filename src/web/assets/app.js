@@ -50,7 +50,8 @@
     source.addEventListener("progress", function (ev) {
       var run = JSON.parse(ev.data);
       var p = run.progress || {};
-      set("status", run.status);
+      // The page's own words for the status, written by the server beside the stream's URL.
+      set("status", box.getAttribute("data-text-" + run.status) || run.status);
       set("phase", p.phase || "—");
       set("parts", p.parts_total ? (p.parts_done || 0) + " / " + p.parts_total : "—");
       set("best_objective", p.best_objective != null ? fmt.format(p.best_objective) : "—");
