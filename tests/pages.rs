@@ -150,16 +150,20 @@ async fn planner_runs_and_publishes_a_plan() {
     assert_eq!(b.value("#f-time_limit_seconds").await, "0");
     assert!(b.all("#runs tbody tr").await.is_empty(), "nothing was started");
 
-    b.fill("#f-time_limit_seconds", "8").await;
+    // Long enough to watch its progress arrive from the event stream.
+    b.fill("#f-time_limit_seconds", "20").await;
     b.fill("#f-gap_percent", "1").await;
     b.screenshot("planning").await;
     b.click("#start-run-button").await;
     b.wait_for("#run-status").await;
     assert!(b.path().await.starts_with("/planning/runs/"));
     // Live progress while it runs; the page reloads itself with the result.
-    if b.exists("#progress").await {
-        b.screenshot("run-progress").await;
-    }
+    b.wait_for("#progress").await;
+    let live = "const f = n => document.querySelector(`#progress [data-field=${n}]`); \
+                return !!f('parts') && f('parts').textContent.includes('/') && f('best_objective').textContent !== '—' \
+                && f('status').textContent === 'идёт расчёт';";
+    assert!(b.wait_until(live, 60).await, "parts solved and the best plan so far arrive while the run is running");
+    b.screenshot("run-progress").await;
     assert!(b.wait_until("return document.getElementById('objective') !== null", 180).await, "the run ends");
     b.screenshot("run-result").await;
     assert_eq!(b.text("#run-status").await, "готов");

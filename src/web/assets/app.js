@@ -52,7 +52,12 @@
       var p = run.progress || {};
       // The page's own words for the status, written by the server beside the stream's URL.
       set("status", box.getAttribute("data-text-" + run.status) || run.status);
-      set("phase", p.phase || "—");
+      set("phase", p.phase ? box.getAttribute("data-phase-" + p.phase) || p.phase : "—");
+      var badge = document.getElementById("run-status");
+      if (badge) {
+        badge.textContent = box.getAttribute("data-text-" + run.status) || run.status;
+        badge.className = "status status-" + run.status;
+      }
       set("parts", p.parts_total ? (p.parts_done || 0) + " / " + p.parts_total : "—");
       set("best_objective", p.best_objective != null ? fmt.format(p.best_objective) : "—");
       set("best_bound", p.best_bound != null ? fmt.format(p.best_bound) : "—");
