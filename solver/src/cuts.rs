@@ -26,6 +26,9 @@ use crate::part::Part;
 
 /// Usages closer than this are the same (they come from the same hours / span).
 const USAGE_EPS: f64 = 1e-7;
+/// Distinct usages at one lab beyond which no cuts are lifted (the three reference
+/// instances and the generated one have at most six per lab and equipment class).
+const MAX_USAGES: usize = 8;
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Cut {
@@ -73,6 +76,11 @@ pub(crate) fn lifted_cuts(usages: &[f64], cap: f64) -> Vec<Cut> {
     // The checker accepts up to cap + HOURS_EPS; no plan it accepts may be cut off.
     let room = cap + HOURS_EPS;
     let mut out = Vec::new();
+    // The lifting enumerates every pattern of up to 12 tests; with many distinct usages
+    // at one lab that grows combinatorially, for rows the other families mostly cover.
+    if usages.len() > MAX_USAGES {
+        return out;
+    }
     for (i, &t) in usages.iter().enumerate() {
         let k = (room / t).floor();
         if !(2.0..=12.0).contains(&k) {

@@ -465,9 +465,10 @@ fn run_in_pool(
         }
     }
     report(Phase::Done, nparts);
+    // Where the remaining gap lies, part by part (LABPLAN_LOG=labplan_solver=debug).
     for (i, st) in states.iter().enumerate() {
         let part = &parts[i];
-        tracing::info!(
+        tracing::debug!(
             equipment = %inst.equipment[part.eq].code,
             requests = part.reqs.len(),
             labs = part.labs.len(),
