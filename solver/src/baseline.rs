@@ -75,6 +75,8 @@ pub fn monolithic(instance: &Instance, time_limit: Duration) -> Result<BaselineR
         due: Vec::new(),
         tard_rate: Vec::new(),
         weeks,
+        // The plain model of the rules: no added rows.
+        cuts: Default::default(),
     };
     for part in dec.parts {
         let offset = all.labs.len() as u32;

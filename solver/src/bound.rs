@@ -12,21 +12,28 @@
 //! from a request's list have c̄ ≥ their on-time cost ≥ the recorded floor, so the floor
 //! enters m_r and the smallest δ left out in their place.
 
+use std::time::Instant;
+
+use rayon::prelude::*;
+
 use crate::milp::{Col, in_conflict, triple_coef};
 use crate::part::Part;
 
 /// Multipliers of a part's rows, each indexed by (local lab, week): π of the capacity
-/// rows, ρ of the conflict rows and τ of the k = 2 rows, all ≥ 0.
+/// rows, ρ of the conflict rows and τ of the k = 2 rows, all ≥ 0; and κ of the lifted
+/// cardinality rows, indexed by the part's cut instance.
 #[derive(Debug, Clone)]
 pub(crate) struct Mult {
     pub pi: Vec<f64>,
     pub rho: Vec<f64>,
     pub tau: Vec<f64>,
+    pub kappa: Vec<f64>,
 }
 
 impl Mult {
-    pub fn zero(rows: usize) -> Self {
-        Mult { pi: vec![0.0; rows], rho: vec![0.0; rows], tau: vec![0.0; rows] }
+    pub fn zero(part: &Part) -> Self {
+        let rows = part.labs.len() * part.weeks as usize;
+        Mult { pi: vec![0.0; rows], rho: vec![0.0; rows], tau: vec![0.0; rows], kappa: vec![0.0; part.cuts.inst.len()] }
     }
 }
 
@@ -50,31 +57,132 @@ pub(crate) fn reduced_cost(part: &Part, mult: &Mult, r: usize, p: usize, s: u32)
         if mult.tau[row] > 0.0 {
             c += mult.tau[row] * triple_coef(pair.usage, cap);
         }
+        for &k in part.cuts.by_row.get(row).map_or(&[][..], |v| v.as_slice()) {
+            let kappa = mult.kappa.get(k as usize).copied().unwrap_or(0.0);
+            if kappa > 0.0 {
+                c += kappa * part.cuts.cuts[part.cuts.inst[k as usize].1 as usize].a(pair.usage);
+            }
+        }
     }
     c
 }
 
-pub(crate) fn lagrangian(part: &Part, mult: &Mult) -> Lagrangian {
-    let mut m = Vec::with_capacity(part.reqs.len());
-    for r in 0..part.reqs.len() {
-        let mut best = part.penalty[r].min(part.floor[r]);
-        for (p, pair) in part.pairs[r].iter().enumerate() {
-            // c̄ ≥ on-time cost: skip pairings that cannot beat the best so far.
-            if pair.cost >= best {
-                continue;
-            }
-            for &s in &pair.starts {
-                best = best.min(reduced_cost(part, mult, r, p, s));
+/// The request's term m_r of the Lagrangian and its minimiser: the booking of least
+/// reduced cost, or `None` when leaving it out (or a booking cut from its list, whose
+/// cost is at least the floor) is no dearer.
+fn request_min(part: &Part, mult: &Mult, r: usize) -> (f64, Option<(usize, u32)>) {
+    let mut best = part.penalty[r].min(part.floor[r]);
+    let mut arg = None;
+    for (p, pair) in part.pairs[r].iter().enumerate() {
+        // c̄ ≥ on-time cost: skip pairings that cannot beat the best so far.
+        if pair.cost >= best {
+            continue;
+        }
+        for &s in &pair.starts {
+            let c = reduced_cost(part, mult, r, p, s);
+            if c < best {
+                best = c;
+                arg = Some((p, s));
             }
         }
-        m.push(best);
     }
+    (best, arg)
+}
+
+fn value_of(part: &Part, mult: &Mult, m: &[f64]) -> f64 {
     let mut value: f64 = m.iter().sum();
     let weeks = part.weeks as usize;
     for (row, ((&p, &q), &t)) in mult.pi.iter().zip(&mult.rho).zip(&mult.tau).enumerate() {
         value -= p * part.cap[row / weeks][row % weeks] + q + 2.0 * t;
     }
-    Lagrangian { value, m }
+    for (&k, &(_, c)) in mult.kappa.iter().zip(&part.cuts.inst) {
+        value -= k * part.cuts.cuts[c as usize].rhs;
+    }
+    value
+}
+
+pub(crate) fn lagrangian(part: &Part, mult: &Mult) -> Lagrangian {
+    let m: Vec<f64> = (0..part.reqs.len()).map(|r| request_min(part, mult, r).0).collect();
+    Lagrangian { value: value_of(part, mult, &m), m }
+}
+
+/// Subgradient ascent on the capacity multipliers π, from `start`, until `deadline`.
+///
+/// This replaces the LP relaxation on parts too large for one: each step costs one
+/// pass over the columns (the Lagrangian decomposes per request), needs no model in
+/// memory, and every π ≥ 0 it visits gives a valid bound, so stopping at any time is
+/// safe. Its limit is the bound of the LP relaxation of the capacity rows, and π then
+/// approaches that LP's duals, which also makes it the part's shadow prices. Steps
+/// follow Polyak's rule towards the part's incumbent `ub`. That incumbent can be far
+/// above the optimum (on the generated 100,000-request instance, five times the bound),
+/// so that full steps overshoot and the bound never leaves zero multipliers: the step
+/// factor starts small, halves after three steps without a better bound, and grows
+/// after each better one. Returns the best multipliers seen and their Lagrangian.
+pub(crate) fn subgradient(part: &Part, start: &Mult, ub: f64, deadline: Instant) -> (Mult, Lagrangian) {
+    let weeks = part.weeks as usize;
+    let rows = part.labs.len() * weeks;
+    let mut mult = start.clone();
+    let mut best: Option<(Mult, Lagrangian)> = None;
+    let mut theta = 0.25;
+    let mut stall = 0;
+    let mut g = vec![0.0; rows];
+    for _ in 0..2000 {
+        if Instant::now() >= deadline {
+            break;
+        }
+        let mins: Vec<(f64, Option<(usize, u32)>)> =
+            (0..part.reqs.len()).into_par_iter().map(|r| request_min(part, &mult, r)).collect();
+        let m: Vec<f64> = mins.iter().map(|x| x.0).collect();
+        let value = value_of(part, &mult, &m);
+        if best.as_ref().is_none_or(|b| value > b.1.value + 1e-9 * value.abs().max(1.0)) {
+            best = Some((mult.clone(), Lagrangian { value, m }));
+            stall = 0;
+            theta = (theta * 1.2f64).min(2.0);
+        } else {
+            stall += 1;
+            if stall >= 3 {
+                theta *= 0.5;
+                stall = 0;
+            }
+        }
+        let target = ub - value;
+        if theta < 1e-5 || target <= 1e-9 * ub.abs().max(1.0) {
+            break;
+        }
+        // g = hours the minimiser books on each row − capacity.
+        for (row, gv) in g.iter_mut().enumerate() {
+            *gv = -part.cap[row / weeks][row % weeks];
+        }
+        for (r, &(_, arg)) in mins.iter().enumerate() {
+            if let Some((p, s)) = arg {
+                let pair = &part.pairs[r][p];
+                for w in s..s + pair.span {
+                    g[part.row(pair.lab, w)] += pair.usage;
+                }
+            }
+        }
+        // A row already at π = 0 with slack cannot move: leave it out of the direction,
+        // which otherwise shrinks every useful step.
+        let mut norm = 0.0;
+        for (gv, &p) in g.iter_mut().zip(&mult.pi) {
+            if p <= 0.0 && *gv < 0.0 {
+                *gv = 0.0;
+            }
+            norm += *gv * *gv;
+        }
+        if norm <= 1e-12 {
+            // The minimiser fits every row with complementary slackness: π is optimal.
+            break;
+        }
+        let step = theta * target / norm;
+        for (p, &gv) in mult.pi.iter_mut().zip(&g) {
+            *p = (*p + step * gv).max(0.0);
+        }
+    }
+    best.unwrap_or_else(|| {
+        let lag = lagrangian(part, start);
+        (start.clone(), lag)
+    })
 }
 
 /// Columns whose δ is at most `limit` and at most the largest threshold keeping their

@@ -1,5 +1,7 @@
 //! Greedy plans for one part: fast, always valid, and the starting point of the MILP.
 
+use std::time::Instant;
+
 use crate::data::HOURS_EPS;
 use crate::milp::Col;
 use crate::part::{Pair, Part};
@@ -54,10 +56,10 @@ pub(crate) fn load_of(part: &Part, sel: &Sel) -> Vec<f64> {
 /// Assigns requests one by one in `order`, each to its cheapest booking that still
 /// fits. With `prices` (per capacity row, e.g. LP duals) the choice also weighs the
 /// congestion a booking causes, but the plan is always valid.
-pub(crate) fn greedy(part: &Part, order: Order, prices: Option<&[f64]>) -> Sel {
+pub(crate) fn greedy(part: &Part, order: Order, prices: Option<&[f64]>, deadline: Option<Instant>) -> Sel {
     let mut sel = greedy_plain(part, order, prices);
     let mut load = load_of(part, &sel);
-    improve(part, &mut sel, &mut load);
+    improve(part, &mut sel, &mut load, deadline);
     sel
 }
 
@@ -90,7 +92,7 @@ pub(crate) fn greedy_plain(part: &Part, order: Order, prices: Option<&[f64]>) ->
 /// its request is still open and it fits, then the priced greedy for the requests left
 /// and the local search. Time-indexed relaxations are mostly integral where capacity is
 /// tight, so this keeps the LP's packing where a one-pass greedy fragments capacity.
-pub(crate) fn round_lp(part: &Part, cols: &[Col], x: &[f64], prices: &[f64]) -> Sel {
+pub(crate) fn round_lp(part: &Part, cols: &[Col], x: &[f64], prices: &[f64], deadline: Option<Instant>) -> Sel {
     let mut order: Vec<usize> = (0..cols.len().min(x.len())).filter(|&j| x[j] > 1e-6).collect();
     let cost = |j: usize| {
         let c = cols[j];
@@ -116,7 +118,7 @@ pub(crate) fn round_lp(part: &Part, cols: &[Col], x: &[f64], prices: &[f64]) -> 
             sel[r] = Some((pi, s));
         }
     }
-    improve(part, &mut sel, &mut load);
+    improve(part, &mut sel, &mut load, deadline);
     sel
 }
 
@@ -138,13 +140,22 @@ fn best_fit(part: &Part, load: &[f64], r: usize, prices: Option<&[f64]>) -> Opti
     best
 }
 
+fn past(deadline: Option<Instant>) -> bool {
+    deadline.is_some_and(|d| Instant::now() >= d)
+}
+
 /// Cheap local search: move each booked request to a cheaper booking that fits, and
-/// book left-out requests where they now fit; repeat while anything improves.
-pub(crate) fn improve(part: &Part, sel: &mut Sel, load: &mut [f64]) {
+/// book left-out requests where they now fit; repeat while anything improves. Stops at
+/// `deadline`: on a part of tens of thousands of requests one round takes long, and
+/// every step keeps the plan valid, so stopping anywhere is safe.
+pub(crate) fn improve(part: &Part, sel: &mut Sel, load: &mut [f64], deadline: Option<Instant>) {
     for _round in 0..4 {
         let mut changed = false;
         #[allow(clippy::needless_range_loop)] // r also indexes the part's pairings and penalties
         for r in 0..sel.len() {
+            if r % 64 == 0 && past(deadline) {
+                return;
+            }
             let current = match sel[r] {
                 Some((p, s)) => part.col_cost(r, &part.pairs[r][p], s),
                 None => part.penalty[r],
@@ -170,8 +181,8 @@ pub(crate) fn improve(part: &Part, sel: &mut Sel, load: &mut [f64]) {
                 apply(part, load, &part.pairs[r][p], s, 1.0);
             }
         }
-        changed |= eject_insert(part, sel, load);
-        if !changed {
+        changed |= eject_insert(part, sel, load, deadline);
+        if !changed || past(deadline) {
             break;
         }
     }
@@ -182,11 +193,22 @@ pub(crate) fn improve(part: &Part, sel: &mut Sel, load: &mut [f64]) {
 /// out, r put in, and b rebooked at its cheapest fitting booking or left out, whichever
 /// lowers the objective most. Single moves cannot do this: where capacity is full, r
 /// fits only once b has moved, and b moves only to a costlier booking.
-fn eject_insert(part: &Part, sel: &mut Sel, load: &mut [f64]) -> bool {
+fn eject_insert(part: &Part, sel: &mut Sel, load: &mut [f64], deadline: Option<Instant>) -> bool {
     let mut changed = false;
     let mut open: Vec<usize> = (0..sel.len()).filter(|&r| sel[r].is_none()).collect();
     open.sort_by(|&a, &b| part.penalty[b].total_cmp(&part.penalty[a]));
-    for r in open {
+    // The requests booked at each lab: the only candidates to move out of the way, so
+    // that a part of many labs does not scan every booking for every left-out request.
+    let mut at_lab: Vec<Vec<usize>> = vec![Vec::new(); part.labs.len()];
+    for (b, booked) in sel.iter().enumerate() {
+        if let Some((bp, _)) = *booked {
+            at_lab[part.pairs[b][bp].lab as usize].push(b);
+        }
+    }
+    for (k, r) in open.into_iter().enumerate() {
+        if k % 16 == 0 && past(deadline) {
+            break;
+        }
         // (gain, r's booking, blocker, blocker's new booking)
         type Move = (f64, (usize, u32), usize, Option<(usize, u32)>);
         let mut best: Option<Move> = None;
@@ -196,8 +218,8 @@ fn eject_insert(part: &Part, sel: &mut Sel, load: &mut [f64]) -> bool {
                 if gain_r <= 1e-9 || best.as_ref().is_some_and(|b| b.0 >= gain_r) {
                     continue;
                 }
-                for (b, booked) in sel.iter().enumerate() {
-                    let Some((bp, bs)) = *booked else { continue };
+                for &b in &at_lab[p.lab as usize] {
+                    let Some((bp, bs)) = sel[b] else { continue };
                     let bpair = &part.pairs[b][bp];
                     if bpair.lab != p.lab || bs >= s + p.span || s >= bs + bpair.span {
                         continue;
@@ -223,12 +245,15 @@ fn eject_insert(part: &Part, sel: &mut Sel, load: &mut [f64]) -> bool {
         if let Some((_, (pi, s), b, nb)) = best {
             if let Some((bp, bs)) = sel[b] {
                 apply(part, load, &part.pairs[b][bp], bs, -1.0);
+                at_lab[part.pairs[b][bp].lab as usize].retain(|&x| x != b);
             }
             apply(part, load, &part.pairs[r][pi], s, 1.0);
+            at_lab[part.pairs[r][pi].lab as usize].push(r);
             sel[r] = Some((pi, s));
             sel[b] = nb;
             if let Some((q, t)) = nb {
                 apply(part, load, &part.pairs[b][q], t, 1.0);
+                at_lab[part.pairs[b][q].lab as usize].push(b);
             }
             changed = true;
         }

@@ -4,6 +4,7 @@
 
 pub mod baseline;
 mod bound;
+mod cuts;
 mod data;
 mod error;
 mod explain;

@@ -178,7 +178,29 @@ impl<'p> PartModel<'p> {
             .collect()
     }
 
-    fn build(&self, integer: bool) -> (::highs::Model, [Vec<RowKey>; 3], usize) {
+    /// The part's lifted cardinality rows (see `cuts.rs`) over the model's columns, keyed
+    /// by cut instance. Only those the model's own columns can break are added.
+    fn cut_rows(&self, x: &[Variable]) -> Vec<(usize, Constraint)> {
+        let cuts = &self.part.cuts;
+        let mut out = Vec::new();
+        for (row, js) in self.by_row.iter().enumerate() {
+            for &k in cuts.by_row.get(row).map_or(&[][..], |v| v.as_slice()) {
+                let cut = &cuts.cuts[cuts.inst[k as usize].1 as usize];
+                let members: Vec<(usize, f64)> =
+                    js.iter().map(|&(j, u)| (j, cut.a(u))).filter(|&(_, a)| a > 0.0).collect();
+                if members.iter().map(|m| m.1).sum::<f64>() > cut.rhs + 1e-9 {
+                    let mut e = Expression::with_capacity(members.len());
+                    for &(j, a) in &members {
+                        e.add_mul(a, x[j]);
+                    }
+                    out.push((k as usize, e.leq(cut.rhs)));
+                }
+            }
+        }
+        out
+    }
+
+    fn build(&self, integer: bool) -> (::highs::Model, [Vec<RowKey>; 4], usize) {
         let mut pv = ProblemVariables::new();
         let x: Vec<Variable> = self
             .cols
@@ -205,7 +227,14 @@ impl<'p> PartModel<'p> {
                 tri_keys.push(k);
             }
         }
-        let mut nrows = cap_keys.len() + conf_keys.len() + tri_keys.len();
+        let mut cut_keys = Vec::new();
+        if self.conflicts {
+            for (k, c) in self.cut_rows(&x) {
+                problem.add_constraint(c);
+                cut_keys.push(k);
+            }
+        }
+        let mut nrows = cap_keys.len() + conf_keys.len() + tri_keys.len() + cut_keys.len();
         for c in self.assignment_rows(&x) {
             problem.add_constraint(c);
             nrows += 1;
@@ -213,7 +242,7 @@ impl<'p> PartModel<'p> {
         let mut model = problem.into_inner();
         model.make_quiet();
         model.set_option("threads", 1);
-        (model, [cap_keys, conf_keys, tri_keys], nrows)
+        (model, [cap_keys, conf_keys, tri_keys, cut_keys], nrows)
     }
 
     fn constant(&self) -> f64 {
@@ -234,10 +263,10 @@ impl<'p> PartModel<'p> {
         }
         let sol = solved.get_solution();
         let duals = sol.dual_rows();
-        let mut mult = Mult::zero(self.by_row.len());
+        let mut mult = Mult::zero(self.part);
         // Rows were added family by family, so their duals follow in that order.
         let mut offset = 0;
-        for (keys, target) in keys.iter().zip([&mut mult.pi, &mut mult.rho, &mut mult.tau]) {
+        for (keys, target) in keys.iter().zip([&mut mult.pi, &mut mult.rho, &mut mult.tau, &mut mult.kappa]) {
             for (i, &k) in keys.iter().enumerate() {
                 target[k] = (-duals.get(offset + i).copied().unwrap_or(0.0)).max(0.0);
             }

@@ -8,6 +8,7 @@
 
 use rayon::prelude::*;
 
+use crate::cuts::{Cuts, part_cuts};
 use crate::data::{Data, HOURS_EPS};
 
 /// A (request, lab) pairing inside a part, with the starts the rules allow.
@@ -41,6 +42,8 @@ pub(crate) struct Part {
     /// tardiness_per_week × priority of each request.
     pub tard_rate: Vec<f64>,
     pub weeks: u32,
+    /// Lifted cardinality rows of the capacity rows (see `cuts.rs`).
+    pub cuts: Cuts,
 }
 
 impl Part {
@@ -271,7 +274,7 @@ pub(crate) fn decompose(data: &Data, max_cols: usize) -> Decomposition {
                 pairs.push(ps);
             }
             let reqs: Vec<usize> = members.iter().map(|&i| free[i]).collect();
-            Part {
+            let mut part = Part {
                 eq: e,
                 cap: labs.iter().map(|&l| residual[l][e].clone()).collect(),
                 labs,
@@ -282,7 +285,10 @@ pub(crate) fn decompose(data: &Data, max_cols: usize) -> Decomposition {
                 tard_rate: reqs.iter().map(|&r| inst.weights.tardiness_per_week * data.reqs[r].priority).collect(),
                 reqs,
                 weeks,
-            }
+                cuts: Cuts::default(),
+            };
+            part.cuts = part_cuts(&part);
+            part
         })
         .collect();
     forced_out.sort_unstable();

@@ -10,19 +10,28 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
-use crate::bound::{Lagrangian, Mult, all_columns, lagrangian, select_columns};
+use crate::bound::{Lagrangian, Mult, all_columns, lagrangian, reduced_cost, select_columns, subgradient};
 use crate::data::{Data, HOURS_EPS};
 use crate::error::SolveError;
 use crate::explain::assemble;
-use crate::heuristic::{Order, Sel, greedy, improve, load_of, objective, round_lp};
+use crate::heuristic::{Order, Sel, greedy, greedy_plain, improve, load_of, objective, round_lp};
 use crate::milp::{Col, PartModel};
 use crate::part::{Decomposition, Part, decompose};
 use crate::types::{Instance, Plan};
 
 /// Columns kept per part at most (memory); beyond, each request keeps its cheapest.
-const PART_COLS: usize = 1_500_000;
-/// Columns of a part's LP relaxation at most.
-const LP_COLS: usize = 150_000;
+/// At 1.5 million the generated 100,000-request instance kept about 20 labs per request,
+/// all near its company, and the greedy plan was 3.5× worse than an earliest-due-date
+/// greedy over every lab; 8 million (about 4 bytes a column) keeps a plan and the
+/// Lagrangian's floors close to those of the whole part.
+const PART_COLS: usize = 8_000_000;
+/// Columns of a part's LP relaxation at most; larger parts get the subgradient
+/// Lagrangian and column generation instead (region-5000's climatic part, 150,000
+/// columns, did not finish its LP in 100 s on two cores).
+const LP_COLS: usize = 40_000;
+/// Columns per request in the first restricted LP, and added per round after.
+const COLGEN_FIRST: usize = 6;
+const COLGEN_NEXT: usize = 8;
 /// Columns of a part's MILP at most; beyond, the smallest reduced costs are kept.
 const MIP_COLS: usize = 120_000;
 /// Columns of a part's first MILP; each later round takes four times more. A small
@@ -248,33 +257,65 @@ fn run_in_pool(
         }
     };
 
-    // 1. A valid plan for every part, fast.
+    // 1. A valid plan for every part, fast: the one-pass greedy only, published part by
+    // part, so that even an instance of 100,000 requests has a plan within seconds.
     let mut states: Vec<PartState> = parts
         .par_iter()
-        .map(|part| {
-            let mut best: Option<(f64, Sel)> = None;
-            for order in [Order::PriorityDue, Order::PriorityHours] {
-                let sel = greedy(part, order, None);
-                let obj = objective(part, &sel);
-                if best.as_ref().is_none_or(|b| obj < b.0) {
-                    best = Some((obj, sel));
-                }
-            }
-            let (obj, sel) = best.unwrap_or_else(|| (part.penalty.iter().sum(), vec![None; part.reqs.len()]));
-            let rows = part.labs.len() * part.weeks as usize;
-            let zero = Mult::zero(rows);
+        .enumerate()
+        .map(|(i, part)| {
+            // Two one-pass orders: by priority, and by due week alone, which on the
+            // generated 100,000-request instance gives a plan half as costly (requests
+            // due early take the early weeks instead of being pushed late by the
+            // priority-3 requests booked first).
+            let (obj, sel) = [Order::PriorityDue, Order::Edd]
+                .into_iter()
+                .map(|order| {
+                    let sel = greedy_plain(part, order, None);
+                    (objective(part, &sel), sel)
+                })
+                .min_by(|a, b| a.0.total_cmp(&b.0))
+                .unwrap_or_else(|| (part.penalty.iter().sum(), vec![None; part.reqs.len()]));
+            let zero = Mult::zero(part);
             let lag = lagrangian(part, &zero);
-            PartState { sel, obj, bound: lag.value, lag: Some((zero, lag)) }
+            let st = PartState { sel, obj, bound: lag.value, lag: Some((zero, lag)) };
+            publish(i, part, &st);
+            st
         })
         .collect();
-    for (i, st) in states.iter().enumerate() {
-        publish(i, &parts[i], st);
-    }
     if let Ok(mut g) = shared.lock()
         && let Some(s) = g.as_mut()
     {
         s.have_plan = true;
     }
+    tracing::info!(seconds = started.elapsed().as_secs_f64(), parts = nparts, "greedy plan of every part");
+    report(Phase::Heuristic, 0);
+
+    // Then the local search and a second greedy order, within a slice of the limit: on
+    // parts of tens of thousands of requests they would otherwise eat the whole of it.
+    let limit = options.time_limit.as_secs_f64();
+    let heuristic_end = deadline.min(started + Duration::from_secs_f64(0.15 * limit));
+    states.par_iter_mut().enumerate().for_each(|(i, st)| {
+        let part = &parts[i];
+        if cancelled() {
+            return;
+        }
+        let mut sel = st.sel.clone();
+        let mut load = load_of(part, &sel);
+        improve(part, &mut sel, &mut load, Some(heuristic_end));
+        let mut best = (objective(part, &sel), sel);
+        if Instant::now() < heuristic_end {
+            let sel = greedy(part, Order::PriorityHours, None, Some(heuristic_end));
+            let obj = objective(part, &sel);
+            if obj < best.0 {
+                best = (obj, sel);
+            }
+        }
+        if best.0 < st.obj {
+            (st.obj, st.sel) = best;
+            publish(i, part, st);
+        }
+    });
+    tracing::info!(seconds = started.elapsed().as_secs_f64(), "local search of every part");
     report(Phase::Heuristic, 0);
 
     let target_met = |states: &[PartState]| {
@@ -283,45 +324,57 @@ fn run_in_pool(
         gap_of(obj, bound) <= options.gap
     };
 
-    // 2. LP relaxations: duals for the bound, the shadow prices and a better greedy.
+    // 2. Bounds and duals: the LP relaxation of parts small enough for one, the
+    // subgradient Lagrangian and column generation of the others; both give the shadow
+    // prices and a priced greedy. The phase ends by half the limit at the latest, so that the MILPs, which
+    // close most of the gap, always get time.
     let part_gap = |st: &PartState| (st.obj - st.bound).max(0.0);
+    let relax_end = deadline.min(started + Duration::from_secs_f64(0.5 * limit));
     let mut order: Vec<usize> = (0..nparts).collect();
     order.sort_by(|&a, &b| parts[b].num_cols().cmp(&parts[a].num_cols()));
-    let done = std::sync::atomic::AtomicUsize::new(0);
+    let large_cols: f64 = parts.iter().map(|p| p.num_cols()).filter(|&n| n > LP_COLS).sum::<usize>() as f64;
+    let workers = options.threads.max(1) as f64;
+    let phase_started = Instant::now();
     let relaxed: Vec<(usize, Option<Relaxed>)> = order
         .par_iter()
         .map(|&i| {
             let part = &parts[i];
-            let res = if cancelled() || Instant::now() >= deadline {
-                None
-            } else {
-                let cols = if part.num_cols() <= LP_COLS {
-                    all_columns(part)
-                } else {
-                    // Too large for one LP: relax over each request's cheapest bookings.
-                    match &states[i].lag {
-                        Some((mult, lag)) => select_columns(part, mult, lag, f64::INFINITY, LP_COLS, &[]).0,
-                        None => all_columns(part),
-                    }
-                };
-                let left = deadline.saturating_duration_since(Instant::now()).as_secs_f64();
-                let model = PartModel::new(part, cols);
-                let lp_started = Instant::now();
-                let lp = model.solve_lp(left * 0.5);
-                // Shadow prices come from the relaxation of the rules as stated; the
-                // conflict rows would take part of the price onto themselves. That LP is
-                // the same size, so it gets about the time the first took: on a large
-                // instance a quarter of what is left would starve the MILPs.
-                let took = lp_started.elapsed().as_secs_f64();
-                let left = deadline.saturating_duration_since(Instant::now()).as_secs_f64();
-                let plain = model.without_conflicts();
-                let shadow = plain.solve_lp((2.0 * took).max(1.0).min(left * 0.25)).map(|lp| lp.mult.pi);
-                lp.map(|lp| Relaxed { mult: lp.mult, cols: plain.cols, x: lp.x, plain: shadow })
-            };
-            done.fetch_add(1, Ordering::Relaxed);
-            (i, res)
+            if cancelled() || Instant::now() >= relax_end {
+                return (i, None);
+            }
+            let left = relax_end.saturating_duration_since(Instant::now()).as_secs_f64();
+            if part.num_cols() > LP_COLS {
+                // Its share of the phase, by size, over all workers.
+                let phase = relax_end.saturating_duration_since(phase_started).as_secs_f64();
+                let share = phase * workers * part.num_cols() as f64 / large_cols.max(1.0);
+                let until = relax_end.min(Instant::now() + Duration::from_secs_f64(share.min(left)));
+                let st = &states[i];
+                let zero = Mult::zero(part);
+                // Subgradient steps first, for half the share: each costs one pass over
+                // the columns, they reach most of the LP bound fast, and their reduced
+                // costs pick the first restricted LP's columns. Column generation then
+                // closes in on the LP bound with the cuts, from that bound upwards.
+                let now = Instant::now();
+                let half = now + until.saturating_duration_since(now) / 2;
+                let warm = subgradient(part, &zero, st.obj, half).0;
+                let pi = warm.pi.clone();
+                let fallback = Relaxed { mult: warm.clone(), cols: Vec::new(), x: Vec::new(), plain: Some(pi) };
+                return (i, Some(colgen(part, &warm, &st.sel, until).unwrap_or(fallback)));
+            }
+            let model = PartModel::new(part, all_columns(part));
+            let lp_started = Instant::now();
+            let lp = model.solve_lp(left * 0.5);
+            // Shadow prices come from the relaxation of the rules as stated; the
+            // conflict rows would take part of the price onto themselves. That LP is
+            // the same size, so it gets about the time the first took.
+            let took = lp_started.elapsed().as_secs_f64();
+            let left = relax_end.saturating_duration_since(Instant::now()).as_secs_f64();
+            let plain = model.without_conflicts();
+            let shadow = plain.solve_lp((2.0 * took).max(1.0).min(left * 0.5)).map(|lp| lp.mult.pi);
+            (i, lp.map(|lp| Relaxed { mult: lp.mult, cols: plain.cols, x: lp.x, plain: shadow }))
         })
         .collect();
+    tracing::info!(seconds = started.elapsed().as_secs_f64(), "relaxations");
     let improved: Vec<(usize, Option<PartState>)> = relaxed
         .into_par_iter()
         .map(|(i, res)| {
@@ -335,7 +388,13 @@ fn run_in_pool(
             let lag = lagrangian(part, &mult);
             let st = &states[i];
             let mut best = (st.obj, st.sel.clone());
-            for sel in [greedy(part, Order::PriorityDue, Some(&mult.pi)), round_lp(part, &cols, &x, &mult.pi)] {
+            // The heuristics of this phase may run to the MILP's share, not past it.
+            let until = Some(deadline.min(relax_end + Duration::from_secs_f64(0.05 * limit)));
+            let mut cands = vec![greedy(part, Order::PriorityDue, Some(&mult.pi), until)];
+            if !cols.is_empty() {
+                cands.push(round_lp(part, &cols, &x, &mult.pi, until));
+            }
+            for sel in cands {
                 let obj = objective(part, &sel);
                 if obj < best.0 {
                     best = (obj, sel);
@@ -343,15 +402,17 @@ fn run_in_pool(
             }
             let (obj, sel) = best;
             let bound = st.bound.max(lag.value);
-            (i, Some(PartState { sel, obj, bound, lag: Some((mult, lag)) }))
+            let ns = PartState { sel, obj, bound, lag: Some((mult, lag)) };
+            publish(i, part, &ns);
+            (i, Some(ns))
         })
         .collect();
     for (i, st) in improved {
         if let Some(st) = st {
             states[i] = st;
         }
-        publish(i, &parts[i], &states[i]);
     }
+    tracing::info!(seconds = started.elapsed().as_secs_f64(), "priced heuristics");
     report(Phase::Relaxation, 0);
 
     // 3. MILPs, hardest gaps first, in rounds until the target gap or the deadline.
@@ -366,7 +427,6 @@ fn run_in_pool(
         }
         open.sort_by(|&a, &b| part_gap(&states[b]).total_cmp(&part_gap(&states[a])));
         let gap_sum: f64 = open.iter().map(|&i| part_gap(&states[i])).sum();
-        let workers = options.threads.max(1) as f64;
         let done = std::sync::atomic::AtomicUsize::new(0);
         let results: Vec<(usize, Option<PartState>)> = open
             .par_iter()
@@ -384,7 +444,7 @@ fn run_in_pool(
                 // A part is done when its own gap is within its share of the target.
                 let abs_gap = options.gap * total_obj * part_gap(st) / gap_sum.max(1e-9);
                 let budget = (MIP_COLS_FIRST << (2 * (round - 1)).min(20)).min(MIP_COLS);
-                let res = mip_part(part, st, slice, abs_gap.max(1e-6), round, budget);
+                let res = mip_part(part, st, slice, abs_gap.max(1e-6), round, budget, deadline);
                 let n = done.fetch_add(1, Ordering::Relaxed) + 1;
                 if let Some(ns) = &res {
                     publish(i, part, ns);
@@ -405,6 +465,21 @@ fn run_in_pool(
         }
     }
     report(Phase::Done, nparts);
+    // Where the remaining gap lies, part by part (LABPLAN_LOG=labplan_solver=debug).
+    for (i, st) in states.iter().enumerate() {
+        let part = &parts[i];
+        tracing::debug!(
+            equipment = %inst.equipment[part.eq].code,
+            requests = part.reqs.len(),
+            labs = part.labs.len(),
+            columns = part.num_cols(),
+            cuts = part.cuts.inst.len(),
+            objective = st.obj,
+            bound = st.bound,
+            gap = part_gap(st),
+            "part at the end"
+        );
+    }
     let guard = shared.lock().map_err(|_| SolveError::Solver("solver state poisoned".into()))?;
     let s = guard.as_ref().ok_or_else(|| SolveError::Solver("no state".into()))?;
     let (_, bound) = s.totals();
@@ -418,6 +493,7 @@ fn mip_part(
     abs_gap: f64,
     seed: i32,
     max_cols: usize,
+    deadline: Instant,
 ) -> Option<PartState> {
     let (mult, lag) = st.lag.as_ref()?;
     let must: Vec<Col> = st
@@ -443,7 +519,7 @@ fn mip_part(
         // The MILP saw only some columns, and may have stopped short of its own optimum:
         // the local search over all of them often still finds a step.
         if fits {
-            improve(part, &mut ns, &mut load);
+            improve(part, &mut ns, &mut load, Some(deadline));
         }
         let nobj = objective(part, &ns);
         if fits && nobj < obj {
@@ -470,6 +546,95 @@ fn mip_part(
         bound = obj;
     }
     Some(PartState { sel, obj, bound, lag: st.lag.clone() })
+}
+
+/// The LP relaxation of a part too large for one, by column generation: the LP over a
+/// restricted set of columns (the incumbent's and each request's cheapest under `start`),
+/// priced over every column of the part, the columns that would improve it added, until
+/// none would or `until`.
+///
+/// Any duals give a valid bound through the Lagrangian over all columns (`bound.rs`),
+/// so each round's bound counts even if the loop stops early; when no column prices
+/// out, that bound equals the full LP's. The restricted LPs are a few times smaller
+/// than the part, which is what keeps region-5000's large parts within their share.
+fn colgen(part: &Part, start: &Mult, incumbent: &Sel, until: Instant) -> Option<Relaxed> {
+    let n = part.reqs.len();
+    let mut in_set: std::collections::HashSet<Col> = std::collections::HashSet::new();
+    let mut cols: Vec<Col> = Vec::new();
+    for (r, s) in incumbent.iter().enumerate() {
+        if let Some((p, st)) = *s {
+            let c = Col { r: r as u32, p: p as u32, s: st };
+            if in_set.insert(c) {
+                cols.push(c);
+            }
+        }
+    }
+    let mut m_set = vec![f64::INFINITY; n];
+    let mut mult = start.clone();
+    // The start's own bound: a round whose duals give less is not kept.
+    let mut best: Option<(f64, Mult, Vec<Col>, Vec<f64>)> =
+        Some((lagrangian(part, start).value, start.clone(), Vec::new(), Vec::new()));
+    let mut per_request = COLGEN_FIRST;
+    for round in 0.. {
+        // Price every column: those below the request's best in the set (or below
+        // leaving it out) would improve the restricted LP; add the cheapest few.
+        let new: Vec<Vec<Col>> = (0..n)
+            .into_par_iter()
+            .map(|r| {
+                let limit = m_set[r].min(part.penalty[r]).min(part.floor[r]);
+                let mut found: Vec<(f64, Col)> = Vec::new();
+                for (p, pair) in part.pairs[r].iter().enumerate() {
+                    if pair.cost >= limit {
+                        continue;
+                    }
+                    for &s in &pair.starts {
+                        let c = Col { r: r as u32, p: p as u32, s };
+                        let rc = reduced_cost(part, &mult, r, p, s);
+                        if rc < limit - 1e-7 * limit.abs().max(1.0) && !in_set.contains(&c) {
+                            found.push((rc, c));
+                        }
+                    }
+                }
+                if found.len() > per_request {
+                    found.select_nth_unstable_by(per_request, |a, b| a.0.total_cmp(&b.0));
+                    found.truncate(per_request);
+                }
+                found.into_iter().map(|x| x.1).collect()
+            })
+            .collect();
+        let added: usize = new.iter().map(Vec::len).sum();
+        tracing::debug!(round, columns = cols.len(), added, "column generation");
+        if added == 0 && round > 0 {
+            break;
+        }
+        for c in new.into_iter().flatten() {
+            if in_set.insert(c) {
+                cols.push(c);
+            }
+        }
+        per_request = COLGEN_NEXT;
+        let left = until.saturating_duration_since(Instant::now()).as_secs_f64();
+        if left < 0.2 {
+            break;
+        }
+        let model = PartModel::new(part, cols.clone());
+        let Some(lp) = model.solve_lp(left) else { break };
+        let lag = lagrangian(part, &lp.mult);
+        if best.as_ref().is_none_or(|b| lag.value > b.0) {
+            best = Some((lag.value, lp.mult.clone(), cols.clone(), lp.x.clone()));
+        }
+        m_set = vec![f64::INFINITY; n];
+        for c in &cols {
+            let r = c.r as usize;
+            m_set[r] = m_set[r].min(reduced_cost(part, &lp.mult, r, c.p as usize, c.s));
+        }
+        mult = lp.mult;
+    }
+    let (_, mult, cols, x) = best?;
+    // Shadow prices from the restricted relaxation of the rules as stated.
+    let left = until.saturating_duration_since(Instant::now()).as_secs_f64();
+    let plain = PartModel::new(part, cols.clone()).without_conflicts().solve_lp(left.max(1.0)).map(|lp| lp.mult.pi);
+    Some(Relaxed { plain: plain.or_else(|| Some(mult.pi.clone())), mult, cols, x })
 }
 
 fn record_shadow(shared: &Mutex<Option<Shared>>, part: &Part, pi: &[f64]) {
