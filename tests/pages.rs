@@ -237,9 +237,7 @@ async fn ministry_dashboard_shows_its_charts() {
     assert!(b.wait_until(&drawn, 20).await);
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let shot = b.screenshot("dashboard-full").await;
-    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
-    std::fs::create_dir_all(&docs).unwrap();
-    std::fs::copy(&shot, docs.join("ministry-dashboard.png")).unwrap();
+    common::browser::update_docs_screenshot(&shot, "ministry-dashboard.png");
     b.client.set_window_size(1366, 900).await.unwrap();
 
     // In English.
@@ -398,9 +396,7 @@ async fn lab_confirms_an_assignment() {
     assert!(b.wait_until(csv, 10).await, "the timeline downloads as CSV");
     tokio::time::sleep(std::time::Duration::from_millis(800)).await; // the chart's entry animation
     let shot = b.screenshot("timeline").await;
-    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
-    std::fs::create_dir_all(&docs).unwrap();
-    std::fs::copy(&shot, docs.join("lab-timeline.png")).unwrap();
+    common::browser::update_docs_screenshot(&shot, "lab-timeline.png");
 
     // Capacity: a bad value is refused next to its field and changes nothing; a good one is saved.
     let base = capacities::Entity::find().filter(capacities::Column::Lab.eq(lab.as_str())).one(&app.db).await;

@@ -31,6 +31,16 @@ pub fn screenshot_dir() -> PathBuf {
     target.join("browser-screenshots")
 }
 
+/// The README's pictures are taken by the tests, but a test run changes the source tree
+/// only when asked: `LABPLAN_UPDATE_SCREENSHOTS=1 cargo test --test pages`.
+pub fn update_docs_screenshot(shot: &std::path::Path, name: &str) {
+    if std::env::var("LABPLAN_UPDATE_SCREENSHOTS").is_ok_and(|v| v == "1") {
+        let docs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
+        std::fs::create_dir_all(&docs).expect("docs/screenshots");
+        std::fs::copy(shot, docs.join(name)).expect("copy the screenshot into docs");
+    }
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").expect("bind a free port").local_addr().expect("local addr").port()
 }
