@@ -3,7 +3,10 @@
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set,
+    TransactionSession, TransactionTrait,
+};
 
 use super::{Caller, Role, new_secret, token_hash};
 use crate::db::audit::{self, AuditEntry};
@@ -46,7 +49,7 @@ pub struct NewUser<'a> {
     pub lab: Option<&'a str>,
 }
 
-pub async fn add<C: ConnectionTrait>(db: &C, new: NewUser<'_>) -> Result<users::Model, UserError> {
+pub async fn add<C: TransactionTrait>(db: &C, new: NewUser<'_>) -> Result<users::Model, UserError> {
     add_as(db, new, None).await
 }
 
@@ -83,11 +86,14 @@ fn user_snapshot(user: &users::Model) -> serde_json::Value {
 }
 
 /// Adds a user; `actor` is who did it, for the audit log (None: the command line).
-pub async fn add_as<C: ConnectionTrait>(
+/// The user and its audit row are written in one transaction.
+pub async fn add_as<C: TransactionTrait>(
     db: &C,
     new: NewUser<'_>,
     actor: Option<&str>,
 ) -> Result<users::Model, UserError> {
+    let txn = db.begin().await?;
+    let db = &txn;
     let email = parse_email(new.email)?;
     if new.password.chars().count() < 12 {
         return Err(UserError::Invalid("the password must have at least 12 characters".into()));
@@ -114,11 +120,12 @@ pub async fn add_as<C: ConnectionTrait>(
         Some(user_snapshot(&user)),
     )
     .await?;
+    txn.commit().await?;
     Ok(user)
 }
 
 /// Gives a user another role (and the company or lab it needs), by the rules of [`add`].
-pub async fn set_role<C: ConnectionTrait>(
+pub async fn set_role<C: TransactionTrait>(
     db: &C,
     user: &users::Model,
     role: Role,
@@ -126,6 +133,8 @@ pub async fn set_role<C: ConnectionTrait>(
     lab: Option<&str>,
     actor: Option<&str>,
 ) -> Result<users::Model, UserError> {
+    let txn = db.begin().await?;
+    let db = &txn;
     check_binding(db, role, company, lab).await?;
     let before = user_snapshot(user);
     let mut active: users::ActiveModel = user.clone().into();
@@ -140,6 +149,7 @@ pub async fn set_role<C: ConnectionTrait>(
         Some(user_snapshot(&updated)),
     )
     .await?;
+    txn.commit().await?;
     Ok(updated)
 }
 
@@ -176,17 +186,19 @@ pub async fn create_token<C: ConnectionTrait>(db: &C, user: &users::Model, name:
 }
 
 /// Revokes the user's tokens of that name (or all of them); returns how many.
-pub async fn revoke_tokens<C: ConnectionTrait>(db: &C, user: &users::Model, name: Option<&str>) -> Result<u64, DbErr> {
+pub async fn revoke_tokens<C: TransactionTrait>(db: &C, user: &users::Model, name: Option<&str>) -> Result<u64, DbErr> {
     revoke_tokens_as(db, user, name, None).await
 }
 
-/// [`revoke_tokens`], with who did it for the audit log.
-pub async fn revoke_tokens_as<C: ConnectionTrait>(
+/// [`revoke_tokens`], with who did it for the audit log, in one transaction with it.
+pub async fn revoke_tokens_as<C: TransactionTrait>(
     db: &C,
     user: &users::Model,
     name: Option<&str>,
     actor: Option<&str>,
 ) -> Result<u64, DbErr> {
+    let txn = db.begin().await?;
+    let db = &txn;
     let mut update = api_tokens::Entity::update_many()
         .col_expr(api_tokens::Column::RevokedAt, Expr::value(chrono::Utc::now()))
         .filter(api_tokens::Column::User.eq(user.id))
@@ -204,6 +216,7 @@ pub async fn revoke_tokens_as<C: ConnectionTrait>(
         )
         .await?;
     }
+    txn.commit().await?;
     Ok(revoked)
 }
 
