@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::lookup::Catalog;
-use super::page::{Page, grouped};
+use super::page::{Page, csv_field, grouped, script_json};
 use crate::auth::Role;
 use crate::entities::{accreditations, assignments, capacities, capacity_overrides, test_requests};
 use crate::http::AppState;
@@ -392,8 +392,7 @@ async fn timeline_page(State(state): State<AppState>, page: Page) -> Response {
             "emphasis": { "itemStyle": { "borderColor": "#000", "borderWidth": 2 } },
         }],
     });
-    // Inside <script> the text must not close the element: `</` is written as `<\/`, still the same JSON.
-    let option = option.to_string().replace("</", "<\\/");
+    let option = script_json(&option);
     let height = 120 + 44 * timeline.rows.len();
     page.render(
         "lab_timeline.html",
@@ -403,10 +402,6 @@ async fn timeline_page(State(state): State<AppState>, page: Page) -> Response {
             last_week => timeline.weeks.last().map(|w| (*w + chrono::Days::new(6)).to_string()),
         },
     )
-}
-
-fn csv_field(raw: &str) -> String {
-    if raw.contains([',', '"', '\n', ';']) { format!("\"{}\"", raw.replace('"', "\"\"")) } else { raw.to_string() }
 }
 
 async fn timeline_csv(State(state): State<AppState>, page: Page) -> Response {

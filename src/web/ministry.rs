@@ -5,7 +5,7 @@
 //! Each section is built once as a [`Table`] (the page's table, the CSV) and a chart
 //! option made from the same numbers, so the three never disagree.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use axum::extract::{Query, State};
 use axum::http::header;
@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::lookup::Catalog;
-use super::page::{Page, grouped};
+use super::page::{Page, csv_field, grouped, script_json};
 use crate::auth::Role;
 use crate::entities::{
     capacities, capacity_overrides, plan_assignments, plan_bottlenecks, plan_unassigned, planning_runs, test_requests,
@@ -92,15 +92,12 @@ impl Table {
 
     /// UTF-8 with a byte-order mark, so that spreadsheet programs read Cyrillic right.
     fn csv(&self) -> String {
-        fn field(s: &str) -> String {
-            if s.contains([',', '"', '\n', '\r', ';']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.into() }
-        }
         let mut out = String::from("\u{feff}");
-        let header: Vec<String> = self.headers.iter().map(|h| field(h)).collect();
+        let header: Vec<String> = self.headers.iter().map(|h| csv_field(h)).collect();
         out.push_str(&header.join(","));
         out.push_str("\r\n");
         for row in &self.rows {
-            let cells: Vec<String> = row.iter().map(|c| field(&c.raw)).collect();
+            let cells: Vec<String> = row.iter().map(|c| csv_field(&c.raw)).collect();
             out.push_str(&cells.join(","));
             out.push_str("\r\n");
         }
@@ -370,19 +367,6 @@ fn unmet_by(page: &Page, data: &Data, by_region: bool) -> Section {
     Section { table: Table { headers, rows }, chart: bar_option(&categories, series, true, false) }
 }
 
-/// Hours per week a test of `test_type` uses at `lab`, by the planning model.
-fn weekly_hours(data: &Data, test_type: &str, base: f64) -> Option<(f64, u32)> {
-    let t = data.catalog.test_types.get(test_type)?;
-    let e = data.catalog.equipment.get(&t.equipment)?;
-    let rate = f64::from(e.max_hours_per_test_week).min(base);
-    if rate <= 0.0 {
-        return None;
-    }
-    let hours = f64::from(t.hours);
-    let span = (hours / rate).ceil().max(1.0);
-    Some((hours / span, span as u32))
-}
-
 /// The equipment class the heatmap shows by default: the one with the most binding weeks.
 fn busiest_equipment(data: &Data) -> Option<String> {
     let mut binding: BTreeMap<&str, usize> = BTreeMap::new();
@@ -397,7 +381,7 @@ fn heatmap(page: &Page, data: &Data, equipment: &str) -> Section {
     let weeks = data.horizon.weeks;
     let mut labs: Vec<&capacities::Model> = data.capacities.iter().filter(|c| c.equipment == equipment).collect();
     labs.sort_by(|a, b| a.lab.cmp(&b.lab));
-    let base: HashMap<&str, f64> = labs.iter().map(|c| (c.lab.as_str(), f64::from(c.hours_per_week))).collect();
+    let offering: HashSet<&str> = labs.iter().map(|c| c.lab.as_str()).collect();
     let requests: HashMap<&str, &str> = data.requests.iter().map(|r| (r.id.as_str(), r.test_type.as_str())).collect();
     let mut used: HashMap<(&str, u32), f64> = HashMap::new();
     for a in &data.assigned {
@@ -405,8 +389,13 @@ fn heatmap(page: &Page, data: &Data, equipment: &str) -> Section {
         if data.equipment_of(test_type) != Some(equipment) {
             continue;
         }
-        let Some(base) = base.get(a.lab.as_str()) else { continue };
-        let Some((per_week, _)) = weekly_hours(data, test_type, *base) else { continue };
+        let Some(hours) = data.catalog.test_types.get(*test_type).map(|t| f64::from(t.hours)) else { continue };
+        if !offering.contains(a.lab.as_str()) {
+            continue;
+        }
+        // The plan stores each booking's weeks; by the planning model a test spreads its
+        // hours evenly over them.
+        let per_week = hours / f64::from((a.end_week - a.start_week + 1).max(1));
         for w in a.start_week.max(0)..=a.end_week {
             *used.entry((a.lab.as_str(), w as u32)).or_default() += per_week;
         }
@@ -499,11 +488,6 @@ fn chosen_equipment(data: &Data, q: &DashQuery) -> String {
 }
 
 /// JSON to sit inside a `<script>` element: nothing in it can end the element.
-fn script_json(value: &Value) -> minijinja::Value {
-    let json = value.to_string().replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026");
-    minijinja::Value::from_safe_string(json)
-}
-
 const READERS: &[Role] = &[Role::Ministry, Role::Planner, Role::Admin];
 
 async fn dashboard(State(state): State<AppState>, page: Page, Query(q): Query<DashQuery>) -> Response {

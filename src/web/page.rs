@@ -181,6 +181,22 @@ impl Page {
     }
 }
 
+/// JSON to embed in a `<script type="application/json">`: `<`, `>` and `&` escaped, so the
+/// text can never close the element, and still the same JSON.
+pub fn script_json(value: &serde_json::Value) -> minijinja::Value {
+    let json = value.to_string().replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026");
+    minijinja::Value::from_safe_string(json)
+}
+
+/// One CSV field, quoted when it holds a separator, a quote or a line break.
+pub fn csv_field(raw: &str) -> String {
+    if raw.contains([',', '"', '\n', '\r', ';']) {
+        format!("\"{}\"", raw.replace('"', "\"\""))
+    } else {
+        raw.to_string()
+    }
+}
+
 /// Rounds and groups a number for people: `1234567.8` as `1 234 568`.
 pub fn grouped(value: f64) -> String {
     let rounded = value.round() as i64;
@@ -197,6 +213,16 @@ pub fn grouped(value: f64) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn embedded_json_cannot_close_its_script_and_csv_fields_are_quoted() {
+        let json = super::script_json(&serde_json::json!({"name": "</script><b>&"})).to_string();
+        assert!(!json.contains('<') && !json.contains('>'));
+        let back: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+        assert_eq!(back["name"], "</script><b>&");
+        assert_eq!(super::csv_field("plain"), "plain");
+        assert_eq!(super::csv_field("ООО «Ромашка», \"А\""), "\"ООО «Ромашка», \"\"А\"\"\"");
+    }
+
     #[test]
     fn numbers_are_grouped_by_thousands() {
         assert_eq!(super::grouped(1_234_567.8), "1\u{a0}234\u{a0}568");
