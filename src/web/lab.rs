@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::lookup::Catalog;
-use super::page::{Page, csv_field, grouped, script_json};
+use super::page::{CsrfForm, Page, csv_field, grouped, script_json};
 use crate::auth::Role;
 use crate::entities::{accreditations, assignments, capacities, capacity_overrides, test_requests};
 use crate::http::AppState;
@@ -60,12 +60,6 @@ fn notice(page: &Page, q: &DoneQuery) -> Option<String> {
         .as_deref()
         .filter(|d| d.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
         .map(|d| page.t(&format!("lab_done_{d}")))
-}
-
-#[derive(Debug, Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
 }
 
 fn int(raw: &str) -> Option<i64> {

@@ -18,6 +18,13 @@ use crate::auth::{Caller, Role, users};
 use crate::http::AppState;
 use crate::http::error::{ApiError, FieldError};
 
+/// A form whose only field is the CSRF token (a button that does one thing).
+#[derive(Debug, serde::Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    pub csrf: String,
+}
+
 /// A signed-in user's page request. Without a session the user is sent to sign in and
 /// brought back here afterwards.
 pub struct Page {

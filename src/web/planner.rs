@@ -13,7 +13,7 @@ use minijinja::context;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde::Deserialize;
 
-use super::page::{Page, grouped};
+use super::page::{CsrfForm, Page, grouped};
 use crate::entities::{plan_assignments, plan_unassigned};
 use crate::http::AppState;
 use crate::http::error::ApiError;
@@ -207,12 +207,6 @@ async fn events(State(state): State<AppState>, page: Page, Path(id): Path<i64>) 
         Ok(sse) => sse.into_response(),
         Err(e) => page.api_error(e),
     }
-}
-
-#[derive(Debug, Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
 }
 
 async fn publish(
