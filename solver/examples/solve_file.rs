@@ -9,6 +9,11 @@ use std::time::Duration;
 use labplan_solver::{Instance, Progress, SolveOptions, solve, validate};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Where the gap lies, part by part: LABPLAN_LOG=labplan_solver=debug.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("LABPLAN_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
     let args: Vec<String> = std::env::args().collect();
     let (Some(path), Some(secs)) = (args.get(1), args.get(2)) else {
         return Err("usage: solve_file INSTANCE.json SECONDS [GAP] [PLAN.json]".into());
