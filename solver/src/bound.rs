@@ -37,6 +37,19 @@ impl Mult {
     }
 }
 
+impl Mult {
+    /// a·self + (1 − a)·other, row by row: multipliers ≥ 0 stay ≥ 0.
+    pub fn mix(&self, other: &Mult, a: f64) -> Mult {
+        let m = |x: &[f64], y: &[f64]| x.iter().zip(y).map(|(p, q)| a * p + (1.0 - a) * q).collect();
+        Mult {
+            pi: m(&self.pi, &other.pi),
+            rho: m(&self.rho, &other.rho),
+            tau: m(&self.tau, &other.tau),
+            kappa: m(&self.kappa, &other.kappa),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct Lagrangian {
     pub value: f64,
@@ -44,27 +57,54 @@ pub(crate) struct Lagrangian {
     pub m: Vec<f64>,
 }
 
+/// What a booking using `usage` hours of a row pays in week `w` of its lab under `mult`.
+fn week_price(part: &Part, mult: &Mult, lab: u32, w: u32, usage: f64) -> f64 {
+    let row = part.row(lab, w);
+    let cap = part.cap[lab as usize][w as usize];
+    let mut c = mult.pi[row] * usage;
+    if mult.rho[row] > 0.0 && in_conflict(usage, cap) {
+        c += mult.rho[row];
+    }
+    if mult.tau[row] > 0.0 {
+        c += mult.tau[row] * triple_coef(usage, cap);
+    }
+    for &k in part.cuts.by_row.get(row).map_or(&[][..], |v| v.as_slice()) {
+        let kappa = mult.kappa.get(k as usize).copied().unwrap_or(0.0);
+        if kappa > 0.0 {
+            c += kappa * part.cuts.cuts[part.cuts.inst[k as usize].1 as usize].a(usage);
+        }
+    }
+    c
+}
+
 pub(crate) fn reduced_cost(part: &Part, mult: &Mult, r: usize, p: usize, s: u32) -> f64 {
     let pair = &part.pairs[r][p];
     let mut c = part.col_cost(r, pair, s);
     for w in s..s + pair.span {
-        let row = part.row(pair.lab, w);
-        let cap = part.cap[pair.lab as usize][w as usize];
-        c += mult.pi[row] * pair.usage;
-        if mult.rho[row] > 0.0 && in_conflict(pair.usage, cap) {
-            c += mult.rho[row];
-        }
-        if mult.tau[row] > 0.0 {
-            c += mult.tau[row] * triple_coef(pair.usage, cap);
-        }
-        for &k in part.cuts.by_row.get(row).map_or(&[][..], |v| v.as_slice()) {
-            let kappa = mult.kappa.get(k as usize).copied().unwrap_or(0.0);
-            if kappa > 0.0 {
-                c += kappa * part.cuts.cuts[part.cuts.inst[k as usize].1 as usize].a(pair.usage);
-            }
-        }
+        c += week_price(part, mult, pair.lab, w, pair.usage);
     }
     c
+}
+
+/// The reduced cost of every start of pairing `p` of request `r`, in the order of its
+/// `starts`, into `out`. Each week's price is computed once and slid over the span, so a
+/// pairing costs its window of weeks rather than starts × span: pricing every column
+/// is what the subgradient, column generation and column selection spend their time on.
+pub(crate) fn start_costs(part: &Part, mult: &Mult, r: usize, p: usize, prefix: &mut Vec<f64>, out: &mut Vec<f64>) {
+    let pair = &part.pairs[r][p];
+    out.clear();
+    let (Some(&first), Some(&last)) = (pair.starts.first(), pair.starts.last()) else { return };
+    prefix.clear();
+    prefix.push(0.0);
+    let mut acc = 0.0;
+    for w in first..last + pair.span {
+        acc += week_price(part, mult, pair.lab, w, pair.usage);
+        prefix.push(acc);
+    }
+    for &s in &pair.starts {
+        let (a, b) = ((s - first) as usize, (s - first + pair.span) as usize);
+        out.push(part.col_cost(r, pair, s) + prefix[b] - prefix[a]);
+    }
 }
 
 /// The request's term m_r of the Lagrangian and its minimiser: the booking of least
@@ -73,13 +113,14 @@ pub(crate) fn reduced_cost(part: &Part, mult: &Mult, r: usize, p: usize, s: u32)
 fn request_min(part: &Part, mult: &Mult, r: usize) -> (f64, Option<(usize, u32)>) {
     let mut best = part.penalty[r].min(part.floor[r]);
     let mut arg = None;
+    let (mut prefix, mut costs) = (Vec::new(), Vec::new());
     for (p, pair) in part.pairs[r].iter().enumerate() {
         // c̄ ≥ on-time cost: skip pairings that cannot beat the best so far.
         if pair.cost >= best {
             continue;
         }
-        for &s in &pair.starts {
-            let c = reduced_cost(part, mult, r, p, s);
+        start_costs(part, mult, r, p, &mut prefix, &mut costs);
+        for (&s, &c) in pair.starts.iter().zip(&costs) {
             if c < best {
                 best = c;
                 arg = Some((p, s));
@@ -203,10 +244,12 @@ pub(crate) fn select_columns(
     let mut all: Vec<(f64, Col)> = Vec::with_capacity(part.num_cols());
     let mut excluded_min =
         (0..part.reqs.len()).map(|r| part.floor[r] - lag.m[r]).fold(f64::INFINITY, f64::min).max(0.0);
+    let (mut prefix, mut costs) = (Vec::new(), Vec::new());
     for r in 0..part.reqs.len() {
         for (p, pair) in part.pairs[r].iter().enumerate() {
-            for &s in &pair.starts {
-                let d = (reduced_cost(part, mult, r, p, s) - lag.m[r]).max(0.0);
+            start_costs(part, mult, r, p, &mut prefix, &mut costs);
+            for (&s, &c) in pair.starts.iter().zip(&costs) {
+                let d = (c - lag.m[r]).max(0.0);
                 if d > limit {
                     excluded_min = excluded_min.min(d);
                 } else {
@@ -238,4 +281,65 @@ pub(crate) fn all_columns(part: &Part) -> Vec<Col> {
         }
     }
     cols
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cuts::part_cuts;
+    use crate::part::Pair;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The sliding-window pricing gives every start the reduced cost that pricing it
+        /// alone gives, whatever the multipliers.
+        #[test]
+        fn start_costs_match_reduced_cost(
+            caps in prop::collection::vec(prop::collection::vec(20.0f64..300.0, 12), 2),
+            prices in prop::collection::vec(0.0f64..1000.0, 24 * 4),
+            pairs in prop::collection::vec((0u32..2, 1u32..5, 5.0f64..200.0, 0u32..8), 1..5),
+        ) {
+            let weeks = 12;
+            let pairs: Vec<Pair> = pairs
+                .into_iter()
+                .map(|(lab, span, usage, first)| Pair {
+                    lab,
+                    span,
+                    usage,
+                    cost: 1000.0,
+                    starts: (first..=weeks - span).step_by(2).collect(),
+                })
+                .collect();
+            let mut part = Part {
+                eq: 0,
+                reqs: vec![0],
+                labs: vec![0, 1],
+                cap: caps,
+                pairs: vec![pairs],
+                floor: vec![f64::INFINITY],
+                penalty: vec![1e6],
+                due: vec![5],
+                tard_rate: vec![300.0],
+                weeks,
+                cuts: crate::cuts::Cuts::default(),
+            };
+            part.cuts = part_cuts(&part);
+            let rows = 2 * weeks as usize;
+            let mult = Mult {
+                pi: prices[..rows].to_vec(),
+                rho: prices[rows..2 * rows].to_vec(),
+                tau: prices[2 * rows..3 * rows].to_vec(),
+                kappa: (0..part.cuts.inst.len()).map(|k| prices[3 * rows + k % rows]).collect(),
+            };
+            let (mut prefix, mut costs) = (Vec::new(), Vec::new());
+            for p in 0..part.pairs[0].len() {
+                start_costs(&part, &mult, 0, p, &mut prefix, &mut costs);
+                prop_assert_eq!(costs.len(), part.pairs[0][p].starts.len());
+                for (&s, &c) in part.pairs[0][p].starts.iter().zip(&costs) {
+                    let one = reduced_cost(&part, &mult, 0, p, s);
+                    prop_assert!((c - one).abs() <= 1e-6 * one.abs().max(1.0), "start {}: {} against {}", s, c, one);
+                }
+            }
+        }
+    }
 }

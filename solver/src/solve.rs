@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
-use crate::bound::{Lagrangian, Mult, all_columns, lagrangian, reduced_cost, select_columns, subgradient};
+use crate::bound::{Lagrangian, Mult, all_columns, lagrangian, reduced_cost, select_columns, start_costs, subgradient};
 use crate::data::{Data, HOURS_EPS};
 use crate::error::SolveError;
 use crate::explain::assemble;
@@ -32,6 +32,8 @@ const LP_COLS: usize = 40_000;
 /// Columns per request in the first restricted LP, and added per round after.
 const COLGEN_FIRST: usize = 6;
 const COLGEN_NEXT: usize = 8;
+/// Weight of the best duals so far in column generation's pricing point.
+const SMOOTHING: f64 = 0.5;
 /// Columns of a part's MILP at most; beyond, the smallest reduced costs are kept.
 const MIP_COLS: usize = 120_000;
 /// Columns of a part's first MILP; each later round takes four times more. A small
@@ -330,50 +332,65 @@ fn run_in_pool(
     // close most of the gap, always get time.
     let part_gap = |st: &PartState| (st.obj - st.bound).max(0.0);
     let relax_end = deadline.min(started + Duration::from_secs_f64(0.5 * limit));
+    // Parts small enough for one LP first, largest gap first: their LPs take seconds
+    // and give their bound, duals and rounding at once. Then the large ones, which share
+    // what is left of the phase by their gap after the greedy: region-5000's
+    // universal-testing part is as large as its climatic one but has a hundredth of its
+    // gap, and time spent on it is time the climatic part's bound does not get.
+    let large = |i: usize| parts[i].num_cols() > LP_COLS;
     let mut order: Vec<usize> = (0..nparts).collect();
-    order.sort_by(|&a, &b| parts[b].num_cols().cmp(&parts[a].num_cols()));
-    let large_cols: f64 = parts.iter().map(|p| p.num_cols()).filter(|&n| n > LP_COLS).sum::<usize>() as f64;
+    order.sort_by(|&a, &b| large(a).cmp(&large(b)).then(part_gap(&states[b]).total_cmp(&part_gap(&states[a]))));
+    let pending_gap = Mutex::new((0..nparts).filter(|&i| large(i)).map(|i| part_gap(&states[i])).sum::<f64>());
     let workers = options.threads.max(1) as f64;
-    let phase_started = Instant::now();
-    let relaxed: Vec<(usize, Option<Relaxed>)> = order
-        .par_iter()
-        .map(|&i| {
-            let part = &parts[i];
-            if cancelled() || Instant::now() >= relax_end {
-                return (i, None);
-            }
-            let left = relax_end.saturating_duration_since(Instant::now()).as_secs_f64();
-            if part.num_cols() > LP_COLS {
-                // Its share of the phase, by size, over all workers.
-                let phase = relax_end.saturating_duration_since(phase_started).as_secs_f64();
-                let share = phase * workers * part.num_cols() as f64 / large_cols.max(1.0);
-                let until = relax_end.min(Instant::now() + Duration::from_secs_f64(share.min(left)));
-                let st = &states[i];
-                let zero = Mult::zero(part);
-                // Subgradient steps first, for half the share: each costs one pass over
-                // the columns, they reach most of the LP bound fast, and their reduced
-                // costs pick the first restricted LP's columns. Column generation then
-                // closes in on the LP bound with the cuts, from that bound upwards.
-                let now = Instant::now();
-                let half = now + until.saturating_duration_since(now) / 2;
-                let warm = subgradient(part, &zero, st.obj, half).0;
-                let pi = warm.pi.clone();
-                let fallback = Relaxed { mult: warm.clone(), cols: Vec::new(), x: Vec::new(), plain: Some(pi) };
-                return (i, Some(colgen(part, &warm, &st.sel, until).unwrap_or(fallback)));
-            }
-            let model = PartModel::new(part, all_columns(part));
-            let lp_started = Instant::now();
-            let lp = model.solve_lp(left * 0.5);
-            // Shadow prices come from the relaxation of the rules as stated; the
-            // conflict rows would take part of the price onto themselves. That LP is
-            // the same size, so it gets about the time the first took.
-            let took = lp_started.elapsed().as_secs_f64();
-            let left = relax_end.saturating_duration_since(Instant::now()).as_secs_f64();
-            let plain = model.without_conflicts();
-            let shadow = plain.solve_lp((2.0 * took).max(1.0).min(left * 0.5)).map(|lp| lp.mult.pi);
-            (i, lp.map(|lp| Relaxed { mult: lp.mult, cols: plain.cols, x: lp.x, plain: shadow }))
-        })
-        .collect();
+    let relaxed: Vec<(usize, Option<Relaxed>)> = in_order(&order, options.threads, |i| {
+        let part = &parts[i];
+        if cancelled() || Instant::now() >= relax_end {
+            return (i, None);
+        }
+        let left = relax_end.saturating_duration_since(Instant::now()).as_secs_f64();
+        if part.num_cols() > LP_COLS {
+            // Its share of what is left, by its gap against the gaps of the large
+            // parts not yet started, over all workers; no part more than one worker's
+            // whole rest of the phase, and none so little that it gets no duals (they
+            // are its shadow prices).
+            let gap = part_gap(&states[i]);
+            let fraction = match pending_gap.lock() {
+                Ok(mut pending) => {
+                    let f = gap / pending.max(1e-9);
+                    *pending = (*pending - gap).max(0.0);
+                    f
+                }
+                Err(_) => 1.0,
+            };
+            let share = (left * workers * fraction).clamp(0.02 * left, left);
+            let until = relax_end.min(Instant::now() + Duration::from_secs_f64(share));
+            let st = &states[i];
+            let zero = Mult::zero(part);
+            // Subgradient steps first, for a fifth of the share: each costs one pass
+            // over the columns, they reach much of the LP bound fast, and their
+            // reduced costs pick the first restricted LP's columns. Column generation
+            // then closes in on the LP bound with the cuts, from that bound upwards;
+            // with the interior-point method its rounds are fast enough that it, not
+            // the subgradient, should have most of the time.
+            let now = Instant::now();
+            let fifth = now + until.saturating_duration_since(now) / 5;
+            let warm = subgradient(part, &zero, st.obj, fifth).0;
+            let pi = warm.pi.clone();
+            let fallback = Relaxed { mult: warm.clone(), cols: Vec::new(), x: Vec::new(), plain: Some(pi) };
+            return (i, Some(colgen(part, &warm, &st.sel, until).unwrap_or(fallback)));
+        }
+        let model = PartModel::new(part, all_columns(part));
+        let lp_started = Instant::now();
+        let lp = model.solve_lp(left * 0.5);
+        // Shadow prices come from the relaxation of the rules as stated; the
+        // conflict rows would take part of the price onto themselves. That LP is
+        // the same size, so it gets about the time the first took.
+        let took = lp_started.elapsed().as_secs_f64();
+        let left = relax_end.saturating_duration_since(Instant::now()).as_secs_f64();
+        let plain = model.without_conflicts();
+        let shadow = plain.solve_lp((2.0 * took).max(1.0).min(left * 0.5)).map(|lp| lp.mult.pi);
+        (i, lp.map(|lp| Relaxed { mult: lp.mult, cols: plain.cols, x: lp.x, plain: shadow }))
+    });
     tracing::info!(seconds = started.elapsed().as_secs_f64(), "relaxations");
     let improved: Vec<(usize, Option<PartState>)> = relaxed
         .into_par_iter()
@@ -428,31 +445,28 @@ fn run_in_pool(
         open.sort_by(|&a, &b| part_gap(&states[b]).total_cmp(&part_gap(&states[a])));
         let gap_sum: f64 = open.iter().map(|&i| part_gap(&states[i])).sum();
         let done = std::sync::atomic::AtomicUsize::new(0);
-        let results: Vec<(usize, Option<PartState>)> = open
-            .par_iter()
-            .map(|&i| {
-                let st = &states[i];
-                let left = deadline.saturating_duration_since(Instant::now()).as_secs_f64();
-                if cancelled() || left < 0.2 {
-                    return (i, None);
-                }
-                // No part takes more than 60 % of a worker in one round, so that a part
-                // whose model stalls leaves time to the next rounds and to the others.
-                let share = (part_gap(st) / gap_sum.max(1e-9) * workers).min(0.6);
-                let slice = (left * share).max(left.min(1.0));
-                let part = &parts[i];
-                // A part is done when its own gap is within its share of the target.
-                let abs_gap = options.gap * total_obj * part_gap(st) / gap_sum.max(1e-9);
-                let budget = (MIP_COLS_FIRST << (2 * (round - 1)).min(20)).min(MIP_COLS);
-                let res = mip_part(part, st, slice, abs_gap.max(1e-6), round, budget, deadline);
-                let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                if let Some(ns) = &res {
-                    publish(i, part, ns);
-                    report(Phase::Mip, n);
-                }
-                (i, res)
-            })
-            .collect();
+        let results: Vec<(usize, Option<PartState>)> = in_order(&open, options.threads, |i| {
+            let st = &states[i];
+            let left = deadline.saturating_duration_since(Instant::now()).as_secs_f64();
+            if cancelled() || left < 0.2 {
+                return (i, None);
+            }
+            // No part takes more than 60 % of a worker in one round, so that a part
+            // whose model stalls leaves time to the next rounds and to the others.
+            let share = (part_gap(st) / gap_sum.max(1e-9) * workers).min(0.6);
+            let slice = (left * share).max(left.min(1.0));
+            let part = &parts[i];
+            // A part is done when its own gap is within its share of the target.
+            let abs_gap = options.gap * total_obj * part_gap(st) / gap_sum.max(1e-9);
+            let budget = (MIP_COLS_FIRST << (2 * (round - 1)).min(20)).min(MIP_COLS);
+            let res = mip_part(part, st, slice, abs_gap.max(1e-6), round, budget, deadline);
+            let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+            if let Some(ns) = &res {
+                publish(i, part, ns);
+                report(Phase::Mip, n);
+            }
+            (i, res)
+        });
         let mut progressed = false;
         for (i, res) in results {
             if let Some(ns) = res {
@@ -575,6 +589,7 @@ fn colgen(part: &Part, start: &Mult, incumbent: &Sel, until: Instant) -> Option<
     let mut best: Option<(f64, Mult, Vec<Col>, Vec<f64>)> =
         Some((lagrangian(part, start).value, start.clone(), Vec::new(), Vec::new()));
     let mut per_request = COLGEN_FIRST;
+    let mut lp_mult: Option<Mult> = None;
     for round in 0.. {
         // Price every column: those below the request's best in the set (or below
         // leaving it out) would improve the restricted LP; add the cheapest few.
@@ -583,13 +598,14 @@ fn colgen(part: &Part, start: &Mult, incumbent: &Sel, until: Instant) -> Option<
             .map(|r| {
                 let limit = m_set[r].min(part.penalty[r]).min(part.floor[r]);
                 let mut found: Vec<(f64, Col)> = Vec::new();
+                let (mut prefix, mut costs) = (Vec::new(), Vec::new());
                 for (p, pair) in part.pairs[r].iter().enumerate() {
                     if pair.cost >= limit {
                         continue;
                     }
-                    for &s in &pair.starts {
+                    start_costs(part, &mult, r, p, &mut prefix, &mut costs);
+                    for (&s, &rc) in pair.starts.iter().zip(&costs) {
                         let c = Col { r: r as u32, p: p as u32, s };
-                        let rc = reduced_cost(part, &mult, r, p, s);
                         if rc < limit - 1e-7 * limit.abs().max(1.0) && !in_set.contains(&c) {
                             found.push((rc, c));
                         }
@@ -605,7 +621,12 @@ fn colgen(part: &Part, start: &Mult, incumbent: &Sel, until: Instant) -> Option<
         let added: usize = new.iter().map(Vec::len).sum();
         tracing::debug!(round, columns = cols.len(), added, "column generation");
         if added == 0 && round > 0 {
-            break;
+            // Nothing prices out at the smoothed duals: the LP's own duals decide
+            // (a smoothed point can miss a column that the LP's duals would take).
+            let Some(exact) = lp_mult.take() else { break };
+            m_set = set_minima(part, &exact, &cols);
+            mult = exact;
+            continue;
         }
         for c in new.into_iter().flatten() {
             if in_set.insert(c) {
@@ -617,24 +638,71 @@ fn colgen(part: &Part, start: &Mult, incumbent: &Sel, until: Instant) -> Option<
         if left < 0.2 {
             break;
         }
-        let model = PartModel::new(part, cols.clone());
+        let model = PartModel::new(part, cols.clone()).interior_point();
         let Some(lp) = model.solve_lp(left) else { break };
         let lag = lagrangian(part, &lp.mult);
         if best.as_ref().is_none_or(|b| lag.value > b.0) {
             best = Some((lag.value, lp.mult.clone(), cols.clone(), lp.x.clone()));
         }
-        m_set = vec![f64::INFINITY; n];
-        for c in &cols {
-            let r = c.r as usize;
-            m_set[r] = m_set[r].min(reduced_cost(part, &lp.mult, r, c.p as usize, c.s));
+        // Wentges smoothing: price at a point between the best duals so far and the
+        // LP's. The restricted LP's duals swing from round to round and keep pulling in
+        // columns that the next round no longer wants; region-5000's climatic part was
+        // still adding a hundred columns a round when its time ran out. Any duals give a
+        // valid bound, so the smoothed point's bound counts too.
+        let smooth = match &best {
+            Some((_, center, ..)) => center.mix(&lp.mult, SMOOTHING),
+            None => lp.mult.clone(),
+        };
+        let lag = lagrangian(part, &smooth);
+        if best.as_ref().is_none_or(|b| lag.value > b.0) {
+            best = Some((lag.value, smooth.clone(), cols.clone(), lp.x.clone()));
         }
-        mult = lp.mult;
+        m_set = set_minima(part, &smooth, &cols);
+        mult = smooth;
+        lp_mult = Some(lp.mult);
     }
     let (_, mult, cols, x) = best?;
     // Shadow prices from the restricted relaxation of the rules as stated.
     let left = until.saturating_duration_since(Instant::now()).as_secs_f64();
-    let plain = PartModel::new(part, cols.clone()).without_conflicts().solve_lp(left.max(1.0)).map(|lp| lp.mult.pi);
+    let plain = PartModel::new(part, cols.clone())
+        .without_conflicts()
+        .interior_point()
+        .solve_lp(left.max(1.0))
+        .map(|lp| lp.mult.pi);
     Some(Relaxed { plain: plain.or_else(|| Some(mult.pi.clone())), mult, cols, x })
+}
+
+/// `f` of every part in `order`, the parts taken strictly in that order by `workers`
+/// workers, so that the parts put first start first; the results come as they finish. A
+/// parallel iterator splits its input in halves instead: with two workers, the first
+/// and second parts of the order ran one after the other on the same worker, and the
+/// second found its phase over when it started.
+fn in_order<T: Send>(order: &[usize], workers: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let out = Mutex::new(Vec::with_capacity(order.len()));
+    rayon::scope(|scope| {
+        for _ in 0..workers.max(1) {
+            scope.spawn(|_| {
+                while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let res = f(i);
+                    if let Ok(mut out) = out.lock() {
+                        out.push(res);
+                    }
+                }
+            });
+        }
+    });
+    out.into_inner().unwrap_or_default()
+}
+
+/// The least reduced cost under `mult` of each request's columns in `cols`.
+fn set_minima(part: &Part, mult: &Mult, cols: &[Col]) -> Vec<f64> {
+    let mut m = vec![f64::INFINITY; part.reqs.len()];
+    for c in cols {
+        let r = c.r as usize;
+        m[r] = m[r].min(reduced_cost(part, mult, r, c.p as usize, c.s));
+    }
+    m
 }
 
 fn record_shadow(shared: &Mutex<Option<Shared>>, part: &Part, pi: &[f64]) {
