@@ -115,9 +115,10 @@ fn request_min(part: &Part, mult: &Mult, r: usize) -> (f64, Option<(usize, u32)>
     let mut arg = None;
     let (mut prefix, mut costs) = (Vec::new(), Vec::new());
     for (p, pair) in part.pairs[r].iter().enumerate() {
-        // c̄ ≥ on-time cost: skip pairings that cannot beat the best so far.
+        // c̄ ≥ on-time cost, and pairings come cheapest first: none from here on can
+        // beat the best so far.
         if pair.cost >= best {
-            continue;
+            break;
         }
         start_costs(part, mult, r, p, &mut prefix, &mut costs);
         for (&s, &c) in pair.starts.iter().zip(&costs) {

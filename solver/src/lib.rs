@@ -16,7 +16,7 @@ mod types;
 mod validate;
 
 pub use error::{InstanceError, InstanceProblem, SolveError};
-pub use solve::{Phase, Progress, ProgressFn, SolveOptions, solve};
+pub use solve::{PART_COLUMNS, Phase, Progress, ProgressFn, SolveOptions, solve};
 pub use types::*;
 pub use validate::{ValidationReport, validate};
 

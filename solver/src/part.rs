@@ -216,8 +216,10 @@ fn edd_choices(
 }
 
 /// Splits the instance. `max_cols` bounds the columns kept per part: when a part has
-/// more, each request keeps only its cheapest pairings and records the cost floor of
-/// the rest, which keeps bounds exact (see `bound.rs`).
+/// more, each request keeps some of its pairings (its cheapest, its cheapest at a
+/// capacity price, and the one an earliest-due-date greedy over all of them books) and
+/// records the least on-time cost of the rest as a floor, which keeps bounds exact (see
+/// `bound.rs`).
 pub(crate) fn decompose(data: &Data, max_cols: usize) -> Decomposition {
     let inst = data.inst;
     let weeks = data.weeks;

@@ -6,6 +6,24 @@ use common::*;
 use labplan_solver::*;
 use proptest::prelude::*;
 
+/// Two climatic test types and one lab per (hours per week, price), in alternating regions.
+fn climatic(labcaps: impl Iterator<Item = (f64, f64)>) -> Instance {
+    let mut inst = base();
+    inst.test_types = vec![test_type("T-A", "CLIM", 150.0), test_type("T-B", "CLIM", 300.0)];
+    inst.labs = labcaps
+        .enumerate()
+        .map(|(i, (hours, price))| {
+            lab(
+                &format!("L{}", i + 1),
+                if i % 2 == 0 { "RU-SAM" } else { "RU-MOW" },
+                &["T-A", "T-B"],
+                &[("CLIM", hours.round(), price.round())],
+            )
+        })
+        .collect();
+    inst
+}
+
 fn instance_strategy() -> impl Strategy<Value = Instance> {
     let req = (0usize..2, 0u32..5, 0u32..6, 1u32..4, 1u32..3, any::<bool>());
     (
@@ -14,20 +32,7 @@ fn instance_strategy() -> impl Strategy<Value = Instance> {
         prop::option::of((0usize..2, 0u32..6, 0.0f64..100.0)),
     )
         .prop_map(|(reqs, labcaps, over)| {
-            let mut inst = base();
-            inst.test_types = vec![test_type("T-A", "CLIM", 150.0), test_type("T-B", "CLIM", 300.0)];
-            inst.labs = labcaps
-                .iter()
-                .enumerate()
-                .map(|(i, &(_, hours, price))| {
-                    lab(
-                        &format!("L{}", i + 1),
-                        if i == 0 { "RU-SAM" } else { "RU-MOW" },
-                        &["T-A", "T-B"],
-                        &[("CLIM", hours.round(), price.round())],
-                    )
-                })
-                .collect();
+            let mut inst = climatic(labcaps.iter().map(|&(_, hours, price)| (hours, price)));
             inst.requests = reqs
                 .iter()
                 .enumerate()
@@ -66,5 +71,42 @@ proptest! {
         for u in &plan.unassigned {
             prop_assert!(!u.detail.is_empty());
         }
+    }
+}
+
+/// Six labs, so that a part limited to one column keeps only four pairings per request.
+fn many_labs_strategy() -> impl Strategy<Value = Instance> {
+    let req = (0usize..2, 0u32..4, 0u32..4, 1u32..4);
+    (prop::collection::vec(req, 1..4), prop::collection::vec((20.0f64..200.0, 50.0f64..150.0), 6)).prop_map(
+        |(reqs, labcaps)| {
+            let mut inst = climatic(labcaps.into_iter());
+            inst.requests = reqs
+                .iter()
+                .enumerate()
+                .map(|(i, &(t, rel, slack, prio))| {
+                    request(&format!("R{i}"), if t == 0 { "T-A" } else { "T-B" }, rel, rel + slack, prio)
+                })
+                .collect();
+            inst
+        },
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    /// A part too large to keep whole keeps some pairings of each request and a floor
+    /// under the others: its plans still validate and its bound is still below the optimum.
+    #[test]
+    fn truncated_parts_keep_a_proven_bound(inst in many_labs_strategy()) {
+        prop_assume!(inst.check().is_ok());
+        let options = SolveOptions { max_part_columns: 1, ..exact_options() };
+        let plan = solve(&inst, &options).expect("solve");
+        let report = validate(&inst, &plan);
+        prop_assert!(report.violations.is_empty(), "{:?}", report.violations);
+        prop_assert!((report.objective - plan.objective).abs() < 1e-6);
+        let best = brute_force(&inst);
+        prop_assert!(plan.bound <= best + 1e-6, "bound {} above the optimum {}", plan.bound, best);
+        prop_assert!(plan.objective >= best - 1e-6);
     }
 }

@@ -91,7 +91,7 @@ pub fn run_solve(args: SolveArgs) -> anyhow::Result<()> {
         gap: args.gap.max(0.0),
         threads: args.threads.unwrap_or_else(|| SolveOptions::default().threads).max(1),
         progress: Some(progress_printer()),
-        cancel: None,
+        ..SolveOptions::default()
     };
     let plan = labplan_solver::solve(&instance, &options)?;
     let json = serde_json::to_string_pretty(&plan)?;

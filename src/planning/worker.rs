@@ -113,6 +113,7 @@ async fn process(db: &DatabaseConnection, config: &WorkerConfig, run: planning_r
             })
         }),
         cancel: Some(cancel.clone()),
+        ..solver::SolveOptions::default()
     };
     let solving = tokio::task::spawn_blocking(move || {
         let plan = solver::solve(&instance, &options)?;
