@@ -465,3 +465,66 @@ pub(crate) fn decompose(data: &Data, max_cols: usize) -> Decomposition {
     forced_out.sort_unstable();
     Decomposition { parts, forced_out }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::Instance;
+
+    /// Eight labs for one test type, the cheapest ones small, and requests that crowd them.
+    fn crowded() -> Instance {
+        let labs: Vec<serde_json::Value> = (0..8)
+            .map(|i| {
+                serde_json::json!({
+                    "id": format!("L{i}"), "name": "", "name_en": "", "region": "RU-SAM",
+                    "accredited": ["T"],
+                    "capacity": [{"equipment": "CLIM", "hours_per_week": 40.0 + 20.0 * f64::from(i), "price_per_hour": 100.0 + 10.0 * f64::from(i)}]
+                })
+            })
+            .collect();
+        let requests: Vec<serde_json::Value> = (0..6)
+            .map(|i| {
+                serde_json::json!({
+                    "id": format!("R{i}"), "company": "C1", "test_type": "T", "samples": 1,
+                    "release_week": 0, "due_week": 3, "priority": 1 + i % 3
+                })
+            })
+            .collect();
+        serde_json::from_value(serde_json::json!({
+            "format": crate::types::INSTANCE_FORMAT,
+            "horizon": {"start": "2027-01-04", "weeks": 8},
+            "weights": {"tardiness_per_week": 1000.0, "transport_per_km": 1.0, "unassigned": 1.0e6, "max_late_weeks": 2},
+            "regions": [{"code": "RU-SAM", "name": "", "name_en": "", "lat": 0.0, "lon": 0.0}],
+            "equipment": [{"code": "CLIM", "name": "", "name_en": "", "max_hours_per_test_week": 168.0}],
+            "test_types": [{"code": "T", "standard": "", "name": "", "name_en": "", "equipment": "CLIM", "hours": 120.0}],
+            "labs": labs,
+            "companies": [{"id": "C1", "name": "", "region": "RU-SAM"}],
+            "requests": requests
+        }))
+        .expect("instance")
+    }
+
+    /// What makes a truncated part's bound valid: every pairing a request lost costs, on
+    /// time, at least the floor recorded for it.
+    #[test]
+    fn a_truncated_part_records_a_floor_under_every_pairing_it_dropped() {
+        let inst = crowded();
+        let data = Data::new(&inst).expect("valid");
+        let dec = decompose(&data, 1);
+        let mut truncated = 0;
+        for part in &dec.parts {
+            for (r, &global) in part.reqs.iter().enumerate() {
+                let t = data.reqs[global].test_type;
+                let kept: Vec<usize> = part.pairs[r].iter().map(|p| part.labs[p.lab as usize]).collect();
+                assert!(part.pairs[r].windows(2).all(|w| w[0].cost <= w[1].cost), "pairings cheapest first");
+                for &l in &data.type_labs[t] {
+                    if !kept.contains(&l) {
+                        truncated += 1;
+                        assert!(data.base_cost(global, l) >= part.floor[r], "lab {l} below the floor of request {r}");
+                    }
+                }
+            }
+        }
+        assert!(truncated > 0, "no pairing was dropped, so nothing was tested");
+    }
+}
