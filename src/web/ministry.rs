@@ -242,37 +242,10 @@ fn demand_by_equipment(page: &Page, data: &Data) -> Section {
         *capacity.entry(c.equipment.as_str()).or_default() += data.capacity_in_horizon(c);
     }
     let codes: Vec<&str> = data.catalog.equipment.keys().map(String::as_str).collect();
-    let names: Vec<String> = codes.iter().map(|c| data.catalog.equipment_name(c, page.lang)).collect();
-    let (d, c): (Vec<f64>, Vec<f64>) =
-        codes.iter().map(|e| (demand.get(e).copied().unwrap_or(0.0), capacity.get(e).copied().unwrap_or(0.0))).unzip();
-    let rows = codes
-        .iter()
-        .zip(&names)
-        .zip(d.iter().zip(&c))
-        .map(|((code, name), (d, c))| {
-            vec![text(format!("{code} — {name}")), number(*d), number(*c), percent(ratio(*d, *c))]
-        })
-        .collect();
-    let table = Table {
-        headers: vec![
-            page.t("dash_equipment"),
-            page.t("dash_demand_hours"),
-            page.t("dash_capacity_hours"),
-            page.t("dash_ratio"),
-        ],
-        rows,
-    };
-    let round = |v: &[f64]| v.iter().map(|x| x.round()).collect::<Vec<_>>();
-    let chart = bar_option(
-        &codes.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
-        vec![
-            json!({ "name": page.t("dash_demand_hours"), "data": round(&d) }),
-            json!({ "name": page.t("dash_capacity_hours"), "data": round(&c) }),
-        ],
-        false,
-        false,
-    );
-    Section { table, chart }
+    let labels: Vec<String> =
+        codes.iter().map(|c| format!("{c} — {}", data.catalog.equipment_name(c, page.lang))).collect();
+    let axis: Vec<String> = codes.iter().map(|c| c.to_string()).collect();
+    against_capacity(page, "dash_equipment", &codes, labels, &axis, &demand, &capacity)
 }
 
 /// Demand by the company's region against capacity by the lab's region.
@@ -291,16 +264,30 @@ fn demand_by_region(page: &Page, data: &Data) -> Section {
     }
     let codes: Vec<&str> = data.catalog.regions.keys().map(String::as_str).collect();
     let names: Vec<String> = codes.iter().map(|c| data.catalog.region_name(c, page.lang)).collect();
+    against_capacity(page, "dash_region", &codes, names.clone(), &names, &demand, &capacity)
+}
+
+/// The table (label, demand, capacity, ratio) and bar chart of demand against capacity
+/// per key, in the order of `codes`; `labels` name the table's rows and `axis` the chart's.
+fn against_capacity(
+    page: &Page,
+    first_header: &str,
+    codes: &[&str],
+    labels: Vec<String>,
+    axis: &[String],
+    demand: &BTreeMap<&str, f64>,
+    capacity: &BTreeMap<&str, f64>,
+) -> Section {
     let (d, c): (Vec<f64>, Vec<f64>) =
         codes.iter().map(|e| (demand.get(e).copied().unwrap_or(0.0), capacity.get(e).copied().unwrap_or(0.0))).unzip();
-    let rows = names
-        .iter()
+    let rows = labels
+        .into_iter()
         .zip(d.iter().zip(&c))
-        .map(|(name, (d, c))| vec![text(name.clone()), number(*d), number(*c), percent(ratio(*d, *c))])
+        .map(|(label, (d, c))| vec![text(label), number(*d), number(*c), percent(ratio(*d, *c))])
         .collect();
     let table = Table {
         headers: vec![
-            page.t("dash_region"),
+            page.t(first_header),
             page.t("dash_demand_hours"),
             page.t("dash_capacity_hours"),
             page.t("dash_ratio"),
@@ -309,7 +296,7 @@ fn demand_by_region(page: &Page, data: &Data) -> Section {
     };
     let round = |v: &[f64]| v.iter().map(|x| x.round()).collect::<Vec<_>>();
     let chart = bar_option(
-        &names,
+        axis,
         vec![
             json!({ "name": page.t("dash_demand_hours"), "data": round(&d) }),
             json!({ "name": page.t("dash_capacity_hours"), "data": round(&c) }),
