@@ -1,5 +1,10 @@
 //! labplan: a testing-demand registry and lab capacity scheduler.
+//!
+//! Layers depend one way: `domain` (valid values) ← `db` (every query) ← `app` (one
+//! operation per thing a user can do) ← `http`, `web`, `cli`, `planning` (adapters that
+//! only translate). `auth` holds the secrets' arithmetic; `startup` wires the adapters.
 
+pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod db;
@@ -9,5 +14,6 @@ pub mod entities;
 pub mod http;
 pub mod planning;
 pub mod startup;
+pub mod state;
 pub mod telemetry;
 pub mod web;

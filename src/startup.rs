@@ -3,10 +3,16 @@
 use std::net::SocketAddr;
 
 use anyhow::Context;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::middleware;
+use axum::response::Response;
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
 
-use crate::http::{self, AppState};
+use crate::http;
+use crate::state::AppState;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -60,7 +66,7 @@ impl Application {
                 let _ = stop.wait_for(|stopped| *stopped).await;
             }))
         });
-        let app = http::router(AppState { db: self.db, limiter: Default::default() });
+        let app = router(AppState::new(self.db));
         let served = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown_signal())
             .await;
@@ -70,6 +76,31 @@ impl Application {
         }
         served.context("the server failed")
     }
+}
+
+/// The whole site: the API, the pages, health and metrics, with the layers every
+/// request passes through.
+pub fn router(state: AppState) -> Router {
+    http::router(state.clone())
+        .merge(crate::web::router())
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(http::extract::MAX_JSON_BODY))
+        .layer(middleware::from_fn(http::track_metrics))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Unknown paths: problem+json for the API, a page in the user's language for a browser.
+async fn not_found(req: Request) -> Response {
+    let wants_html = req
+        .headers()
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    if wants_html && !req.uri().path().starts_with("/api/") {
+        return crate::web::not_found_page(&req);
+    }
+    http::not_found()
 }
 
 pub async fn shutdown_signal() {

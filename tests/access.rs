@@ -301,9 +301,10 @@ async fn every_route_answers_every_caller_as_the_policy_says(db: TestDb) {
     assert_eq!(status, StatusCode::ACCEPTED, "{run}");
 
     let revoked = app.token(&Who::Ministry).await.unwrap();
-    let ministry = labplan::auth::users::find_by_email(&app.db, "ministry@test.local").await.unwrap().unwrap();
-    assert_eq!(labplan::auth::users::revoke_tokens(&app.db, &ministry, None).await.unwrap(), 1);
-    let fresh_ministry = labplan::auth::users::create_token(&app.db, &ministry, "fresh").await.unwrap();
+    let operator = labplan::domain::access::Caller::Operator;
+    let ministry = labplan::app::users::find_by_email(&app.db, &operator, "ministry@test.local").await.unwrap();
+    assert_eq!(labplan::app::users::revoke_tokens(&app.db, &operator, ministry.id, None).await.unwrap(), 1);
+    let fresh_ministry = labplan::app::users::create_token(&app.db, &operator, ministry.id, "fresh").await.unwrap();
     let tokens: [Option<String>; 8] = [
         None,
         Some("lp_0000000000000000000000000000000000000000000000000000000000000000".into()),

@@ -32,8 +32,10 @@ async fn demo_loads_the_cluster_once(db: TestDb) {
     assert_eq!(r1["due_date"], "2027-07-23", "due on the Friday of week 28");
 
     assert!(labplan::demo::load_bundled_if_empty(&app.db).await.unwrap().is_none(), "not loaded twice");
-    let instance = labplan::demo::parse_instance(labplan::demo::BUNDLED).unwrap();
-    labplan::demo::load(&app.db, &instance).await.expect("loading again is harmless");
+    let instance = labplan::app::import::parse_instance(labplan::demo::BUNDLED).unwrap();
+    labplan::app::import::instance(&app.db, &labplan::domain::access::Caller::Operator, &instance)
+        .await
+        .expect("loading again is harmless");
     assert_eq!(app.total("/api/v1/requests?per_page=1").await, 1300, "loading is idempotent");
     app.act_as(Who::Company("C0001")).await;
     let (status, created) = app
@@ -45,7 +47,7 @@ async fn demo_loads_the_cluster_once(db: TestDb) {
     assert_eq!(status, StatusCode::CREATED, "{created}");
     assert_eq!(created["id"], "R01301");
 
-    let bad = labplan::demo::parse_instance(br#"{"format": "something-else/1"}"#);
+    let bad = labplan::app::import::parse_instance(br#"{"format": "something-else/1"}"#);
     assert!(bad.is_err());
     app.stop().await;
 }
@@ -145,7 +147,7 @@ async fn binary_serves_demo_and_keeps_data(db: TestDb) {
     assert_eq!(page["total"], 1300);
     let own: serde_json::Value =
         company.get(format!("{base}/api/v1/requests?per_page=1")).send().await.unwrap().json().await.unwrap();
-    let expected = labplan::demo::parse_instance(labplan::demo::BUNDLED)
+    let expected = labplan::app::import::parse_instance(labplan::demo::BUNDLED)
         .unwrap()
         .requests
         .iter()

@@ -301,7 +301,8 @@ async fn admin_manages_users() {
     assert_eq!(b.text("#user-role").await, "координатор лаборатории");
     assert!(b.text("#user-lab").await.contains("L003"));
     assert!(!b.exists("#user-company").await, "the company binding is gone");
-    let user = labplan::auth::users::find_by_email(&app.db, "new.engineer@example.ru").await.unwrap().unwrap();
+    let operator = labplan::domain::access::Caller::Operator;
+    let user = labplan::app::users::find_by_email(&app.db, &operator, "new.engineer@example.ru").await.unwrap();
     assert_eq!((user.role.as_str(), user.lab.as_deref(), user.company.as_deref()), ("lab", Some("L003"), None));
     let audit = labplan::entities::audit_log::Entity::find()
         .filter(labplan::entities::audit_log::Column::EntityId.eq("new.engineer@example.ru"))
@@ -314,12 +315,12 @@ async fn admin_manages_users() {
     b.screenshot("user-role").await;
 
     // Revoking a user's tokens.
-    let token = labplan::auth::users::create_token(&app.db, &user, "script").await.unwrap();
+    let token = labplan::app::users::create_token(&app.db, &operator, user.id, "script").await.unwrap();
     b.goto(&format!("/admin/users/{}", user.id)).await;
     b.click("#revoke").await;
     b.wait_for("#saved").await;
     assert!(b.text("#tokens").await.contains("script"));
-    assert!(labplan::auth::users::authenticate_token(&app.db, &token).await.unwrap().is_none());
+    assert!(labplan::app::users::authenticate_token(&app.db, &token).await.unwrap().is_none());
 
     // The list in English.
     b.goto("/admin/users?lang=en").await;
@@ -359,7 +360,7 @@ async fn lab_confirms_an_assignment() {
     let (first, second) = (id_of(0).await, id_of(1).await);
     let status = |id: i64| {
         let db = app.db.clone();
-        async move { assignments::Entity::find_by_id(id).one(&db).await.unwrap().unwrap().status }
+        async move { assignments::Entity::find_by_id(id).one(&db).await.unwrap().unwrap().status.as_str() }
     };
 
     // Confirm one: the DB and the page say so.

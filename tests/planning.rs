@@ -24,8 +24,8 @@ both_backends!(
 );
 
 async fn load_demo(app: &TestApp) {
-    let instance = labplan::demo::parse_instance(labplan::demo::BUNDLED).unwrap();
-    labplan::demo::load(&app.db, &instance).await.unwrap();
+    let instance = labplan::app::import::parse_instance(labplan::demo::BUNDLED).unwrap();
+    labplan::app::import::instance(&app.db, &labplan::domain::access::Caller::Operator, &instance).await.unwrap();
     app.act_as(Who::Planner).await;
 }
 
@@ -287,6 +287,7 @@ async fn bad_runs_change_nothing(db: TestDb) {
         assert!(status.is_client_error(), "{raw}: {status} {problem}");
     }
     assert_eq!(app.total("/api/v1/planning-runs").await, 0);
+    assert_eq!(count(&app.db, "SELECT COUNT(*) FROM audit_log").await, audit_before, "refused runs leave no trace");
 
     let id =
         start_run(&app, json!({"horizon_start": "2027-01-04", "horizon_weeks": 12, "time_limit_seconds": 5})).await;
@@ -320,14 +321,15 @@ async fn bad_runs_change_nothing(db: TestDb) {
     assert_eq!(instance.horizon.start, "2027-01-04");
     assert_eq!(instance.requests.len(), 3);
     instance.check().expect("the registry's instance is valid");
-    assert_eq!(count(&app.db, "SELECT COUNT(*) FROM audit_log").await, audit_before);
+    // The one good run was started and cancelled: two audited changes, nothing else.
+    assert_eq!(count(&app.db, "SELECT COUNT(*) FROM audit_log").await, audit_before + 2);
     app.stop().await;
 }
 
 async fn events_stream_until_the_end(db: TestDb) {
     let app = db.spawn_with_worker().await;
-    let instance = labplan::demo::parse_instance(common::FIXTURE.as_bytes()).unwrap();
-    labplan::demo::load(&app.db, &instance).await.unwrap();
+    let instance = labplan::app::import::parse_instance(common::FIXTURE.as_bytes()).unwrap();
+    labplan::app::import::instance(&app.db, &labplan::domain::access::Caller::Operator, &instance).await.unwrap();
     app.act_as(Who::Planner).await;
     let id =
         start_run(&app, json!({"horizon_start": "2027-01-04", "horizon_weeks": 12, "time_limit_seconds": 5})).await;
@@ -448,8 +450,8 @@ async fn postgres_db() -> Option<TestDb> {
 async fn postgres_two_workers_share_ten_runs() {
     let Some(db) = postgres_db().await else { return };
     let app = db.spawn().await;
-    let instance = labplan::demo::parse_instance(common::FIXTURE.as_bytes()).unwrap();
-    labplan::demo::load(&app.db, &instance).await.unwrap();
+    let instance = labplan::app::import::parse_instance(common::FIXTURE.as_bytes()).unwrap();
+    labplan::app::import::instance(&app.db, &labplan::domain::access::Caller::Operator, &instance).await.unwrap();
     app.act_as(Who::Planner).await;
     let mut ids = Vec::new();
     for _ in 0..10 {

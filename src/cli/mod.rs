@@ -9,6 +9,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use crate::app::users::{self, Binding, NewUser};
+use crate::app::{AppError, import};
+use crate::domain::access::Caller;
 use crate::startup::{Application, Settings};
 
 #[derive(Debug, Parser)]
@@ -72,7 +75,7 @@ pub enum UsersCommand {
         #[arg(long)]
         email: String,
         #[arg(long, value_enum)]
-        role: crate::auth::Role,
+        role: crate::domain::access::Role,
         /// The company of a company user
         #[arg(long)]
         company: Option<String>,
@@ -158,11 +161,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let instance = match &data {
                 Some(path) => {
                     let bytes = std::fs::read(path).with_context(|| format!("could not read {}", path.display()))?;
-                    crate::demo::parse_instance(&bytes)?
+                    import::parse_instance(&bytes)?
                 }
-                None => crate::demo::parse_instance(crate::demo::BUNDLED)?,
+                None => import::parse_instance(crate::demo::BUNDLED)?,
             };
-            let r = crate::demo::load(&db, &instance).await?;
+            let r = import::instance(&db, &Caller::Operator, &instance)
+                .await
+                .map_err(|e| anyhow::anyhow!("the data set was not loaded: {}", describe(&e)))?;
             eprintln!(
                 "loaded {} regions, {} equipment classes, {} test types, {} labs, {} companies, {} requests",
                 r.regions, r.equipment, r.test_types, r.labs, r.companies, r.requests
@@ -190,61 +195,83 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// An operation's refusal as one line for the terminal.
+pub fn describe(error: &AppError) -> String {
+    match error {
+        AppError::Validation(errors) => {
+            errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ")
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The user of an e-mail, or a message and a failing exit.
+async fn user_by_email(db: &sea_orm::DatabaseConnection, email: &str) -> anyhow::Result<Result<i64, ExitCode>> {
+    match users::find_by_email(db, &Caller::Operator, email).await {
+        Ok(user) => Ok(Ok(user.id)),
+        Err(AppError::NotFound(_)) => {
+            eprintln!("error: no user {email}");
+            Ok(Err(ExitCode::FAILURE))
+        }
+        Err(e) => Err(anyhow::anyhow!("could not look the user up: {e}")),
+    }
+}
+
+/// Refused input is a message and a failing exit; a failure of the database is an error.
+fn refused(error: AppError) -> anyhow::Result<ExitCode> {
+    match error {
+        AppError::Validation(_) | AppError::Conflict(_) | AppError::NotFound(_) | AppError::Forbidden(_) => {
+            eprintln!("error: {}", describe(&error));
+            Ok(ExitCode::FAILURE)
+        }
+        other => Err(anyhow::anyhow!("{other}")),
+    }
+}
+
 async fn users_command(db: &sea_orm::DatabaseConnection, command: UsersCommand) -> anyhow::Result<ExitCode> {
-    use crate::auth::users;
+    let operator = Caller::Operator;
     match command {
         UsersCommand::Add { email, role, company, lab } => {
             let (password, generated) = match std::env::var("LABPLAN_PASSWORD") {
                 Ok(p) => (p, false),
-                Err(_) => (crate::auth::new_secret("").chars().take(20).collect::<String>(), true),
+                Err(_) => (crate::auth::new_password(), true),
             };
-            let new = users::NewUser {
-                email: &email,
-                password: &password,
-                role,
-                company: company.as_deref(),
-                lab: lab.as_deref(),
-            };
-            match users::add(db, new).await {
+            let new = NewUser { email, password: password.clone(), binding: Binding { role, company, lab } };
+            match users::add(db, &operator, new).await {
                 Ok(user) => {
-                    println!("user {} added as {}", user.email, user.role);
+                    println!("user {} added as {}", user.email, user.role.as_str());
                     if generated {
                         println!("password: {password}");
                     }
                 }
-                Err(users::UserError::Invalid(message)) => {
-                    eprintln!("error: {message}");
-                    return Ok(ExitCode::FAILURE);
-                }
-                Err(users::UserError::Db(e)) => return Err(e).context("could not add the user"),
+                Err(e) => return refused(e),
             }
         }
         UsersCommand::Token { email, name } => {
-            let Some(user) = users::find_by_email(db, &email).await? else {
-                eprintln!("error: no user {email}");
-                return Ok(ExitCode::FAILURE);
+            let user = match user_by_email(db, &email).await? {
+                Ok(id) => id,
+                Err(code) => return Ok(code),
             };
-            match users::create_token(db, &user, &name).await {
+            match users::create_token(db, &operator, user, &name).await {
                 Ok(token) => println!("{token}"),
-                Err(users::UserError::Invalid(message)) => {
-                    eprintln!("error: {message}");
-                    return Ok(ExitCode::FAILURE);
-                }
-                Err(users::UserError::Db(e)) => return Err(e).context("could not create the token"),
+                Err(e) => return refused(e),
             }
         }
         UsersCommand::Revoke { email, name } => {
-            let Some(user) = users::find_by_email(db, &email).await? else {
-                eprintln!("error: no user {email}");
-                return Ok(ExitCode::FAILURE);
+            let user = match user_by_email(db, &email).await? {
+                Ok(id) => id,
+                Err(code) => return Ok(code),
             };
-            let n = users::revoke_tokens(db, &user, name.as_deref()).await?;
-            println!("{n} token(s) revoked");
+            match users::revoke_tokens(db, &operator, user, name.as_deref()).await {
+                Ok(n) => println!("{n} token(s) revoked"),
+                Err(e) => return refused(e),
+            }
         }
         UsersCommand::List => {
-            for (user, tokens) in users::list(db).await? {
+            let list = users::list(db, &operator).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            for (user, tokens) in list {
                 let binding = user.company.as_deref().or(user.lab.as_deref()).unwrap_or("-");
-                println!("{}\t{}\t{}", user.email, user.role, binding);
+                println!("{}\t{}\t{}", user.email, user.role.as_str(), binding);
                 for t in tokens {
                     let state = match (t.revoked_at, t.last_used_at) {
                         (Some(at), _) => format!("revoked {}", at.format("%Y-%m-%d %H:%M")),

@@ -1,22 +1,34 @@
-//! Persistence: connecting, migrating, and the hand-written queries beside the generated entities.
+//! Persistence: connecting, migrating, and every query, beside the generated entities.
+//! Nothing here knows of HTTP or pages; access rules are applied by the callers, except
+//! where a query is narrowed to what a [`Caller`](crate::domain::access::Caller) may see.
 
-pub mod assignments;
 pub mod audit;
+pub mod bookings;
+pub mod catalog;
+pub mod companies;
+pub mod instance;
+pub mod labs;
+pub mod plans;
 pub mod requests;
 pub mod runs;
 pub mod sequences;
+pub mod settings;
+pub mod users;
 
 use anyhow::Context;
 use labplan_migrations::{Migrator, MigratorTrait};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, EntityTrait, FromQueryResult, PaginatorTrait,
-    Select,
+    ActiveModelBehavior, ActiveModelTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
+    DatabaseTransaction, DbBackend, DbErr, EntityTrait, FromQueryResult, IntoActiveModel, PaginatorTrait, Select,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
-use crate::http::pagination::Page;
+use crate::domain::paging::PageRequest;
 
 /// The embedded default: a SQLite file in the working directory, created on first start.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://labplan.db?mode=rwc";
+/// Rows per multi-row INSERT, well under SQLite's and PostgreSQL's bind-parameter limits.
+pub const BATCH: usize = 400;
 
 pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
     let mut options = ConnectOptions::new(url.to_string());
@@ -58,8 +70,39 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// A connection or a transaction: what an operation runs on. A transaction's writes
+/// nest in savepoints, so an operation can be one step of a larger one.
+pub trait Db: ConnectionTrait + TransactionTrait<Transaction = DatabaseTransaction> {}
+
+impl<T: ConnectionTrait + TransactionTrait<Transaction = DatabaseTransaction>> Db for T {}
+
+/// A transaction that will write. On SQLite it takes the write lock at BEGIN
+/// (IMMEDIATE), so two writers queue on the busy timeout instead of one of them failing
+/// with "database is locked" when its read turns into a write.
+pub async fn begin<C: Db>(db: &C) -> Result<DatabaseTransaction, DbErr> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
+}
+
+pub fn is_postgres<C: ConnectionTrait>(db: &C) -> bool {
+    db.get_database_backend() == DbBackend::Postgres
+}
+
+/// Inserts a row, or updates the row of the same key when `exists`.
+pub async fn save<C, A>(db: &C, row: A, exists: bool) -> Result<<A::Entity as EntityTrait>::Model, DbErr>
+where
+    C: ConnectionTrait,
+    A: ActiveModelTrait + ActiveModelBehavior + Send,
+    <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
+{
+    if exists { row.update(db).await } else { row.insert(db).await }
+}
+
 /// One page of `select` and the total number of rows it matches.
-pub async fn fetch_page<E, C>(db: &C, select: Select<E>, page: Page) -> Result<(Vec<E::Model>, u64), DbErr>
+pub async fn fetch_page<E, C>(db: &C, select: Select<E>, page: PageRequest) -> Result<(Vec<E::Model>, u64), DbErr>
 where
     C: ConnectionTrait,
     E: EntityTrait,

@@ -2,17 +2,19 @@
 
 use std::collections::HashMap;
 
+use chrono::NaiveDate;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 use super::fetch_page;
-use crate::auth::Caller;
-use crate::domain::request::{RequestFields, RequestStatus};
+use crate::domain::access::Caller;
+use crate::domain::paging::PageRequest;
+use crate::domain::request::RequestFields;
+use crate::domain::status::RequestStatus;
+use crate::domain::{FieldError, Kind, Msg};
 use crate::entities::{companies, labs, request_excluded_labs, test_requests, test_types};
-use crate::http::error::FieldError;
-use crate::http::pagination::Page;
 
 /// A request with the labs its company will not use.
 #[derive(Debug, Clone)]
@@ -34,10 +36,10 @@ pub struct RequestFilter {
 pub async fn check_references<C: ConnectionTrait>(db: &C, fields: &RequestFields) -> Result<Vec<FieldError>, DbErr> {
     let mut errors = Vec::new();
     if companies::Entity::find_by_id(fields.company.as_str()).one(db).await?.is_none() {
-        errors.push(FieldError::new("company", format!("unknown company '{}'", fields.company)));
+        errors.push(FieldError::new("company", Msg::Unknown(Kind::Company, fields.company.to_string())));
     }
     if test_types::Entity::find_by_id(fields.test_type.as_str()).one(db).await?.is_none() {
-        errors.push(FieldError::new("test_type", format!("unknown test type '{}'", fields.test_type)));
+        errors.push(FieldError::new("test_type", Msg::Unknown(Kind::TestType, fields.test_type.to_string())));
     }
     if !fields.excluded_labs.is_empty() {
         let known: Vec<String> = labs::Entity::find()
@@ -49,7 +51,7 @@ pub async fn check_references<C: ConnectionTrait>(db: &C, fields: &RequestFields
             .await?;
         for (i, lab) in fields.excluded_labs.iter().enumerate() {
             if !known.iter().any(|k| k == lab.as_str()) {
-                errors.push(FieldError::new(format!("excluded_labs[{i}]"), format!("unknown lab '{lab}'")));
+                errors.push(FieldError::new(format!("excluded_labs[{i}]"), Msg::Unknown(Kind::Lab, lab.to_string())));
             }
         }
     }
@@ -74,22 +76,38 @@ pub async fn find_visible<C: ConnectionTrait>(
     Ok(find(db, id).await?.filter(|r| caller.sees_company(&r.row.company)))
 }
 
+/// A company's request by its own reference.
+pub async fn find_by_external_ref<C: ConnectionTrait>(
+    db: &C,
+    company: &str,
+    external_ref: &str,
+) -> Result<Option<StoredRequest>, DbErr> {
+    let row = test_requests::Entity::find()
+        .filter(test_requests::Column::Company.eq(company))
+        .filter(test_requests::Column::ExternalRef.eq(external_ref))
+        .one(db)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let mut excluded = excluded_labs_of(db, std::slice::from_ref(&row.id)).await?;
+    Ok(Some(StoredRequest { excluded_labs: excluded.remove(&row.id).unwrap_or_default(), row }))
+}
+
 /// Lists requests visible to `caller` that match `filter`.
 pub async fn list<C: ConnectionTrait>(
     db: &C,
     caller: &Caller,
     filter: &RequestFilter,
-    page: Page,
+    page: PageRequest,
 ) -> Result<(Vec<StoredRequest>, u64), DbErr> {
     let mut select = test_requests::Entity::find().order_by_asc(test_requests::Column::Id);
     if let Some(own) = caller.own_company() {
-        select = select.filter(test_requests::Column::Company.eq(own));
+        select = select.filter(test_requests::Column::Company.eq(own.as_str()));
     }
     if let Some(company) = &filter.company {
         select = select.filter(test_requests::Column::Company.eq(company.as_str()));
     }
     if let Some(status) = filter.status {
-        select = select.filter(test_requests::Column::Status.eq(status.as_str()));
+        select = select.filter(test_requests::Column::Status.eq(status));
     }
     if let Some(test_type) = &filter.test_type {
         select = select.filter(test_requests::Column::TestType.eq(test_type.as_str()));
@@ -117,35 +135,77 @@ pub async fn list<C: ConnectionTrait>(
         );
     }
     let (rows, total) = fetch_page(db, select, page).await?;
-    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-    let mut excluded = excluded_labs_of(db, &ids).await?;
-    let items = rows
-        .into_iter()
-        .map(|row| StoredRequest { excluded_labs: excluded.remove(&row.id).unwrap_or_default(), row })
-        .collect();
-    Ok((items, total))
+    Ok((with_excluded(db, rows).await?, total))
 }
 
-/// Excluded labs of many requests in one query.
-async fn excluded_labs_of<C: ConnectionTrait>(db: &C, ids: &[String]) -> Result<HashMap<String, Vec<String>>, DbErr> {
-    let mut map: HashMap<String, Vec<String>> = HashMap::new();
-    if ids.is_empty() {
-        return Ok(map);
+/// Requests by id, with their excluded labs.
+pub async fn find_many<C: ConnectionTrait>(
+    db: &C,
+    ids: &[String],
+) -> Result<HashMap<String, test_requests::Model>, DbErr> {
+    let mut found = HashMap::new();
+    for chunk in ids.chunks(super::BATCH) {
+        for r in test_requests::Entity::find().filter(test_requests::Column::Id.is_in(chunk.to_vec())).all(db).await? {
+            found.insert(r.id.clone(), r);
+        }
     }
-    let rows = request_excluded_labs::Entity::find()
-        .filter(request_excluded_labs::Column::Request.is_in(ids.iter().map(String::as_str)))
-        .order_by_asc(request_excluded_labs::Column::Lab)
-        .all(db)
-        .await?;
-    for row in rows {
-        map.entry(row.request).or_default().push(row.lab);
+    Ok(found)
+}
+
+/// Requests in one of `statuses` whose samples are ready by `ready_by`, in id order.
+pub async fn in_states<C: ConnectionTrait>(
+    db: &C,
+    statuses: &[RequestStatus],
+    ready_by: Option<NaiveDate>,
+) -> Result<Vec<test_requests::Model>, DbErr> {
+    let mut select = test_requests::Entity::find()
+        .filter(test_requests::Column::Status.is_in(statuses.iter().copied()))
+        .order_by_asc(test_requests::Column::Id);
+    if let Some(date) = ready_by {
+        select = select.filter(test_requests::Column::ReadyDate.lte(date));
+    }
+    select.all(db).await
+}
+
+async fn with_excluded<C: ConnectionTrait>(
+    db: &C,
+    rows: Vec<test_requests::Model>,
+) -> Result<Vec<StoredRequest>, DbErr> {
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let mut excluded = excluded_labs_of(db, &ids).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| StoredRequest { excluded_labs: excluded.remove(&row.id).unwrap_or_default(), row })
+        .collect())
+}
+
+/// Excluded labs of many requests in one query per batch.
+pub async fn excluded_labs_of<C: ConnectionTrait>(
+    db: &C,
+    ids: &[String],
+) -> Result<HashMap<String, Vec<String>>, DbErr> {
+    let mut map: HashMap<String, Vec<String>> = HashMap::new();
+    for chunk in ids.chunks(super::BATCH) {
+        let rows = request_excluded_labs::Entity::find()
+            .filter(request_excluded_labs::Column::Request.is_in(chunk.to_vec()))
+            .order_by_asc(request_excluded_labs::Column::Lab)
+            .all(db)
+            .await?;
+        for row in rows {
+            map.entry(row.request).or_default().push(row.lab);
+        }
     }
     Ok(map)
 }
 
-pub async fn insert<C: ConnectionTrait>(db: &C, id: String, fields: &RequestFields) -> Result<StoredRequest, DbErr> {
-    let now = chrono::Utc::now();
-    let row = test_requests::ActiveModel {
+/// Every exclusion of the registry: (request, lab).
+pub async fn all_exclusions<C: ConnectionTrait>(db: &C) -> Result<Vec<(String, String)>, DbErr> {
+    Ok(request_excluded_labs::Entity::find().all(db).await?.into_iter().map(|e| (e.request, e.lab)).collect())
+}
+
+/// The row of a newly filed request: submitted, version 1, unplaced.
+pub fn new_row(id: String, fields: &RequestFields, now: chrono::DateTime<chrono::Utc>) -> test_requests::ActiveModel {
+    test_requests::ActiveModel {
         id: Set(id),
         company: Set(fields.company.to_string()),
         test_type: Set(fields.test_type.to_string()),
@@ -155,7 +215,7 @@ pub async fn insert<C: ConnectionTrait>(db: &C, id: String, fields: &RequestFiel
         priority: Set(fields.priority),
         external_ref: Set(fields.external_ref.clone()),
         notes: Set(fields.notes.clone()),
-        status: Set(RequestStatus::Submitted.as_str().to_string()),
+        status: Set(RequestStatus::Submitted),
         status_reason: Set(None),
         version: Set(1),
         created_at: Set(now),
@@ -164,21 +224,23 @@ pub async fn insert<C: ConnectionTrait>(db: &C, id: String, fields: &RequestFiel
         planned_start: Set(None),
         planned_end: Set(None),
     }
-    .insert(db)
-    .await?;
-    replace_excluded_labs(db, &row.id, fields).await?;
-    Ok(StoredRequest { excluded_labs: sorted_codes(fields), row })
 }
 
-/// Writes new field values if the stored version is still `expected_version`; `None` when it
-/// is not (someone else changed the request first).
+pub async fn insert<C: ConnectionTrait>(db: &C, id: String, fields: &RequestFields) -> Result<StoredRequest, DbErr> {
+    let row = new_row(id, fields, chrono::Utc::now()).insert(db).await?;
+    replace_excluded_labs(db, &row.id, fields).await?;
+    Ok(StoredRequest { excluded_labs: fields.sorted_excluded(), row })
+}
+
+/// Writes new field values (and puts the request back to `submitted`, unplaced) if it is
+/// still at `expected_version` and in a state that may be edited; `None` when it is not
+/// (someone else changed it first).
 pub async fn update_if_version<C: ConnectionTrait>(
     db: &C,
     id: &str,
     expected_version: i32,
     fields: &RequestFields,
-    status: RequestStatus,
-    status_reason: Option<String>,
+    editable: &[RequestStatus],
 ) -> Result<Option<StoredRequest>, DbErr> {
     let result = test_requests::Entity::update_many()
         .col_expr(test_requests::Column::TestType, Expr::value(fields.test_type.to_string()))
@@ -188,15 +250,16 @@ pub async fn update_if_version<C: ConnectionTrait>(
         .col_expr(test_requests::Column::Priority, Expr::value(fields.priority))
         .col_expr(test_requests::Column::ExternalRef, Expr::value(fields.external_ref.clone()))
         .col_expr(test_requests::Column::Notes, Expr::value(fields.notes.clone()))
-        .col_expr(test_requests::Column::Status, Expr::value(status.as_str()))
-        .col_expr(test_requests::Column::StatusReason, Expr::value(status_reason))
+        .col_expr(test_requests::Column::Status, Expr::value(RequestStatus::Submitted))
+        .col_expr(test_requests::Column::StatusReason, Expr::value(Option::<String>::None))
         .col_expr(test_requests::Column::Version, Expr::value(expected_version + 1))
         .col_expr(test_requests::Column::UpdatedAt, Expr::value(chrono::Utc::now()))
         .col_expr(test_requests::Column::PlannedLab, Expr::value(Option::<String>::None))
-        .col_expr(test_requests::Column::PlannedStart, Expr::value(Option::<chrono::NaiveDate>::None))
-        .col_expr(test_requests::Column::PlannedEnd, Expr::value(Option::<chrono::NaiveDate>::None))
+        .col_expr(test_requests::Column::PlannedStart, Expr::value(Option::<NaiveDate>::None))
+        .col_expr(test_requests::Column::PlannedEnd, Expr::value(Option::<NaiveDate>::None))
         .filter(test_requests::Column::Id.eq(id))
         .filter(test_requests::Column::Version.eq(expected_version))
+        .filter(test_requests::Column::Status.is_in(editable.iter().copied()))
         .exec(db)
         .await?;
     if result.rows_affected == 0 {
@@ -206,31 +269,35 @@ pub async fn update_if_version<C: ConnectionTrait>(
     find(db, id).await
 }
 
-/// Moves a request to `status` (a cancel) if it is still at `expected_version`; None if it
-/// has changed since. The published plan's placement no longer applies to it.
-pub async fn set_status_if_version<C: ConnectionTrait>(
+/// Where the published plan puts a request: lab, first and last day of testing.
+pub type Placement<'a> = Option<(&'a str, NaiveDate, NaiveDate)>;
+
+/// Moves a request from one of `from` to `to`, with its reason and placement, bumping its
+/// version; `None` when it is in none of `from` (or, with a version, no longer at it): the
+/// caller lost a race and must not go on.
+pub async fn transition<C: ConnectionTrait>(
     db: &C,
     id: &str,
-    expected_version: i32,
-    status: RequestStatus,
-    status_reason: Option<String>,
-) -> Result<Option<StoredRequest>, DbErr> {
-    let result = test_requests::Entity::update_many()
-        .col_expr(test_requests::Column::Status, Expr::value(status.as_str()))
-        .col_expr(test_requests::Column::StatusReason, Expr::value(status_reason))
-        .col_expr(test_requests::Column::Version, Expr::value(expected_version + 1))
+    expected_version: Option<i32>,
+    from: &[RequestStatus],
+    to: RequestStatus,
+    reason: Option<String>,
+    placement: Placement<'_>,
+) -> Result<Option<test_requests::Model>, DbErr> {
+    let mut update = test_requests::Entity::update_many()
+        .col_expr(test_requests::Column::Status, Expr::value(to))
+        .col_expr(test_requests::Column::StatusReason, Expr::value(reason))
+        .col_expr(test_requests::Column::PlannedLab, Expr::value(placement.map(|p| p.0.to_string())))
+        .col_expr(test_requests::Column::PlannedStart, Expr::value(placement.map(|p| p.1)))
+        .col_expr(test_requests::Column::PlannedEnd, Expr::value(placement.map(|p| p.2)))
+        .col_expr(test_requests::Column::Version, Expr::col(test_requests::Column::Version).add(1))
         .col_expr(test_requests::Column::UpdatedAt, Expr::value(chrono::Utc::now()))
-        .col_expr(test_requests::Column::PlannedLab, Expr::value(Option::<String>::None))
-        .col_expr(test_requests::Column::PlannedStart, Expr::value(Option::<chrono::NaiveDate>::None))
-        .col_expr(test_requests::Column::PlannedEnd, Expr::value(Option::<chrono::NaiveDate>::None))
         .filter(test_requests::Column::Id.eq(id))
-        .filter(test_requests::Column::Version.eq(expected_version))
-        .exec(db)
-        .await?;
-    if result.rows_affected == 0 {
-        return Ok(None);
+        .filter(test_requests::Column::Status.is_in(from.iter().copied()));
+    if let Some(version) = expected_version {
+        update = update.filter(test_requests::Column::Version.eq(version));
     }
-    find(db, id).await
+    Ok(update.exec_with_returning(db).await?.into_iter().next())
 }
 
 async fn replace_excluded_labs<C: ConnectionTrait>(db: &C, id: &str, fields: &RequestFields) -> Result<(), DbErr> {
@@ -249,8 +316,40 @@ async fn replace_excluded_labs<C: ConnectionTrait>(db: &C, id: &str, fields: &Re
     Ok(())
 }
 
-fn sorted_codes(fields: &RequestFields) -> Vec<String> {
-    let mut codes: Vec<String> = fields.excluded_labs.iter().map(ToString::to_string).collect();
-    codes.sort();
-    codes
+/// Loads many requests with their own ids (an imported data set) in batches; those that
+/// exist already are left as they are.
+pub async fn insert_new_batch<C: ConnectionTrait>(
+    db: &C,
+    rows: Vec<test_requests::ActiveModel>,
+    exclusions: Vec<(String, String)>,
+) -> Result<(), DbErr> {
+    use sea_orm::sea_query::OnConflict;
+    for chunk in rows.chunks(super::BATCH) {
+        test_requests::Entity::insert_many(chunk.to_vec())
+            .on_conflict(OnConflict::column(test_requests::Column::Id).do_nothing().to_owned())
+            .try_insert()
+            .exec(db)
+            .await?;
+    }
+    let exclusions: Vec<request_excluded_labs::ActiveModel> = exclusions
+        .into_iter()
+        .map(|(request, lab)| request_excluded_labs::ActiveModel { request: Set(request), lab: Set(lab) })
+        .collect();
+    for chunk in exclusions.chunks(super::BATCH) {
+        request_excluded_labs::Entity::insert_many(chunk.to_vec())
+            .on_conflict(
+                OnConflict::columns([request_excluded_labs::Column::Request, request_excluded_labs::Column::Lab])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .try_insert()
+            .exec(db)
+            .await?;
+    }
+    Ok(())
+}
+
+pub async fn count<C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
+    use sea_orm::PaginatorTrait;
+    test_requests::Entity::find().count(db).await
 }

@@ -1,5 +1,5 @@
 //! Planning runs as jobs in the database: create, claim with a lease, heartbeat,
-//! finish with the whole plan in one transaction, cancel.
+//! finish with the whole plan in one transaction, cancel, publish.
 //!
 //! A run is claimed by one worker at a time: the claim is a single UPDATE whose
 //! subquery locks the chosen row `FOR UPDATE SKIP LOCKED` on PostgreSQL (SQLite
@@ -14,46 +14,14 @@ use labplan_solver as solver;
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    TransactionSession, TransactionTrait,
 };
 
-use crate::entities::{plan_assignments, plan_bottlenecks, plan_unassigned, planning_runs};
-use crate::planning::instance::Horizon;
-
-/// Rows per INSERT, well under both backends' bind-parameter limits.
-const BATCH: usize = 500;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum RunStatus {
-    Queued,
-    Running,
-    Succeeded,
-    Failed,
-    Cancelled,
-}
-
-impl RunStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Queued => "queued",
-            Self::Running => "running",
-            Self::Succeeded => "succeeded",
-            Self::Failed => "failed",
-            Self::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        [Self::Queued, Self::Running, Self::Succeeded, Self::Failed, Self::Cancelled]
-            .into_iter()
-            .find(|s| s.as_str() == raw)
-    }
-
-    pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Succeeded | Self::Failed | Self::Cancelled)
-    }
-}
+use super::fetch_page;
+use crate::db::Db;
+use crate::domain::horizon::Horizon;
+use crate::domain::paging::PageRequest;
+use crate::domain::status::{PlanStatus, RunStatus};
+use crate::entities::planning_runs;
 
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
@@ -74,7 +42,7 @@ pub struct NewRun<'a> {
 pub async fn create<C: ConnectionTrait>(db: &C, new: NewRun<'_>) -> Result<planning_runs::Model, DbErr> {
     let instance = serde_json::to_string(new.instance).map_err(|e| DbErr::Custom(format!("instance: {e}")))?;
     planning_runs::ActiveModel {
-        status: Set(RunStatus::Queued.as_str().to_string()),
+        status: Set(RunStatus::Queued),
         horizon_start: Set(new.horizon.start),
         horizon_weeks: Set(i32::try_from(new.horizon.weeks).unwrap_or(i32::MAX)),
         time_limit_seconds: Set(new.time_limit_seconds),
@@ -94,6 +62,19 @@ pub async fn create<C: ConnectionTrait>(db: &C, new: NewRun<'_>) -> Result<plann
 
 pub async fn find<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<planning_runs::Model>, DbErr> {
     planning_runs::Entity::find_by_id(id).one(db).await
+}
+
+/// Runs, the newest first, of one status if given.
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    status: Option<RunStatus>,
+    page: PageRequest,
+) -> Result<(Vec<planning_runs::Model>, u64), DbErr> {
+    let mut select = planning_runs::Entity::find().order_by_desc(planning_runs::Column::Id);
+    if let Some(status) = status {
+        select = select.filter(planning_runs::Column::Status.eq(status));
+    }
+    fetch_page(db, select, page).await
 }
 
 /// Claims the oldest queued run, or a running one whose worker's lease has expired.
@@ -118,7 +99,7 @@ pub async fn claim<C: ConnectionTrait>(
         .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
         .to_owned();
     let claimed = planning_runs::Entity::update_many()
-        .col_expr(planning_runs::Column::Status, Expr::value(RunStatus::Running.as_str()))
+        .col_expr(planning_runs::Column::Status, Expr::value(RunStatus::Running))
         .col_expr(planning_runs::Column::LeaseOwner, Expr::value(owner))
         .col_expr(planning_runs::Column::LeaseExpiresMs, Expr::value(lease_until(lease)))
         .col_expr(planning_runs::Column::Attempts, Expr::col(planning_runs::Column::Attempts).add(1))
@@ -158,7 +139,7 @@ pub async fn heartbeat<C: ConnectionTrait>(
         .col_expr(planning_runs::Column::LeaseExpiresMs, Expr::value(lease_until(lease)))
         .filter(planning_runs::Column::Id.eq(id))
         .filter(planning_runs::Column::LeaseOwner.eq(owner))
-        .filter(planning_runs::Column::Status.eq(RunStatus::Running.as_str()));
+        .filter(planning_runs::Column::Status.eq(RunStatus::Running));
     if let Some(p) = progress {
         let phase = serde_json::to_value(p.phase).ok().and_then(|v| v.as_str().map(str::to_string));
         update = update
@@ -191,27 +172,27 @@ pub enum Outcome {
 
 /// Ends a claimed run and stores its plan, all in one transaction. Returns false, and
 /// changes nothing, when the run is no longer this worker's.
-pub async fn finish<C: TransactionTrait>(db: &C, id: i64, owner: &str, outcome: Outcome) -> Result<bool, DbErr> {
-    let txn = db.begin().await?;
+pub async fn finish<C: Db>(db: &C, id: i64, owner: &str, outcome: Outcome) -> Result<bool, DbErr> {
+    let txn = super::begin(db).await?;
     let (status, plan, error) = match outcome {
         Outcome::Succeeded(plan) => (RunStatus::Succeeded, Some(plan), None),
         Outcome::Cancelled(plan) => (RunStatus::Cancelled, plan, None),
         Outcome::Failed(error) => (RunStatus::Failed, None, Some(error)),
     };
     let mut update = planning_runs::Entity::update_many()
-        .col_expr(planning_runs::Column::Status, Expr::value(status.as_str()))
+        .col_expr(planning_runs::Column::Status, Expr::value(status))
         .col_expr(planning_runs::Column::FinishedAt, Expr::value(chrono::Utc::now()))
         .col_expr(planning_runs::Column::LeaseExpiresMs, Expr::value(Option::<i64>::None))
         .col_expr(planning_runs::Column::Phase, Expr::value("done"))
         .col_expr(planning_runs::Column::Error, Expr::value(error))
         .filter(planning_runs::Column::Id.eq(id))
         .filter(planning_runs::Column::LeaseOwner.eq(owner))
-        .filter(planning_runs::Column::Status.eq(RunStatus::Running.as_str()));
+        .filter(planning_runs::Column::Status.eq(RunStatus::Running));
     if let Some(plan) = &plan {
         let plan_status = match plan.status {
-            solver::PlanStatus::Optimal => "optimal",
-            solver::PlanStatus::Feasible => "feasible",
-            solver::PlanStatus::Error => "error",
+            solver::PlanStatus::Optimal => PlanStatus::Optimal,
+            // A plan with an error status never reaches here: the solve failed instead.
+            solver::PlanStatus::Feasible | solver::PlanStatus::Error => PlanStatus::Feasible,
         };
         update = update
             .col_expr(planning_runs::Column::PlanStatus, Expr::value(plan_status))
@@ -227,200 +208,49 @@ pub async fn finish<C: TransactionTrait>(db: &C, id: i64, owner: &str, outcome: 
         return Ok(false);
     }
     if let Some(plan) = plan {
-        store_plan(&txn, id, plan).await?;
+        super::plans::store(&txn, id, plan).await?;
     }
     txn.commit().await?;
     Ok(true)
 }
 
-fn week(value: u32) -> i32 {
-    i32::try_from(value).unwrap_or(i32::MAX)
-}
-
-async fn store_plan<C: ConnectionTrait>(db: &C, run: i64, plan: solver::Plan) -> Result<(), DbErr> {
-    let assignments: Vec<_> = plan
-        .assignments
-        .into_iter()
-        .map(|a| plan_assignments::ActiveModel {
-            run: Set(run),
-            request: Set(a.request),
-            lab: Set(a.lab),
-            start_week: Set(week(a.start_week)),
-            end_week: Set(week(a.end_week)),
-            late_weeks: Set(week(a.late_weeks)),
-            cost: Set(a.cost),
-        })
-        .collect();
-    for chunk in assignments.chunks(BATCH) {
-        plan_assignments::Entity::insert_many(chunk.to_vec()).exec(db).await?;
-    }
-    let unassigned: Vec<_> = plan
-        .unassigned
-        .into_iter()
-        .map(|u| plan_unassigned::ActiveModel {
-            run: Set(run),
-            request: Set(u.request),
-            reason: Set(reason_str(u.reason).to_string()),
-            detail: Set(u.detail),
-        })
-        .collect();
-    for chunk in unassigned.chunks(BATCH) {
-        plan_unassigned::Entity::insert_many(chunk.to_vec()).exec(db).await?;
-    }
-    let bottlenecks: Vec<_> = plan
-        .bottlenecks
-        .into_iter()
-        .map(|b| plan_bottlenecks::ActiveModel {
-            run: Set(run),
-            lab: Set(b.lab),
-            equipment: Set(b.equipment),
-            week: Set(week(b.week)),
-            used_hours: Set(b.used_hours),
-            capacity_hours: Set(b.capacity_hours),
-            shadow_price: Set(b.shadow_price),
-        })
-        .collect();
-    for chunk in bottlenecks.chunks(BATCH) {
-        plan_bottlenecks::Entity::insert_many(chunk.to_vec()).exec(db).await?;
-    }
-    Ok(())
-}
-
-pub fn reason_str(reason: solver::Reason) -> &'static str {
-    match reason {
-        solver::Reason::NoAccreditedLab => "no_accredited_lab",
-        solver::Reason::ExcludedByCompany => "excluded_by_company",
-        solver::Reason::NoCapacityInWindow => "no_capacity_in_window",
-        solver::Reason::Outranked => "outranked",
-    }
-}
-
-fn parse_reason(raw: &str) -> solver::Reason {
-    match raw {
-        "no_accredited_lab" => solver::Reason::NoAccreditedLab,
-        "excluded_by_company" => solver::Reason::ExcludedByCompany,
-        "no_capacity_in_window" => solver::Reason::NoCapacityInWindow,
-        // The database's CHECK admits only the four reasons.
-        _ => solver::Reason::Outranked,
-    }
-}
-
-/// The stored plan of a run, in the format of the planning model; None if the run has none.
-pub async fn plan<C: ConnectionTrait>(db: &C, run: &planning_runs::Model) -> Result<Option<solver::Plan>, DbErr> {
-    let (Some(objective), Some(bound), Some(gap)) = (run.objective, run.bound, run.gap) else {
-        return Ok(None);
-    };
-    let week = |v: i32| u32::try_from(v).unwrap_or(0);
-    let assignments = plan_assignments::Entity::find()
-        .filter(plan_assignments::Column::Run.eq(run.id))
-        .order_by_asc(plan_assignments::Column::Request)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|a| solver::Assignment {
-            request: a.request,
-            lab: a.lab,
-            start_week: week(a.start_week),
-            end_week: week(a.end_week),
-            late_weeks: week(a.late_weeks),
-            cost: a.cost,
-        })
-        .collect();
-    let unassigned = plan_unassigned::Entity::find()
-        .filter(plan_unassigned::Column::Run.eq(run.id))
-        .order_by_asc(plan_unassigned::Column::Request)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|u| solver::Unassigned { request: u.request, reason: parse_reason(&u.reason), detail: u.detail })
-        .collect();
-    let bottlenecks = plan_bottlenecks::Entity::find()
-        .filter(plan_bottlenecks::Column::Run.eq(run.id))
-        .order_by_desc(plan_bottlenecks::Column::ShadowPrice)
-        .order_by_asc(plan_bottlenecks::Column::Lab)
-        .order_by_asc(plan_bottlenecks::Column::Equipment)
-        .order_by_asc(plan_bottlenecks::Column::Week)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|b| solver::Bottleneck {
-            lab: b.lab,
-            equipment: b.equipment,
-            week: week(b.week),
-            used_hours: b.used_hours,
-            capacity_hours: b.capacity_hours,
-            shadow_price: b.shadow_price,
-        })
-        .collect();
-    Ok(Some(solver::Plan {
-        format: solver::PLAN_FORMAT.to_string(),
-        status: if run.plan_status.as_deref() == Some("optimal") {
-            solver::PlanStatus::Optimal
-        } else {
-            solver::PlanStatus::Feasible
-        },
-        objective,
-        bound,
-        gap,
-        solve_seconds: run.solve_seconds.unwrap_or(0.0),
-        assignments,
-        unassigned,
-        bottlenecks,
-    }))
-}
-
 /// Hands a claimed run back to the queue (the worker is shutting down).
 pub async fn release<C: ConnectionTrait>(db: &C, id: i64, owner: &str) -> Result<bool, DbErr> {
     let result = planning_runs::Entity::update_many()
-        .col_expr(planning_runs::Column::Status, Expr::value(RunStatus::Queued.as_str()))
+        .col_expr(planning_runs::Column::Status, Expr::value(RunStatus::Queued))
         .col_expr(planning_runs::Column::LeaseOwner, Expr::value(Option::<String>::None))
         .col_expr(planning_runs::Column::LeaseExpiresMs, Expr::value(Option::<i64>::None))
         .filter(planning_runs::Column::Id.eq(id))
         .filter(planning_runs::Column::LeaseOwner.eq(owner))
-        .filter(planning_runs::Column::Status.eq(RunStatus::Running.as_str()))
+        .filter(planning_runs::Column::Status.eq(RunStatus::Running))
         .exec(db)
         .await?;
     Ok(result.rows_affected == 1)
 }
 
-/// What a cancel request did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cancel {
-    /// The run was still queued: it is cancelled now.
-    Cancelled,
-    /// The run is solving: its worker stops at its next heartbeat.
-    Requested,
-    /// The run had already ended.
-    AlreadyEnded(RunStatus),
-    NotFound,
-}
-
-pub async fn cancel<C: ConnectionTrait>(db: &C, id: i64, keep_best: bool) -> Result<Cancel, DbErr> {
+/// Cancels a queued run at once; true if it was queued.
+pub async fn cancel_queued<C: ConnectionTrait>(db: &C, id: i64) -> Result<bool, DbErr> {
     let queued = planning_runs::Entity::update_many()
-        .col_expr(planning_runs::Column::Status, Expr::value(RunStatus::Cancelled.as_str()))
+        .col_expr(planning_runs::Column::Status, Expr::value(RunStatus::Cancelled))
         .col_expr(planning_runs::Column::CancelRequested, Expr::value(true))
         .col_expr(planning_runs::Column::FinishedAt, Expr::value(chrono::Utc::now()))
         .filter(planning_runs::Column::Id.eq(id))
-        .filter(planning_runs::Column::Status.eq(RunStatus::Queued.as_str()))
+        .filter(planning_runs::Column::Status.eq(RunStatus::Queued))
         .exec(db)
         .await?;
-    if queued.rows_affected == 1 {
-        return Ok(Cancel::Cancelled);
-    }
+    Ok(queued.rows_affected == 1)
+}
+
+/// Asks the worker of a running run to stop; true if it was running.
+pub async fn request_cancel<C: ConnectionTrait>(db: &C, id: i64, keep_best: bool) -> Result<bool, DbErr> {
     let running = planning_runs::Entity::update_many()
         .col_expr(planning_runs::Column::CancelRequested, Expr::value(true))
         .col_expr(planning_runs::Column::KeepBestOnCancel, Expr::value(keep_best))
         .filter(planning_runs::Column::Id.eq(id))
-        .filter(planning_runs::Column::Status.eq(RunStatus::Running.as_str()))
+        .filter(planning_runs::Column::Status.eq(RunStatus::Running))
         .exec(db)
         .await?;
-    if running.rows_affected == 1 {
-        return Ok(Cancel::Requested);
-    }
-    Ok(match find(db, id).await? {
-        Some(run) => Cancel::AlreadyEnded(RunStatus::parse(&run.status).unwrap_or(RunStatus::Failed)),
-        None => Cancel::NotFound,
-    })
+    Ok(running.rows_affected == 1)
 }
 
 /// The run whose plan is published, if any.
@@ -431,4 +261,40 @@ pub async fn published<C: ConnectionTrait>(db: &C) -> Result<Option<planning_run
         .order_by_desc(planning_runs::Column::Id)
         .one(db)
         .await
+}
+
+/// Marks a run published at `now`.
+pub async fn mark_published<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), DbErr> {
+    planning_runs::Entity::update_many()
+        .col_expr(planning_runs::Column::PublishedAt, Expr::value(now))
+        .filter(planning_runs::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Whether the run asked to keep its best plan when cancelled.
+pub async fn keeps_best_on_cancel<C: ConnectionTrait>(db: &C, id: i64) -> Result<bool, DbErr> {
+    Ok(find(db, id).await?.is_some_and(|r| r.keep_best_on_cancel))
+}
+
+/// A fixed key for PostgreSQL's transaction-scoped advisory lock that publications take.
+const PUBLICATION_LOCK: i64 = 0x6c61_6270_6c61_6e01;
+
+/// Serializes publications: the second waits until the first has committed, then sees
+/// what it published. SQLite's write transactions are serialized already.
+pub async fn lock_publication<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
+    if super::is_postgres(db) {
+        db.execute_raw(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock($1)",
+            [PUBLICATION_LOCK.into()],
+        ))
+        .await?;
+    }
+    Ok(())
 }

@@ -1,64 +1,14 @@
-//! A test request's own rules: what a valid filing is and which status changes are allowed.
+//! A test request's own rules: what a valid filing is.
 
 use chrono::NaiveDate;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
-use super::{Code, parse_int_in, parse_optional_text};
-use crate::http::error::FieldError;
+use super::{Code, Errors, Msg, parse_date, parse_int_in, parse_optional_text};
 
 pub const MAX_SAMPLES: i64 = 10_000;
 pub const MAX_EXCLUDED_LABS: usize = 200;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum RequestStatus {
-    Submitted,
-    Planned,
-    Confirmed,
-    InTesting,
-    Completed,
-    Cancelled,
-    Unplaceable,
-}
-
-impl RequestStatus {
-    pub const ALL: [RequestStatus; 7] = [
-        Self::Submitted,
-        Self::Planned,
-        Self::Confirmed,
-        Self::InTesting,
-        Self::Completed,
-        Self::Cancelled,
-        Self::Unplaceable,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Submitted => "submitted",
-            Self::Planned => "planned",
-            Self::Confirmed => "confirmed",
-            Self::InTesting => "in_testing",
-            Self::Completed => "completed",
-            Self::Cancelled => "cancelled",
-            Self::Unplaceable => "unplaceable",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        Self::ALL.into_iter().find(|s| s.as_str() == raw).ok_or_else(|| format!("unknown status '{raw}'"))
-    }
-
-    /// Work that has started or ended cannot be called off.
-    pub fn can_cancel(self) -> bool {
-        matches!(self, Self::Submitted | Self::Planned | Self::Confirmed | Self::Unplaceable)
-    }
-
-    /// A confirmed booking is the lab's commitment: changing it means cancelling and filing anew.
-    pub fn can_edit(self) -> bool {
-        matches!(self, Self::Submitted | Self::Planned | Self::Unplaceable)
-    }
-}
+pub const MAX_EXTERNAL_REF: usize = 100;
+pub const MAX_NOTES: usize = 4000;
+pub const MAX_REASON: usize = 1000;
 
 /// The fields a company supplies for a request, after every check but the database look-ups.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,62 +40,52 @@ pub struct RawRequestFields<'a> {
 
 impl RequestFields {
     /// Checks every field and reports all that are wrong at once.
-    pub fn parse(raw: RawRequestFields<'_>) -> Result<Self, Vec<FieldError>> {
-        let mut errors = Vec::new();
-        let mut check = |field: &str, result: Result<(), String>| {
-            if let Err(message) = result {
-                errors.push(FieldError::new(field, message));
-            }
-        };
-        let company = Code::parse(raw.company);
-        check("company", company.as_ref().map(|_| ()).map_err(Clone::clone));
-        let test_type = Code::parse(raw.test_type);
-        check("test_type", test_type.as_ref().map(|_| ()).map_err(Clone::clone));
-        let samples = parse_int_in(raw.samples, 1, MAX_SAMPLES);
-        check("samples", samples.as_ref().map(|_| ()).map_err(Clone::clone));
-        let priority = parse_int_in(raw.priority, 1, 3)
-            .map_err(|_| "must be 1 (routine), 2 (certification) or 3 (blocks production)".to_string());
-        check("priority", priority.as_ref().map(|_| ()).map_err(Clone::clone));
+    pub fn parse(raw: RawRequestFields<'_>) -> Result<Self, Vec<super::FieldError>> {
+        let mut errors = Errors::default();
+        let company = errors.take("company", Code::parse(raw.company));
+        let test_type = errors.take("test_type", Code::parse(raw.test_type));
+        let samples = errors.take("samples", parse_int_in(raw.samples, 1, MAX_SAMPLES));
+        let priority = errors.take("priority", parse_int_in(raw.priority, 1, 3).map_err(|_| Msg::Priority));
+        let ready_date = errors.take("ready_date", parse_date(raw.ready_date).map(Some)).unwrap_or(raw.ready_date);
+        let due_date = errors.take("due_date", parse_date(raw.due_date).map(Some)).unwrap_or(raw.due_date);
         if raw.ready_date > raw.due_date {
-            check("due_date", Err("must not be before ready_date".into()));
+            errors.push("due_date", Msg::DueBeforeReady);
         }
         let mut excluded_labs = Vec::new();
         if raw.excluded_labs.len() > MAX_EXCLUDED_LABS {
-            check("excluded_labs", Err(format!("at most {MAX_EXCLUDED_LABS} labs")));
+            errors.push("excluded_labs", Msg::TooManyLabs(MAX_EXCLUDED_LABS));
         }
         for (i, lab) in raw.excluded_labs.iter().enumerate() {
             match Code::parse(lab) {
                 Ok(code) if excluded_labs.contains(&code) => {
-                    check(&format!("excluded_labs[{i}]"), Err(format!("'{code}' is listed twice")))
+                    errors.push(format!("excluded_labs[{i}]"), Msg::ListedTwice(code.into_string()))
                 }
                 Ok(code) => excluded_labs.push(code),
-                Err(message) => check(&format!("excluded_labs[{i}]"), Err(message)),
+                Err(message) => errors.push(format!("excluded_labs[{i}]"), message),
             }
         }
-        let external_ref = parse_optional_text(raw.external_ref, 100);
-        check("external_ref", external_ref.as_ref().map(|_| ()).map_err(Clone::clone));
-        let notes = parse_optional_text(raw.notes, 4000);
-        check("notes", notes.as_ref().map(|_| ()).map_err(Clone::clone));
+        let external_ref = errors.take("external_ref", parse_optional_text(raw.external_ref, MAX_EXTERNAL_REF));
+        let notes = errors.take("notes", parse_optional_text(raw.notes, MAX_NOTES));
+        errors.finish()?;
+        Ok(Self {
+            company,
+            test_type,
+            // Both were range-checked above, so the narrowing cannot lose anything.
+            samples: samples as i32,
+            ready_date,
+            due_date,
+            priority: priority as i16,
+            excluded_labs,
+            external_ref,
+            notes,
+        })
+    }
 
-        match (company, test_type, samples, priority, external_ref, notes) {
-            (Ok(company), Ok(test_type), Ok(samples), Ok(priority), Ok(external_ref), Ok(notes))
-                if errors.is_empty() =>
-            {
-                Ok(Self {
-                    company,
-                    test_type,
-                    // Both were range-checked above, so the narrowing cannot lose anything.
-                    samples: samples as i32,
-                    ready_date: raw.ready_date,
-                    due_date: raw.due_date,
-                    priority: priority as i16,
-                    excluded_labs,
-                    external_ref,
-                    notes,
-                })
-            }
-            _ => Err(errors),
-        }
+    /// The excluded labs' codes, sorted as the registry lists them.
+    pub fn sorted_excluded(&self) -> Vec<String> {
+        let mut codes: Vec<String> = self.excluded_labs.iter().map(ToString::to_string).collect();
+        codes.sort();
+        codes
     }
 }
 
@@ -192,9 +132,9 @@ mod tests {
     }
 
     #[test]
-    fn only_unstarted_work_can_be_cancelled() {
-        assert!(RequestStatus::Planned.can_cancel());
-        assert!(!RequestStatus::InTesting.can_cancel());
-        assert!(!RequestStatus::Cancelled.can_cancel());
+    fn dates_of_another_century_are_refused() {
+        let errors =
+            RequestFields::parse(RawRequestFields { ready_date: date(1900, 1, 1), ..raw() }).expect_err("invalid");
+        assert_eq!(errors[0].field, "ready_date");
     }
 }

@@ -1,6 +1,8 @@
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::status::BookingStatus;
+
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize)]
 #[sea_orm(table_name = "assignments")]
 pub struct Model {
@@ -12,7 +14,7 @@ pub struct Model {
     pub start_date: Date,
     pub end_date: Date,
     pub cost: f64,
-    pub status: String,
+    pub status: BookingStatus,
     #[sea_orm(column_type = "Text", nullable)]
     pub decline_reason: Option<String>,
     pub answered_at: Option<DateTimeUtc>,

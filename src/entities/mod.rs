@@ -1,4 +1,6 @@
-//! Table mappings in sea-orm-codegen's layout; hand-written queries live beside them in `crate::db`.
+//! Table mappings in sea-orm-codegen's layout, one file per table of the migrations;
+//! status and role columns are the domain's enums, so an unknown value read back is an
+//! error. Hand-written queries live beside them in `crate::db`.
 
 pub mod accreditations;
 pub mod api_tokens;

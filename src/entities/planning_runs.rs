@@ -1,12 +1,14 @@
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::status::{PlanStatus, RunStatus};
+
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize)]
 #[sea_orm(table_name = "planning_runs")]
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    pub status: String,
+    pub status: RunStatus,
     pub horizon_start: Date,
     pub horizon_weeks: i32,
     pub time_limit_seconds: f64,
@@ -28,7 +30,7 @@ pub struct Model {
     pub parts_total: Option<i32>,
     pub best_objective: Option<f64>,
     pub best_bound: Option<f64>,
-    pub plan_status: Option<String>,
+    pub plan_status: Option<PlanStatus>,
     pub objective: Option<f64>,
     pub bound: Option<f64>,
     pub gap: Option<f64>,

@@ -1,6 +1,8 @@
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::status::RequestStatus;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize, Deserialize)]
 #[sea_orm(table_name = "test_requests")]
 pub struct Model {
@@ -15,7 +17,7 @@ pub struct Model {
     pub external_ref: Option<String>,
     #[sea_orm(column_type = "Text", nullable)]
     pub notes: Option<String>,
-    pub status: String,
+    pub status: RequestStatus,
     #[sea_orm(column_type = "Text", nullable)]
     pub status_reason: Option<String>,
     pub version: i32,

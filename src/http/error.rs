@@ -2,23 +2,11 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use sea_orm::{DbErr, SqlErr};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-/// One invalid field of a request body or query.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-pub struct FieldError {
-    /// The field's name or path, e.g. `samples` or `excluded_labs[1]`.
-    pub field: String,
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
-    }
-}
+use crate::app::AppError;
+use crate::domain::FieldError;
 
 /// An RFC 9457 problem document.
 #[derive(Debug, Serialize, ToSchema)]
@@ -32,6 +20,9 @@ pub struct Problem {
     pub errors: Vec<FieldError>,
 }
 
+/// Seconds a client should wait before trying again when the database is away.
+pub const RETRY_AFTER_SECONDS: u64 = 5;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// 400: the body is not JSON, or not the JSON we can read at all.
@@ -40,51 +31,50 @@ pub enum ApiError {
     /// 401: no credentials, or a token that is unknown or revoked.
     #[error("authentication required: send Authorization: Bearer <token>")]
     Unauthorized,
-    /// 403: the caller's role may not do this.
-    #[error("{0}")]
-    Forbidden(String),
-    /// 404: unknown, or not visible to the caller.
-    #[error("{0}")]
-    NotFound(String),
-    /// 409: a stale `version`, a duplicate, a transition the current state does not allow,
-    /// or a delete that other rows still refer to.
-    #[error("{0}")]
-    Conflict(String),
+    /// 413: the body is larger than the route takes.
+    #[error("the body is larger than {0} bytes")]
+    TooLarge(usize),
     /// 415: the body is not declared as JSON.
     #[error("{0}")]
     UnsupportedMediaType(String),
-    /// 422: field values that break the rules; each one named.
-    #[error("invalid fields")]
-    Validation(Vec<FieldError>),
-    /// 500: the database failed; logged, never shown to the client.
+    /// 403, 404, 409, 422, 503 and 500: what the operation answered.
     #[error(transparent)]
-    Database(DbErr),
-    /// 500: anything else unexpected; logged, never shown to the client.
-    #[error(transparent)]
-    Unexpected(#[from] anyhow::Error),
+    App(#[from] AppError),
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
-impl ApiError {
-    pub fn not_found(what: &str, id: &str) -> Self {
-        Self::NotFound(format!("{what} '{id}' not found"))
+impl From<Vec<FieldError>> for ApiError {
+    fn from(errors: Vec<FieldError>) -> Self {
+        Self::App(AppError::Validation(errors))
     }
+}
 
-    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::Validation(vec![FieldError::new(field, message)])
+impl From<FieldError> for ApiError {
+    fn from(error: FieldError) -> Self {
+        Self::App(AppError::Validation(vec![error]))
+    }
+}
+
+impl ApiError {
+    pub fn not_found(what: &str) -> Self {
+        Self::App(AppError::NotFound(what.to_string()))
     }
 
     fn status(&self) -> StatusCode {
         match self {
             Self::Malformed(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
-            Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Database(_) | Self::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::App(e) => match e {
+                AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+                AppError::NotFound(_) => StatusCode::NOT_FOUND,
+                AppError::Conflict(_) => StatusCode::CONFLICT,
+                AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+                AppError::Database(_) | AppError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            },
         }
     }
 
@@ -92,33 +82,16 @@ impl ApiError {
         match self {
             Self::Malformed(_) => "malformed-request",
             Self::Unauthorized => "unauthorized",
-            Self::Forbidden(_) => "forbidden",
-            Self::NotFound(_) => "not-found",
-            Self::Conflict(_) => "conflict",
+            Self::TooLarge(_) => "payload-too-large",
             Self::UnsupportedMediaType(_) => "unsupported-media-type",
-            Self::Validation(_) => "validation-failed",
-            Self::Database(_) | Self::Unexpected(_) => "internal-error",
-        }
-    }
-}
-
-/// Constraint violations are the database refusing a row the checks above it let through
-/// (a race with another writer, usually); they are the client's conflict, not our failure.
-impl From<DbErr> for ApiError {
-    fn from(err: DbErr) -> Self {
-        match err.sql_err() {
-            Some(SqlErr::UniqueConstraintViolation(_)) => {
-                Self::Conflict("a record with the same key already exists".into())
-            }
-            Some(SqlErr::ForeignKeyConstraintViolation(_)) => Self::Conflict(
-                "the record is referenced by, or refers to, records that do not allow this change".into(),
-            ),
-            // SQLite reports a restricted delete as SQLITE_CONSTRAINT_TRIGGER (1811), which
-            // sea-orm does not classify; the message is SQLite's fixed text.
-            _ if err.to_string().contains("FOREIGN KEY constraint failed") => Self::Conflict(
-                "the record is referenced by, or refers to, records that do not allow this change".into(),
-            ),
-            _ => Self::Database(err),
+            Self::App(e) => match e {
+                AppError::Forbidden(_) => "forbidden",
+                AppError::NotFound(_) => "not-found",
+                AppError::Conflict(_) => "conflict",
+                AppError::Validation(_) => "validation-failed",
+                AppError::Unavailable(_) => "service-unavailable",
+                AppError::Database(_) | AppError::Unexpected(_) => "internal-error",
+            },
         }
     }
 }
@@ -127,15 +100,19 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let detail = match &self {
-            Self::Database(err) => {
+            Self::App(AppError::Database(err)) => {
                 tracing::error!(error = %err, "database error");
                 "the server could not complete the request".to_string()
             }
-            Self::Unexpected(err) => {
+            Self::App(AppError::Unexpected(err)) => {
                 tracing::error!(error = ?err, "unexpected error");
                 "the server could not complete the request".to_string()
             }
-            Self::Validation(errors) => {
+            Self::App(AppError::Unavailable(err)) => {
+                tracing::warn!(error = %err, "database unavailable");
+                "the database is unavailable; try again shortly".to_string()
+            }
+            Self::App(AppError::Validation(errors)) => {
                 let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
                 format!("invalid value in: {}", fields.join(", "))
             }
@@ -147,15 +124,25 @@ impl IntoResponse for ApiError {
             status: status.as_u16(),
             detail,
             errors: match self {
-                Self::Validation(errors) => errors,
+                Self::App(AppError::Validation(errors)) => errors,
                 _ => Vec::new(),
             },
         };
-        let mut response = (status, axum::Json(problem)).into_response();
-        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
-        if status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        }
-        response
+        problem_response(status, &problem)
     }
+}
+
+/// A problem document with its media type and, where they apply, the auth challenge
+/// and the retry advice.
+pub fn problem_response(status: StatusCode, problem: &Problem) -> Response {
+    let mut response = (status, axum::Json(problem)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    if status == StatusCode::UNAUTHORIZED {
+        headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+    }
+    response
 }

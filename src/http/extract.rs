@@ -2,18 +2,43 @@
 //! rejections.
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use super::error::{ApiError, FieldError};
+use super::error::ApiError;
+use crate::domain::{FieldError, Msg};
 
 /// Largest accepted JSON body; a test request is a few hundred bytes.
 pub const MAX_JSON_BODY: usize = 1024 * 1024;
 
 /// A JSON body: syntax errors answer 400, values of the wrong type or range 422 naming the field.
 pub struct Json<T>(pub T);
+
+fn declared_json(req: &Request) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|mime| {
+            let mime = mime.trim();
+            mime.eq_ignore_ascii_case("application/json") || mime.ends_with("+json")
+        })
+        .unwrap_or(false)
+}
+
+/// The body's bytes, with a body over the limit answered 413.
+async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|e| match e {
+        BytesRejection::FailedToBufferBody(inner) if inner.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::TooLarge(MAX_JSON_BODY)
+        }
+        other if other.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge(MAX_JSON_BODY),
+        other => ApiError::Malformed(format!("could not read the body: {other}")),
+    })
+}
 
 impl<S, T> FromRequest<S> for Json<T>
 where
@@ -23,23 +48,30 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .map(|mime| {
-                let mime = mime.trim();
-                mime.eq_ignore_ascii_case("application/json") || mime.ends_with("+json")
-            })
-            .unwrap_or(false);
-        if !is_json {
+        if !declared_json(&req) {
             return Err(ApiError::UnsupportedMediaType("expected a body with Content-Type: application/json".into()));
         }
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|e| ApiError::Malformed(format!("could not read the body: {e}")))?;
+        let bytes = body_bytes(req, state).await?;
         parse_json(&bytes).map(Json)
+    }
+}
+
+/// A JSON body that may be left out: an empty body stands for the type's default.
+pub struct OptionalJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for OptionalJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Default,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = body_bytes(req, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(T::default()));
+        }
+        parse_json(&bytes).map(OptionalJson)
     }
 }
 
@@ -49,25 +81,28 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'{') | None => {}
         Some(b'[' | b'"' | b'n' | b't' | b'f' | b'-' | b'0'..=b'9') => {
-            return Err(ApiError::Validation(vec![FieldError::new("body", "expected a JSON object")]));
+            return Err(FieldError::new("body", Msg::ExpectedObject).into());
         }
         Some(_) => {}
     }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    match serde_path_to_error::deserialize::<_, T>(de) {
-        Ok(value) => Ok(value),
+    let value = match serde_path_to_error::deserialize::<_, T>(&mut *de) {
+        Ok(value) => value,
         Err(err) => {
             let path = err.path().to_string();
             let inner = err.into_inner();
-            match inner.classify() {
+            return match inner.classify() {
                 serde_json::error::Category::Data => {
                     let message = clean_message(&inner);
-                    Err(ApiError::Validation(vec![FieldError::new(field_of(&path, &message), message)]))
+                    Err(FieldError::new(field_of(&path, &message), Msg::Invalid(message)).into())
                 }
                 _ => Err(ApiError::Malformed(format!("the body is not valid JSON: {inner}"))),
-            }
+            };
         }
-    }
+    };
+    // One object and nothing after it: `{…} xyz` is not a body we understood.
+    de.end().map_err(|e| ApiError::Malformed(format!("the body is not valid JSON: {e}")))?;
+    Ok(value)
 }
 
 /// Missing and unknown fields are reported by serde at their parent; name the field itself.
@@ -110,7 +145,7 @@ where
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize(de).map(Query).map_err(|err| {
             let field = err.path().to_string();
-            ApiError::Validation(vec![FieldError::new(field, err.into_inner().to_string())])
+            FieldError::new(field, Msg::Invalid(err.into_inner().to_string())).into()
         })
     }
 }
@@ -130,5 +165,23 @@ where
             .await
             .map(|axum::extract::Path(value)| Path(value))
             .map_err(|rejection| ApiError::Malformed(rejection.body_text()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Body {
+        #[allow(dead_code)]
+        a: i64,
+    }
+
+    #[test]
+    fn trailing_text_after_the_object_is_refused() {
+        assert!(parse_json::<Body>(b"{\"a\": 1}").is_ok());
+        assert!(parse_json::<Body>(b"{\"a\": 1}  \n").is_ok());
+        assert!(matches!(parse_json::<Body>(b"{\"a\": 1} xyz"), Err(ApiError::Malformed(_))));
     }
 }

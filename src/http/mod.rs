@@ -1,4 +1,6 @@
-//! HTTP: the JSON API under `/api/v1`, health and metrics endpoints.
+//! The JSON API under `/api/v1`: one module per resource with its handlers and routes;
+//! each handler parses its input, calls the application's operation and renders JSON.
+//! Health and metrics endpoints sit beside it.
 
 pub mod audit;
 pub mod catalog;
@@ -6,34 +8,26 @@ pub mod companies;
 pub mod error;
 pub mod extract;
 pub mod labs;
-pub mod pagination;
 pub mod planning;
+pub mod policy;
 pub mod requests;
-pub mod validate;
 
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use sea_orm::DatabaseConnection;
-use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 use self::error::ApiError;
-
-#[derive(Clone)]
-pub struct AppState {
-    pub db: DatabaseConnection,
-    /// Failed sign-ins, per account and address.
-    pub limiter: std::sync::Arc<crate::web::limiter::Limiter>,
-}
+use crate::app::AppError;
+use crate::state::AppState;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -61,22 +55,17 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1).split_for_parts()
 }
 
-pub fn router(state: AppState) -> Router {
+/// The API routes behind the route policy, with the OpenAPI document beside them.
+pub fn router(state: AppState) -> Router<AppState> {
     let (api_routes, openapi) = api();
     let openapi = std::sync::Arc::new(openapi);
     // route_layer: the policy sees the matched route, and unknown paths still answer 404.
     api_routes
-        .route_layer(middleware::from_fn_with_state(state.clone(), crate::auth::policy::enforce))
+        .route_layer(middleware::from_fn_with_state(state, policy::enforce))
         .route("/api/v1/openapi.json", get(move || async move { Json(openapi.as_ref().clone()) }))
-        .merge(crate::web::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
-        .fallback(not_found)
-        .layer(DefaultBodyLimit::max(extract::MAX_JSON_BODY))
-        .layer(middleware::from_fn(track_metrics))
-        .layer(TraceLayer::new_for_http())
-        .with_state(state)
 }
 
 async fn healthz() -> &'static str {
@@ -91,17 +80,9 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Unknown paths: problem+json for the API, a page in the user's language for a browser.
-async fn not_found(req: Request) -> Response {
-    let wants_html = req
-        .headers()
-        .get(axum::http::header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|accept| accept.contains("text/html"));
-    if wants_html && !req.uri().path().starts_with("/api/") {
-        return crate::web::not_found_page(&req);
-    }
-    ApiError::NotFound("no such resource".into()).into_response()
+/// An unknown API path.
+pub fn not_found() -> Response {
+    ApiError::App(AppError::NotFound("no such resource".into())).into_response()
 }
 
 /// The process-wide Prometheus recorder; several servers in one test process share it.
@@ -120,7 +101,7 @@ async fn metrics_text() -> String {
     prometheus().render()
 }
 
-async fn track_metrics(req: Request, next: Next) -> Response {
+pub async fn track_metrics(req: Request, next: Next) -> Response {
     let started = Instant::now();
     let path =
         req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
@@ -135,4 +116,22 @@ async fn track_metrics(req: Request, next: Next) -> Response {
 /// Installs the metrics recorder before the first request so `/metrics` is never empty.
 pub fn init_metrics() {
     let _ = prometheus();
+}
+
+/// `?page=&per_page=` of a list without other filters.
+#[derive(Debug, Clone, Copy, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// 1-based page number (default 1)
+    #[param(minimum = 1, maximum = 1000000)]
+    pub page: Option<i64>,
+    /// Items per page (default 50, at most 500)
+    #[param(minimum = 1, maximum = 500)]
+    pub per_page: Option<i64>,
+}
+
+impl PageParams {
+    pub fn parse(self) -> Result<crate::domain::paging::PageRequest, ApiError> {
+        Ok(crate::domain::paging::PageRequest::parse(self.page, self.per_page)?)
+    }
 }

@@ -1,6 +1,3 @@
-//! The planning service: the registry as a planning instance, runs as jobs, the worker
-//! that solves them, and the comparison of a plan with the published one.
+//! The planning worker: claims queued runs, solves them, stores their plans.
 
-pub mod diff;
-pub mod instance;
 pub mod worker;

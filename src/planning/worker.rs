@@ -16,8 +16,8 @@ use std::time::Duration;
 use labplan_solver as solver;
 use sea_orm::DatabaseConnection;
 
-use crate::db::runs::{self, Beat, Outcome};
-use crate::entities::planning_runs;
+use crate::app::runs::Claim;
+use crate::db::runs::{Beat, Outcome};
 
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -59,8 +59,8 @@ pub async fn run(db: DatabaseConnection, config: WorkerConfig, shutdown: impl Fu
     let stop = Arc::new(AtomicBool::new(false));
     let work = async {
         while !stop.load(Ordering::Relaxed) {
-            match runs::claim(&db, &config.id, config.lease).await {
-                Ok(Some(run)) => process(&db, &config, run, &stop).await,
+            match Claim::next(&db, &config.id, config.lease).await {
+                Ok(Some(claim)) => process(&db, &config, claim, &stop).await,
                 Ok(None) => tokio::time::sleep(config.poll).await,
                 Err(e) => {
                     tracing::warn!(error = %e, "could not claim a planning run");
@@ -81,19 +81,20 @@ pub async fn run(db: DatabaseConnection, config: WorkerConfig, shutdown: impl Fu
     tracing::info!(worker = %config.id, "planning worker stopped");
 }
 
-async fn process(db: &DatabaseConnection, config: &WorkerConfig, run: planning_runs::Model, stop: &AtomicBool) {
+async fn process(db: &DatabaseConnection, config: &WorkerConfig, claim: Claim, stop: &AtomicBool) {
+    let run = &claim.run;
     let id = run.id;
     tracing::info!(run = id, attempt = run.attempts, requests = run.requests, "planning run claimed");
     metrics::counter!("labplan_planning_runs_claimed_total").increment(1);
 
     if run.cancel_requested {
-        store(db, config, id, Outcome::Cancelled(None)).await;
+        store(db, &claim, Outcome::Cancelled(None)).await;
         return;
     }
     let instance: solver::Instance = match serde_json::from_str(&run.instance) {
         Ok(instance) => instance,
         Err(e) => {
-            store(db, config, id, Outcome::Failed(format!("the stored instance is unreadable: {e}"))).await;
+            store(db, &claim, Outcome::Failed(format!("the stored instance is unreadable: {e}"))).await;
             return;
         }
     };
@@ -135,7 +136,7 @@ async fn process(db: &DatabaseConnection, config: &WorkerConfig, run: planning_r
                     cancel.store(true, Ordering::Relaxed);
                 }
                 let snapshot = progress.lock().ok().and_then(|p| p.clone());
-                match runs::heartbeat(db, id, &config.id, config.lease, snapshot.as_ref()).await {
+                match claim.beat(db, snapshot.as_ref()).await {
                     Ok(Beat::Held { cancel: true }) if !cancelled => {
                         tracing::info!(run = id, "cancel requested; stopping the solve");
                         cancelled = true;
@@ -158,7 +159,7 @@ async fn process(db: &DatabaseConnection, config: &WorkerConfig, run: planning_r
         return;
     }
     if handed_back && !cancelled {
-        match runs::release(db, id, &config.id).await {
+        match claim.hand_back(db).await {
             Ok(_) => tracing::info!(run = id, "shutting down: run handed back to the queue"),
             Err(e) => {
                 tracing::warn!(run = id, error = %e, "could not hand the run back; it is retried when its lease expires")
@@ -173,7 +174,7 @@ async fn process(db: &DatabaseConnection, config: &WorkerConfig, run: planning_r
             if !report.is_valid() {
                 Outcome::Failed(format!("the solver's plan broke the rules: {}", report.violations.join("; ")))
             } else if cancelled {
-                let keep = runs::find(db, id).await.ok().flatten().is_some_and(|r| r.keep_best_on_cancel);
+                let keep = claim.keeps_best_on_cancel(db).await.unwrap_or(false);
                 Outcome::Cancelled(keep.then_some(plan))
             } else {
                 Outcome::Succeeded(plan)
@@ -186,10 +187,11 @@ async fn process(db: &DatabaseConnection, config: &WorkerConfig, run: planning_r
         Ok(Err(e)) => Outcome::Failed(e.to_string()),
         Err(e) => Outcome::Failed(format!("the solver stopped unexpectedly: {e}")),
     };
-    store(db, config, id, outcome).await;
+    store(db, &claim, outcome).await;
 }
 
-async fn store(db: &DatabaseConnection, config: &WorkerConfig, id: i64, outcome: Outcome) {
+async fn store(db: &DatabaseConnection, claim: &Claim, outcome: Outcome) {
+    let id = claim.run.id;
     let status = match &outcome {
         Outcome::Succeeded(_) => "succeeded",
         Outcome::Cancelled(_) => "cancelled",
@@ -198,7 +200,7 @@ async fn store(db: &DatabaseConnection, config: &WorkerConfig, id: i64, outcome:
     if let Outcome::Failed(error) = &outcome {
         tracing::warn!(run = id, %error, "planning run failed");
     }
-    match runs::finish(db, id, &config.id, outcome).await {
+    match claim.finish(db, outcome).await {
         Ok(true) => {
             metrics::counter!("labplan_planning_runs_finished_total", "status" => status).increment(1);
             tracing::info!(run = id, status, "planning run finished");

@@ -1,25 +1,26 @@
-//! The administrator's pages: labs, companies and test types (list and create, through
-//! the API's handlers), and users (create, change role, revoke tokens, each audited).
+//! The administrator's pages: labs, companies and test types (list and create), and
+//! users (create, change role, revoke tokens); each change is the application's
+//! operation, audited.
 
 use std::collections::{BTreeMap, HashMap};
 
 use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use minijinja::context;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::Deserialize;
 
 use super::i18n::Lang;
-use super::lookup::{Catalog, pick};
+use super::lookup::{Catalog, Names, pick};
 use super::page::Page;
-use crate::auth::{Role, users};
+use crate::app::policy::Op;
+use crate::app::users::{self, Binding, NewUser};
+use crate::app::{AppError, catalog, companies, labs};
+use crate::domain::access::Role;
 use crate::entities::{api_tokens, users as user_rows};
-use crate::http::AppState;
-use crate::http::error::ApiError;
-use crate::http::extract::Json;
+use crate::state::AppState;
 
 pub fn router() -> axum::Router<AppState> {
     axum::Router::new()
@@ -66,7 +67,7 @@ struct Registry {
     path: &'static str,
     title: &'static str,
     form_title: &'static str,
-    api: &'static str,
+    op: Op,
     fields: &'static [Field],
     headers: &'static [&'static str],
 }
@@ -75,7 +76,7 @@ const LABS: Registry = Registry {
     path: "/admin/labs",
     title: "adm_labs_title",
     form_title: "adm_lab_new",
-    api: "/labs",
+    op: Op::ManageCatalog,
     fields: &[
         field("id", "adm_lab_id", "text", true),
         field("name", "adm_name_ru", "text", true),
@@ -90,7 +91,7 @@ const COMPANIES: Registry = Registry {
     path: "/admin/companies",
     title: "adm_companies_title",
     form_title: "adm_company_new",
-    api: "/companies",
+    op: Op::ManageCompanies,
     fields: &[
         field("id", "adm_company_id", "text", true),
         field("name", "adm_name", "text", true),
@@ -104,7 +105,7 @@ const TEST_TYPES: Registry = Registry {
     path: "/admin/test-types",
     title: "adm_test_types_title",
     form_title: "adm_test_type_new",
-    api: "/test-types",
+    op: Op::ManageCatalog,
     fields: &[
         field("code", "adm_code", "text", true),
         field("standard", "adm_standard", "text", true),
@@ -190,9 +191,9 @@ async fn show_registry(
     status: StatusCode,
     created: Option<String>,
 ) -> Response {
-    let catalog = match Catalog::load(&state.db).await {
+    let catalog = match catalog::load(&state.db).await {
         Ok(c) => c,
-        Err(e) => return page.api_error(e.into()),
+        Err(e) => return page.app_error(e),
     };
     let fields: Vec<minijinja::Value> = reg
         .fields
@@ -221,7 +222,7 @@ async fn show_registry(
 }
 
 async fn registry_page(state: AppState, page: Page, reg: &Registry, done: Done) -> Response {
-    if let Err(refused) = page.allow(Method::POST, reg.api) {
+    if let Err(refused) = page.allow(reg.op) {
         return refused;
     }
     show_registry(&state, &page, reg, &Values::new(), Errors::new(), StatusCode::OK, done.created).await
@@ -246,16 +247,16 @@ async fn after_create<T>(
     reg: &Registry,
     form: &Values,
     key: &str,
-    result: Result<T, ApiError>,
+    result: Result<T, AppError>,
 ) -> Response {
     let errors = match result {
         Ok(_) => {
             let id: String = form_urlencoded::byte_serialize(value(form, key).as_bytes()).collect();
             return Redirect::to(&format!("{}?created={id}", reg.path)).into_response();
         }
-        Err(ApiError::Validation(errors)) => page.field_errors(&errors),
-        Err(ApiError::Conflict(_)) => Errors::from([(key.to_string(), page.t("adm_exists"))]),
-        Err(e) => return page.api_error(e),
+        Err(AppError::Validation(errors)) => page.field_errors(&errors),
+        Err(AppError::Conflict(_)) => Errors::from([(key.to_string(), page.t("adm_exists"))]),
+        Err(e) => return page.app_error(e),
     };
     show_registry(state, page, reg, form, errors, StatusCode::UNPROCESSABLE_ENTITY, None).await
 }
@@ -265,36 +266,34 @@ fn optional(form: &Values, name: &str) -> Option<String> {
 }
 
 async fn create_lab(State(state): State<AppState>, page: Page, Form(form): Form<Values>) -> Response {
-    if let Err(refused) = page.allow(Method::POST, LABS.api).and_then(|()| page.check_csrf(csrf_of(&form))) {
+    if let Err(refused) = page.allow(LABS.op).and_then(|()| page.check_csrf(csrf_of(&form))) {
         return refused;
     }
-    let body = crate::http::labs::Lab {
-        id: value(&form, "id"),
+    let body = labs::LabBody {
         name: value(&form, "name"),
         name_en: value(&form, "name_en"),
         region: value(&form, "region"),
         contact: optional(&form, "contact"),
     };
-    let result = crate::http::labs::create_lab(State(state.clone()), page.caller.clone(), Json(body)).await;
+    let result = labs::save(&state.db, &page.caller, &value(&form, "id"), body, false).await;
     after_create(&state, &page, &LABS, &form, "id", result).await
 }
 
 async fn create_company(State(state): State<AppState>, page: Page, Form(form): Form<Values>) -> Response {
-    if let Err(refused) = page.allow(Method::POST, COMPANIES.api).and_then(|()| page.check_csrf(csrf_of(&form))) {
+    if let Err(refused) = page.allow(COMPANIES.op).and_then(|()| page.check_csrf(csrf_of(&form))) {
         return refused;
     }
-    let body = crate::http::companies::Company {
-        id: value(&form, "id"),
+    let body = companies::CompanyBody {
         name: value(&form, "name"),
         inn: optional(&form, "inn"),
         region: value(&form, "region"),
     };
-    let result = crate::http::companies::create_company(State(state.clone()), Json(body)).await;
+    let result = companies::save(&state.db, &page.caller, &value(&form, "id"), body, false).await;
     after_create(&state, &page, &COMPANIES, &form, "id", result).await
 }
 
 async fn create_test_type(State(state): State<AppState>, page: Page, Form(form): Form<Values>) -> Response {
-    if let Err(refused) = page.allow(Method::POST, TEST_TYPES.api).and_then(|()| page.check_csrf(csrf_of(&form))) {
+    if let Err(refused) = page.allow(TEST_TYPES.op).and_then(|()| page.check_csrf(csrf_of(&form))) {
         return refused;
     }
     let raw_hours = value(&form, "hours");
@@ -302,22 +301,21 @@ async fn create_test_type(State(state): State<AppState>, page: Page, Form(form):
         let errors = Errors::from([("hours".to_string(), page.t("field_number"))]);
         return show_registry(&state, &page, &TEST_TYPES, &form, errors, StatusCode::UNPROCESSABLE_ENTITY, None).await;
     };
-    let body = crate::http::catalog::TestType {
-        code: value(&form, "code"),
+    let body = catalog::TestTypeBody {
         standard: value(&form, "standard"),
         name: value(&form, "name"),
         name_en: value(&form, "name_en"),
         equipment: value(&form, "equipment"),
         hours,
     };
-    let result = crate::http::catalog::create_test_type(State(state.clone()), Json(body)).await;
+    let result = catalog::save_test_type(&state.db, &page.caller, &value(&form, "code"), body, false).await;
     after_create(&state, &page, &TEST_TYPES, &form, "code", result).await
 }
 
 // ---- users ----
 
 fn admin_only(page: &Page) -> Result<(), Response> {
-    page.only(&[Role::Admin])
+    page.allow(Op::ManageUsers)
 }
 
 fn when(at: Option<chrono::DateTime<chrono::Utc>>) -> Option<String> {
@@ -334,7 +332,9 @@ fn token_view(t: &api_tokens::Model) -> minijinja::Value {
 fn role_choices(page: &Page, current: &str) -> Vec<minijinja::Value> {
     Role::ALL
         .iter()
-        .map(|r| context! { value => r.as_str(), text => page.t(&format!("role_{}", r.as_str())), selected => r.as_str() == current })
+        .map(|r| {
+            context! { value => r.as_str(), text => page.t(&format!("role_{}", r.as_str())), selected => r.as_str() == current }
+        })
         .collect()
 }
 
@@ -356,7 +356,7 @@ fn binding_choices(catalog: &Catalog, company: &str, lab: &str) -> (Vec<minijinj
 
 /// The form's role with only the binding it needs: the other select is ignored, and a
 /// missing one is said next to its field.
-fn role_and_binding(page: &Page, form: &Values, errors: &mut Errors) -> Option<(Role, Option<String>, Option<String>)> {
+fn role_and_binding(page: &Page, form: &Values, errors: &mut Errors) -> Option<Binding> {
     let Some(role) = Role::parse(&value(form, "role")) else {
         errors.insert("role".into(), page.t("adm_pick_role"));
         return None;
@@ -369,30 +369,14 @@ fn role_and_binding(page: &Page, form: &Values, errors: &mut Errors) -> Option<(
     if role == Role::Lab && lab.is_none() {
         errors.insert("lab".into(), page.t("adm_needs_lab"));
     }
-    Some((role, company, lab))
+    Some(Binding { role, company, lab })
 }
 
-/// Which field a refusal of [`users`] belongs next to.
-fn user_error_field(message: &str) -> &'static str {
-    if message.contains("password") {
-        "password"
-    } else if message.contains("e-mail") || message.contains("already exists") {
-        "email"
-    } else if message.starts_with("company") {
-        "company"
-    } else if message.starts_with("lab") {
-        "lab"
-    } else {
-        "role"
-    }
-}
-
-fn user_errors(page: &Page, error: users::UserError) -> Result<Errors, Response> {
+/// The operation's refusal as errors next to their fields, or an error page.
+fn user_errors(page: &Page, error: AppError) -> Result<Errors, Response> {
     match error {
-        users::UserError::Invalid(message) => {
-            Ok(Errors::from([(user_error_field(&message).to_string(), super::i18n::message(page.lang, &message))]))
-        }
-        users::UserError::Db(e) => Err(page.api_error(e.into())),
+        AppError::Validation(errors) => Ok(page.field_errors(&errors)),
+        other => Err(page.app_error(other)),
     }
 }
 
@@ -404,9 +388,9 @@ async fn show_users(
     status: StatusCode,
     done: Done,
 ) -> Response {
-    let (list, catalog) = match (users::list(&state.db).await, Catalog::load(&state.db).await) {
+    let (list, catalog) = match (users::list(&state.db, &page.caller).await, catalog::load(&state.db).await) {
         (Ok(l), Ok(c)) => (l, c),
-        (Err(e), _) | (_, Err(e)) => return page.api_error(e.into()),
+        (Err(e), _) | (_, Err(e)) => return page.app_error(e),
     };
     let items: Vec<minijinja::Value> = list
         .iter()
@@ -418,7 +402,7 @@ async fn show_users(
                 .map(|c| format!("{c} — {}", catalog.companies.get(c).map_or("", |m| m.name.as_str())))
                 .or_else(|| u.lab.as_ref().map(|l| format!("{l} — {}", catalog.lab_name(l, page.lang))));
             context! {
-                id => u.id, email => u.email, role => u.role, role_text => page.t(&format!("role_{}", u.role)),
+                id => u.id, email => u.email, role => u.role.as_str(), role_text => page.t(&format!("role_{}", u.role.as_str())),
                 binding, created => when(Some(u.created_at)), tokens => active,
                 live_tokens => tokens.iter().filter(|t| t.revoked_at.is_none()).count(),
             }
@@ -451,18 +435,12 @@ async fn create_user(State(state): State<AppState>, page: Page, Form(form): Form
     let binding = role_and_binding(&page, &form, &mut errors);
     let (email, password) = (value(&form, "email"), form.get("password").cloned().unwrap_or_default());
     if email.is_empty() {
-        errors.insert("email".into(), super::i18n::message(page.lang, "must not be empty"));
+        let required = crate::domain::FieldError::new("email", crate::domain::Msg::Required);
+        errors.insert("email".into(), super::i18n::message(page.lang, &required));
     }
     let result = match binding {
-        Some((role, company, lab)) if errors.is_empty() => {
-            let new = users::NewUser {
-                email: &email,
-                password: &password,
-                role,
-                company: company.as_deref(),
-                lab: lab.as_deref(),
-            };
-            users::add_as(&state.db, new, page.caller.actor()).await
+        Some(binding) if errors.is_empty() => {
+            users::add(&state.db, &page.caller, NewUser { email: email.clone(), password, binding }).await
         }
         _ => return show_users(&state, &page, &form, errors, StatusCode::UNPROCESSABLE_ENTITY, Done::default()).await,
     };
@@ -477,40 +455,31 @@ async fn create_user(State(state): State<AppState>, page: Page, Form(form): Form
     }
 }
 
-async fn find_user(state: &AppState, page: &Page, id: i64) -> Result<user_rows::Model, Response> {
-    match user_rows::Entity::find_by_id(id).one(&state.db).await {
-        Ok(Some(u)) => Ok(u),
-        Ok(None) => Err(page.not_found()),
-        Err(e) => Err(page.api_error(e.into())),
-    }
+async fn find_user(
+    state: &AppState,
+    page: &Page,
+    id: i64,
+) -> Result<(user_rows::Model, Vec<api_tokens::Model>), Response> {
+    users::get(&state.db, &page.caller, id).await.map_err(|e| page.app_error(e))
 }
 
 async fn show_user(
     state: &AppState,
     page: &Page,
-    user: &user_rows::Model,
+    (user, tokens): &(user_rows::Model, Vec<api_tokens::Model>),
     form: &Values,
     errors: Errors,
     status: StatusCode,
     done: Done,
 ) -> Response {
-    let catalog = match Catalog::load(&state.db).await {
+    let catalog = match catalog::load(&state.db).await {
         Ok(c) => c,
-        Err(e) => return page.api_error(e.into()),
-    };
-    let tokens = match api_tokens::Entity::find()
-        .filter(api_tokens::Column::User.eq(user.id))
-        .order_by_asc(api_tokens::Column::Id)
-        .all(&state.db)
-        .await
-    {
-        Ok(t) => t,
-        Err(e) => return page.api_error(e.into()),
+        Err(e) => return page.app_error(e),
     };
     let pick_or = |name: &str, current: &Option<String>| {
         form.get(name).cloned().unwrap_or_else(|| current.clone().unwrap_or_default())
     };
-    let role = form.get("role").cloned().unwrap_or_else(|| user.role.clone());
+    let role = form.get("role").cloned().unwrap_or_else(|| user.role.as_str().to_string());
     let (companies, labs) = binding_choices(&catalog, &pick_or("company", &user.company), &pick_or("lab", &user.lab));
     let live = tokens.iter().filter(|t| t.revoked_at.is_none()).count();
     page.render_status(
@@ -518,7 +487,7 @@ async fn show_user(
         "admin_user.html",
         context! {
             u => context! {
-                id => user.id, email => user.email, role_text => page.t(&format!("role_{}", user.role)),
+                id => user.id, email => user.email, role_text => page.t(&format!("role_{}", user.role.as_str())),
                 company => user.company, lab => user.lab, created => when(Some(user.created_at)),
             },
             tokens => tokens.iter().map(token_view).collect::<Vec<_>>(), live,
@@ -559,9 +528,7 @@ async fn change_role(
     let mut errors = Errors::new();
     let binding = role_and_binding(&page, &form, &mut errors);
     let result = match binding {
-        Some((role, company, lab)) if errors.is_empty() => {
-            users::set_role(&state.db, &user, role, company.as_deref(), lab.as_deref(), page.caller.actor()).await
-        }
+        Some(binding) if errors.is_empty() => users::set_role(&state.db, &page.caller, id, binding).await,
         _ => {
             return show_user(&state, &page, &user, &form, errors, StatusCode::UNPROCESSABLE_ENTITY, Done::default())
                 .await;
@@ -586,8 +553,8 @@ async fn revoke(State(state): State<AppState>, page: Page, Path(id): Path<i64>, 
         Ok(u) => u,
         Err(refused) => return refused,
     };
-    match users::revoke_tokens_as(&state.db, &user, None, page.caller.actor()).await {
+    match users::revoke_tokens(&state.db, &page.caller, user.0.id, None).await {
         Ok(_) => Redirect::to(&format!("/admin/users/{id}?saved=revoked")).into_response(),
-        Err(e) => page.api_error(e.into()),
+        Err(e) => page.app_error(e),
     }
 }

@@ -6,7 +6,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use crate::http::AppState;
+use crate::state::AppState;
 
 /// (name, content type, bytes). The ECharts build is Apache ECharts 5.6.0 as published
 /// (dist/echarts.min.js); its LICENSE and NOTICE sit beside it in the source tree.

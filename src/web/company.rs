@@ -1,30 +1,27 @@
 //! Pages of a company engineer: my requests, filing a request, a request's detail with
-//! its history, cancelling it and excluding labs. Every change goes through the API's
-//! handlers, so the checks, the audit log and the row scoping are the API's own.
+//! its history, cancelling it and excluding labs. Every change is the application's
+//! operation, so the checks, the audit log and the row scoping are the API's own.
 
 use std::collections::BTreeMap;
 
 use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::NaiveDate;
 use minijinja::context;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::Deserialize;
 
 use super::i18n::Lang;
-use super::lookup::{Catalog, pick};
+use super::lookup::{Catalog, Names, pick};
 use super::page::{Page, grouped};
-use crate::db::requests::{self as queries, RequestFilter, StoredRequest};
-use crate::domain::request::RequestStatus;
-use crate::entities::{assignments, audit_log};
-use crate::http::AppState;
-use crate::http::error::ApiError;
-use crate::http::extract::Json;
-use crate::http::pagination::{MAX_PER_PAGE, Page as DbPage};
-use crate::http::requests::{NewRequest, RequestPatch};
+use crate::app::policy::Op;
+use crate::app::requests::{self as ops, CancelRequest, NewRequest, RequestPatch, TestRequest};
+use crate::app::{AppError, audit, bookings, catalog};
+use crate::db::requests::RequestFilter;
+use crate::domain::status::RequestStatus;
+use crate::state::AppState;
 
 pub fn router() -> axum::Router<AppState> {
     axum::Router::new()
@@ -33,22 +30,6 @@ pub fn router() -> axum::Router<AppState> {
         .route("/requests/{id}", get(detail))
         .route("/requests/{id}/cancel", post(cancel))
         .route("/requests/{id}/exclude", post(exclude))
-}
-
-/// Every request the caller may see that passes the filter (a company's own, so a
-/// handful to a few hundred).
-async fn visible(state: &AppState, page: &Page, filter: &RequestFilter) -> Result<Vec<StoredRequest>, ApiError> {
-    let mut all = Vec::new();
-    for n in 1.. {
-        let (items, total) =
-            queries::list(&state.db, &page.caller, filter, DbPage { page: n, per_page: MAX_PER_PAGE }).await?;
-        let done = items.is_empty() || all.len() + items.len() >= total as usize;
-        all.extend(items);
-        if done {
-            break;
-        }
-    }
-    Ok(all)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -79,29 +60,29 @@ fn period(page: &Page, start: Option<NaiveDate>, end: Option<NaiveDate>) -> Opti
 }
 
 async fn list(State(state): State<AppState>, page: Page, Query(q): Query<ListQuery>) -> Response {
-    if let Err(refused) = page.allow(Method::GET, "/requests") {
+    if let Err(refused) = page.allow(Op::ReadRequests) {
         return refused;
     }
-    let status = q.status.as_deref().filter(|s| !s.is_empty()).and_then(|s| RequestStatus::parse(s).ok());
+    let status = q.status.as_deref().filter(|s| !s.is_empty()).and_then(RequestStatus::parse);
     let filter = RequestFilter { status, ..Default::default() };
-    let (requests, catalog) = match (visible(&state, &page, &filter).await, Catalog::load(&state.db).await) {
-        (Ok(r), Ok(c)) => (r, c),
-        (Err(e), _) => return page.api_error(e),
-        (_, Err(e)) => return page.api_error(e.into()),
-    };
+    let (requests, catalog) =
+        match (ops::list_all(&state.db, &page.caller, &filter).await, catalog::load(&state.db).await) {
+            (Ok(r), Ok(c)) => (r, c),
+            (Err(e), _) | (_, Err(e)) => return page.app_error(e),
+        };
     let text = q.q.as_deref().unwrap_or("").trim().to_lowercase();
-    let mut rows: Vec<(StoredRequest, String)> = requests
+    let mut rows: Vec<(TestRequest, String)> = requests
         .into_iter()
         .map(|r| {
-            let name = catalog.test_type_name(&r.row.test_type, page.lang);
+            let name = catalog.test_type_name(&r.test_type, page.lang);
             (r, name)
         })
         .filter(|(r, name)| {
             if text.is_empty() {
                 return true;
             }
-            let standard = catalog.test_types.get(&r.row.test_type).map_or("", |t| t.standard.as_str());
-            [r.row.id.as_str(), r.row.test_type.as_str(), standard, name, r.row.external_ref.as_deref().unwrap_or("")]
+            let standard = catalog.test_types.get(&r.test_type).map_or("", |t| t.standard.as_str());
+            [r.id.as_str(), r.test_type.as_str(), standard, name, r.external_ref.as_deref().unwrap_or("")]
                 .iter()
                 .any(|f| f.to_lowercase().contains(&text))
         })
@@ -109,13 +90,12 @@ async fn list(State(state): State<AppState>, page: Page, Query(q): Query<ListQue
     let sort = q.sort.as_deref().filter(|s| SORTS.contains(s)).unwrap_or("id");
     let desc = q.dir.as_deref() == Some("desc");
     rows.sort_by(|(a, an), (b, bn)| {
-        let (a, b) = (&a.row, &b.row);
         let order = match sort {
             "test" => an.cmp(bn),
             "samples" => a.samples.cmp(&b.samples),
             "ready" => a.ready_date.cmp(&b.ready_date),
             "due" => a.due_date.cmp(&b.due_date),
-            "status" => a.status.cmp(&b.status),
+            "status" => a.status.as_str().cmp(b.status.as_str()),
             "lab" => a.planned_lab.cmp(&b.planned_lab),
             "planned" => a.planned_start.cmp(&b.planned_start),
             _ => std::cmp::Ordering::Equal,
@@ -125,13 +105,12 @@ async fn list(State(state): State<AppState>, page: Page, Query(q): Query<ListQue
     });
     let items: Vec<minijinja::Value> = rows
         .iter()
-        .map(|(r, name)| {
-            let row = &r.row;
+        .map(|(row, name)| {
             let standard = catalog.test_types.get(&row.test_type).map(|t| t.standard.clone());
             context! {
                 id => row.id, test_type => row.test_type, test_name => name, standard,
                 samples => row.samples, ready => row.ready_date.to_string(), due => row.due_date.to_string(),
-                status => row.status, lab => row.planned_lab,
+                status => row.status.as_str(), lab => row.planned_lab,
                 lab_name => row.planned_lab.as_deref().map(|l| catalog.lab_name(l, page.lang)),
                 planned => period(&page, row.planned_start, row.planned_end),
                 reason => reason_text(&page, row.status_reason.as_deref()),
@@ -196,7 +175,7 @@ pub struct RequestForm {
 }
 
 async fn new_form(State(state): State<AppState>, page: Page) -> Response {
-    if let Err(refused) = page.allow(Method::POST, "/requests") {
+    if let Err(refused) = page.allow(Op::FileRequest) {
         return refused;
     }
     let form = RequestForm { samples: "1".into(), priority: "1".into(), ..Default::default() };
@@ -211,9 +190,9 @@ async fn render_form(
     errors: BTreeMap<String, String>,
     status: StatusCode,
 ) -> Response {
-    let catalog = match Catalog::load(&state.db).await {
+    let catalog = match catalog::load(&state.db).await {
         Ok(c) => c,
-        Err(e) => return page.api_error(e.into()),
+        Err(e) => return page.app_error(e),
     };
     let test_types: Vec<minijinja::Value> = catalog
         .test_types
@@ -320,14 +299,14 @@ fn optional(raw: &str) -> Option<String> {
 }
 
 async fn create(State(state): State<AppState>, page: Page, body: axum::body::Bytes) -> Response {
-    if let Err(refused) = page.allow(Method::POST, "/requests") {
+    if let Err(refused) = page.allow(Op::FileRequest) {
         return refused;
     }
     let (form, excluded) = parse_raw_form(&body);
     if let Err(refused) = page.check_csrf(&form.csrf) {
         return refused;
     }
-    let Some(company) = page.caller.company.clone() else {
+    let Some(company) = page.caller.own_company().map(ToString::to_string) else {
         return page.forbidden();
     };
     let (samples, ready_date, due_date, priority) = match parse_fields(&page, &form) {
@@ -347,13 +326,13 @@ async fn create(State(state): State<AppState>, page: Page, body: axum::body::Byt
         external_ref: optional(&form.external_ref),
         notes: optional(&form.notes),
     };
-    match crate::http::requests::create_request(State(state.clone()), page.caller.clone(), Json(body)).await {
-        Ok((_, axum::Json(created))) => Redirect::to(&format!("/requests/{}?created=1", created.id)).into_response(),
-        Err(ApiError::Validation(errors)) => {
+    match ops::create(&state.db, &page.caller, body).await {
+        Ok(created) => Redirect::to(&format!("/requests/{}?created=1", created.id)).into_response(),
+        Err(AppError::Validation(errors)) => {
             let errors = page.field_errors(&errors);
             render_form(&state, &page, &form, &excluded, errors, StatusCode::UNPROCESSABLE_ENTITY).await
         }
-        Err(e) => page.api_error(e),
+        Err(e) => page.app_error(e),
     }
 }
 
@@ -391,37 +370,22 @@ async fn show_detail(
     errors: BTreeMap<String, String>,
     status: StatusCode,
 ) -> Response {
-    if let Err(refused) = page.allow(Method::GET, "/requests/{id}") {
+    if let Err(refused) = page.allow(Op::ReadRequests) {
         return refused;
     }
-    let request = match crate::http::requests::get_request(
-        State(state.clone()),
-        page.caller.clone(),
-        axum::extract::Path(id.to_string()),
-    )
-    .await
-    {
-        Ok(axum::Json(r)) => r,
-        Err(e) => return page.api_error(e),
+    let request = match ops::get(&state.db, &page.caller, id).await {
+        Ok(r) => r,
+        Err(e) => return page.app_error(e),
     };
     let loaded = async {
-        let catalog = Catalog::load(&state.db).await?;
-        let history = audit_log::Entity::find()
-            .filter(audit_log::Column::Entity.eq("test_request"))
-            .filter(audit_log::Column::EntityId.eq(id))
-            .order_by_asc(audit_log::Column::Id)
-            .all(&state.db)
-            .await?;
-        let bookings = assignments::Entity::find()
-            .filter(assignments::Column::Request.eq(id))
-            .order_by_desc(assignments::Column::Id)
-            .all(&state.db)
-            .await?;
-        Ok::<_, sea_orm::DbErr>((catalog, history, bookings))
+        let catalog = catalog::load(&state.db).await?;
+        let history = audit::request_history(&state.db, &page.caller, id).await?;
+        let bookings = bookings::of_request(&state.db, &page.caller, id).await?;
+        Ok::<_, AppError>((catalog, history, bookings))
     };
     let (catalog, history, bookings) = match loaded.await {
         Ok(v) => v,
-        Err(e) => return page.api_error(e.into()),
+        Err(e) => return page.app_error(e),
     };
     let test = catalog.test_types.get(&request.test_type);
     let history: Vec<minijinja::Value> = history
@@ -440,7 +404,7 @@ async fn show_detail(
             context! {
                 run => b.run, lab => b.lab, lab_name => catalog.lab_name(&b.lab, page.lang),
                 period => period(page, Some(b.start_date), Some(b.end_date)),
-                status => b.status, status_text => page.t(&format!("booking_{}", b.status)),
+                status => b.status.as_str(), status_text => page.t(&format!("booking_{}", b.status.as_str())),
                 reason => b.decline_reason, cost => grouped(b.cost),
             }
         })
@@ -463,7 +427,7 @@ async fn show_detail(
         excluded => request.excluded_labs.iter().map(|l| format!("{l} — {}", catalog.lab_name(l, page.lang))).collect::<Vec<_>>(),
         can_cancel => request.status.can_cancel(), can_edit => request.status.can_edit(),
     };
-    let may_change = page.allow(Method::POST, "/requests/{id}/cancel").is_ok();
+    let may_change = page.may(Op::ChangeRequest);
     page.render_status(
         status,
         "request_detail.html",
@@ -545,25 +509,17 @@ async fn cancel(
     Path(id): Path<String>,
     Form(form): Form<CancelForm>,
 ) -> Response {
-    if let Err(refused) = page.allow(Method::POST, "/requests/{id}/cancel").and_then(|()| page.check_csrf(&form.csrf)) {
+    if let Err(refused) = page.allow(Op::ChangeRequest).and_then(|()| page.check_csrf(&form.csrf)) {
         return refused;
     }
-    let body = serde_json::json!({"version": form.version, "reason": optional(&form.reason)});
-    let body = axum::body::Bytes::from(body.to_string());
-    match crate::http::requests::cancel_request(
-        State(state.clone()),
-        page.caller.clone(),
-        axum::extract::Path(id.clone()),
-        body,
-    )
-    .await
-    {
+    let body = CancelRequest { version: Some(form.version), reason: optional(&form.reason) };
+    match ops::cancel(&state.db, &page.caller, &id, body).await {
         Ok(_) => Redirect::to(&format!("/requests/{id}?done=cancelled")).into_response(),
-        Err(ApiError::Validation(errors)) => {
+        Err(AppError::Validation(errors)) => {
             let errors = page.field_errors(&errors);
             show_detail(&state, &page, &id, None, errors, StatusCode::UNPROCESSABLE_ENTITY).await
         }
-        Err(e) => page.api_error(e),
+        Err(e) => page.app_error(e),
     }
 }
 
@@ -573,7 +529,7 @@ async fn exclude(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Err(refused) = page.allow(Method::PATCH, "/requests/{id}") {
+    if let Err(refused) = page.allow(Op::ChangeRequest) {
         return refused;
     }
     let mut csrf = String::new();
@@ -590,30 +546,13 @@ async fn exclude(
     if let Err(refused) = page.check_csrf(&csrf) {
         return refused;
     }
-    let patch = RequestPatch {
-        version: version.unwrap_or(-1),
-        test_type: None,
-        samples: None,
-        ready_date: None,
-        due_date: None,
-        priority: None,
-        excluded_labs: Some(labs),
-        external_ref: None,
-        notes: None,
-    };
-    match crate::http::requests::update_request(
-        State(state.clone()),
-        page.caller.clone(),
-        axum::extract::Path(id.clone()),
-        Json(patch),
-    )
-    .await
-    {
+    let patch = RequestPatch { version: version.unwrap_or(-1), excluded_labs: Some(labs), ..Default::default() };
+    match ops::update(&state.db, &page.caller, &id, patch).await {
         Ok(_) => Redirect::to(&format!("/requests/{id}?done=excluded")).into_response(),
-        Err(ApiError::Validation(errors)) => {
+        Err(AppError::Validation(errors)) => {
             let errors = page.field_errors(&errors);
             show_detail(&state, &page, &id, None, errors, StatusCode::UNPROCESSABLE_ENTITY).await
         }
-        Err(e) => page.api_error(e),
+        Err(e) => page.app_error(e),
     }
 }

@@ -1,7 +1,7 @@
 //! The pages' two languages. Texts live in one JSON dictionary per language, so a
 //! translator edits data, not code; a test holds the two to the same keys.
-//! Field messages come from the API's checks in English; Russian pages show them
-//! through a table of message patterns, falling back to the English text.
+//! Field messages come from the application's checks as a code with values; each code
+//! has its text in both dictionaries (`msg_<code>`).
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -35,7 +35,7 @@ macro_rules! sections {
     };
 }
 
-const SECTIONS: &[(&str, &str, &str)] = &sections!["common", "planning", "lab", "dashboard", "admin"];
+const SECTIONS: &[(&str, &str, &str)] = &sections!["common", "planning", "lab", "dashboard", "admin", "messages"];
 
 fn load(lang: Lang) -> Texts {
     let mut texts = Texts::new();
@@ -63,59 +63,18 @@ pub fn text(lang: Lang, key: &str) -> String {
     texts(lang).get(key).cloned().unwrap_or_else(|| key.to_string())
 }
 
-fn patterns() -> &'static [(String, String)] {
-    static PATTERNS: OnceLock<Vec<(String, String)>> = OnceLock::new();
-    PATTERNS.get_or_init(|| {
-        serde_json::from_str(include_str!("i18n/messages_ru.json")).unwrap_or_else(|e| {
-            tracing::error!(error = %e, "message patterns do not parse");
-            Vec::new()
-        })
-    })
-}
-
-/// Matches `message` against a pattern whose `{}` stand for any text; returns the pieces.
-fn matches(pattern: &str, message: &str) -> Option<Vec<String>> {
-    let parts: Vec<&str> = pattern.split("{}").collect();
-    let mut rest = message.strip_prefix(parts[0])?;
-    let mut values = Vec::new();
-    for (i, part) in parts.iter().enumerate().skip(1) {
-        let last = i == parts.len() - 1;
-        let at = if last {
-            if part.is_empty() { Some(rest.len()) } else { rest.strip_suffix(part).map(str::len) }
-        } else {
-            rest.find(part)
-        }?;
-        values.push(rest[..at].to_string());
-        rest = &rest[at + part.len()..];
+/// A field message in the page's language, by its code, with its values in place.
+pub fn message(lang: Lang, error: &crate::domain::FieldError) -> String {
+    let key = format!("msg_{}", error.code);
+    let Some(template) = texts(lang).get(&key) else {
+        // A code without a text still reaches the user, in English.
+        return error.message.to_string();
+    };
+    let mut out = template.clone();
+    for (i, value) in error.message.args().iter().enumerate() {
+        out = out.replace(&format!("{{{i}}}"), value);
     }
-    rest.is_empty().then_some(values)
-}
-
-/// A field message in the page's language. Patterns are tried in file order, so a
-/// specific one must come before a general one it would also match.
-pub fn message(lang: Lang, english: &str) -> String {
-    if lang == Lang::Ru {
-        for (pattern, russian) in patterns() {
-            if let Some(values) = matches(pattern, english) {
-                let mut out = String::new();
-                let mut pieces = russian.split("{}");
-                out.push_str(pieces.next().unwrap_or_default());
-                for (value, piece) in values.iter().zip(pieces) {
-                    out.push_str(value);
-                    out.push_str(piece);
-                }
-                return out;
-            }
-        }
-    }
-    let mut chars = english.chars();
-    match chars.next() {
-        Some(first) => {
-            let sentence = first.to_uppercase().chain(chars).collect::<String>();
-            if sentence.ends_with('.') { sentence } else { sentence + "." }
-        }
-        None => String::new(),
-    }
+    out
 }
 
 #[cfg(test)]
@@ -151,15 +110,65 @@ mod tests {
 
     #[test]
     fn messages_are_translated_with_their_values() {
-        assert_eq!(message(Lang::Ru, "must be between 1 and 10000"), "Введите число от 1 до 10000.");
-        assert_eq!(message(Lang::Ru, "unknown lab 'L999'"), "Неизвестная лаборатория «L999».");
-        assert_eq!(
-            message(Lang::Ru, "lab 'L001' offers no capacity on 'EMC'"),
-            "Лаборатория «L001» не предоставляет мощности оборудования «EMC»."
-        );
-        assert_eq!(message(Lang::En, "must be between 1 and 10000"), "Must be between 1 and 10000.");
-        // An unknown message still reaches the user, in English.
-        assert_eq!(message(Lang::Ru, "something new"), "Something new.");
-        assert_eq!(patterns().len(), 34);
+        use crate::domain::{FieldError, Kind, Msg};
+        let range = FieldError::new("samples", Msg::Range(1, 10000));
+        assert_eq!(message(Lang::Ru, &range), "Введите число от 1 до 10000.");
+        assert_eq!(message(Lang::En, &range), "Enter a number from 1 to 10000.");
+        let lab = FieldError::new("excluded_labs[0]", Msg::Unknown(Kind::Lab, "L999".into()));
+        assert_eq!(message(Lang::Ru, &lab), "Неизвестная лаборатория «L999».");
+        let capacity = FieldError::new("equipment", Msg::NoCapacity("L001".into(), "EMC".into()));
+        assert_eq!(message(Lang::Ru, &capacity), "Лаборатория «L001» не предоставляет мощности оборудования «EMC».");
+    }
+
+    #[test]
+    fn every_message_code_has_a_text_in_both_languages() {
+        use crate::domain::{Kind, Msg};
+        let date = chrono::NaiveDate::from_ymd_opt(2027, 1, 5).expect("a date");
+        let mut all = vec![
+            Msg::Required,
+            Msg::TooLong(1),
+            Msg::CodeChars,
+            Msg::Range(1, 2),
+            Msg::Seconds(1, 2),
+            Msg::Fraction,
+            Msg::NotMonday(date),
+            Msg::DueBeforeReady,
+            Msg::Priority,
+            Msg::TooManyLabs(1),
+            Msg::ListedTwice("x".into()),
+            Msg::NoCapacity("a".into(), "b".into()),
+            Msg::Date,
+            Msg::DateRange,
+            Msg::OwnCompany("x".into()),
+            Msg::ReasonRequired,
+            Msg::RegionCode,
+            Msg::Duplicate,
+            Msg::Referenced,
+            Msg::ValidToBeforeFrom,
+            Msg::Email("x".into()),
+            Msg::PasswordShort,
+            Msg::UserExists("x".into()),
+            Msg::NeedsCompany,
+            Msg::NeedsLab,
+            Msg::NoBinding("x".into()),
+            Msg::InnDigits,
+            Msg::InnLength,
+            Msg::InnCheck,
+            Msg::ExpectedObject,
+            Msg::OneOf("x".into()),
+            Msg::NotAVersion,
+            Msg::ControlChars,
+            Msg::Invalid("x".into()),
+        ];
+        for kind in [Kind::Company, Kind::TestType, Kind::Lab, Kind::Region, Kind::Equipment, Kind::User] {
+            all.push(Msg::Unknown(kind, "x".into()));
+            all.push(Msg::NotInRegistry(kind, "x".into()));
+        }
+        for msg in all {
+            for lang in [Lang::Ru, Lang::En] {
+                let key = format!("msg_{}", msg.code());
+                assert!(texts(lang).contains_key(&key), "{key} has no {} text", lang.code());
+            }
+        }
     }
 }

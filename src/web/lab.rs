@@ -2,31 +2,35 @@
 //! the lab's week-by-week load per equipment class, the capacity editor (base hours,
 //! price, closed or reduced weeks) and the accreditation scope.
 //!
-//! Every change goes through the API's handlers, so validation, row scoping (a lab
-//! changes only its own records) and the audit log stay the API's.
+//! Every change is the application's operation, so validation, row scoping (a lab
+//! changes only its own records) and the audit log are the API's own.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::http::{Method, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::NaiveDate;
 use minijinja::context;
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::lookup::Catalog;
-use super::page::{CsrfForm, Page, csv_field, grouped, script_json};
-use crate::auth::Role;
-use crate::entities::{accreditations, assignments, capacities, capacity_overrides, test_requests};
-use crate::http::AppState;
-use crate::http::error::ApiError;
-use crate::http::extract::Json as ApiJson;
-use crate::http::labs::{self as labs_api, AccreditationBody, CapacityBody, CapacityOverride, NewAccreditation};
-use crate::http::planning as planning_api;
+use super::lookup::{Catalog, Names};
+use super::page::{CsrfForm, Page, csv_download, grouped};
+use crate::app::bookings::{self, Answer, Assignment, Decline};
+use crate::app::labs::{self as ops, AccreditationBody, CapacityBody, CapacityOverride};
+use crate::app::policy::Op;
+use crate::app::{AppError, catalog, runs};
+use crate::domain::FieldError;
+use crate::domain::access::Role;
+use crate::state::AppState;
+
+/// Answered bookings the assignments page lists.
+const ANSWERED_SHOWN: u64 = 30;
+/// Tests named in one cell's tooltip.
+const TIP_TESTS: usize = 12;
 
 pub fn router() -> axum::Router<AppState> {
     axum::Router::new()
@@ -46,8 +50,10 @@ pub fn router() -> axum::Router<AppState> {
 
 /// The lab whose pages these are: a lab coordinator's own.
 fn own_lab(page: &Page) -> Result<String, Response> {
-    page.only(&[Role::Lab])?;
-    page.caller.lab.clone().ok_or_else(|| page.forbidden())
+    if page.caller.role() != Role::Lab {
+        return Err(page.forbidden());
+    }
+    page.caller.own_lab().map(ToString::to_string).ok_or_else(|| page.forbidden())
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -71,7 +77,7 @@ fn date(raw: &str) -> Option<NaiveDate> {
 }
 
 /// Re-keys the API's field errors to one row's inputs: `hours_per_week` → `L/hours_per_week`.
-fn errors_at(page: &Page, prefix: &str, errors: &[crate::http::error::FieldError]) -> BTreeMap<String, String> {
+fn errors_at(page: &Page, prefix: &str, errors: &[FieldError]) -> BTreeMap<String, String> {
     page.field_errors(errors).into_iter().map(|(k, v)| (format!("{prefix}{k}"), v)).collect()
 }
 
@@ -90,48 +96,23 @@ async fn show_assignments(
     typed: BTreeMap<String, String>,
     status: StatusCode,
 ) -> Response {
-    let lab = match own_lab(page).and_then(|lab| page.allow(Method::GET, "/assignments").map(|()| lab)) {
+    let lab = match own_lab(page).and_then(|lab| page.allow(Op::ReadBookings).map(|()| lab)) {
         Ok(lab) => lab,
         Err(refused) => return refused,
     };
     let loaded = async {
-        let catalog = Catalog::load(&state.db).await?;
-        let mine = Condition::all()
-            .add(crate::db::assignments::visible_to(&page.caller))
-            .add(assignments::Column::Lab.eq(lab.as_str()));
-        let waiting = assignments::Entity::find()
-            .filter(mine.clone())
-            .filter(assignments::Column::Status.eq("proposed"))
-            .order_by_asc(assignments::Column::StartDate)
-            .order_by_asc(assignments::Column::Id)
-            .all(&state.db)
-            .await?;
-        let answered = assignments::Entity::find()
-            .filter(mine)
-            .filter(assignments::Column::Status.is_in(["confirmed", "declined"]))
-            .order_by_desc(assignments::Column::AnsweredAt)
-            .order_by_desc(assignments::Column::Id)
-            .limit(30)
-            .all(&state.db)
-            .await?;
-        let ids: Vec<String> = waiting.iter().chain(&answered).map(|a| a.request.clone()).collect();
-        let requests: BTreeMap<String, test_requests::Model> = test_requests::Entity::find()
-            .filter(test_requests::Column::Id.is_in(ids))
-            .all(&state.db)
-            .await?
-            .into_iter()
-            .map(|r| (r.id.clone(), r))
-            .collect();
-        Ok::<_, sea_orm::DbErr>((catalog, waiting, answered, requests))
+        let catalog = catalog::load(&state.db).await?;
+        let (waiting, answered) = bookings::for_lab(&state.db, &page.caller, ANSWERED_SHOWN).await?;
+        let published = runs::published_run(&state.db, &page.caller).await?;
+        Ok::<_, AppError>((catalog, waiting, answered, published.map(|p| p.id)))
     };
-    let (catalog, waiting, answered, requests) = match loaded.await {
+    let (catalog, waiting, answered, published) = match loaded.await {
         Ok(v) => v,
-        Err(e) => return page.api_error(e.into()),
+        Err(e) => return page.app_error(e),
     };
-    let view = |a: &assignments::Model| {
-        let request = requests.get(&a.request);
-        let company = request.map(|r| r.company.clone()).unwrap_or_default();
-        let test_type = request.map(|r| r.test_type.clone()).unwrap_or_default();
+    let view = |a: &Assignment| {
+        let company = a.company.clone().unwrap_or_default();
+        let test_type = a.test_type.clone().unwrap_or_default();
         let test = catalog.test_types.get(&test_type);
         context! {
             id => a.id, request => a.request,
@@ -140,7 +121,7 @@ async fn show_assignments(
             equipment => test.map(|t| catalog.equipment_name(&t.equipment, page.lang)),
             hours => test.map(|t| t.hours),
             start => a.start_date.to_string(), end => a.end_date.to_string(), cost => grouped(a.cost),
-            status => a.status, status_text => page.t(&format!("booking_{}", a.status)),
+            status => a.status.as_str(), status_text => page.t(&format!("booking_{}", a.status.as_str())),
             reason => a.decline_reason,
             answered_at => a.answered_at.map(|t| t.format("%Y-%m-%d %H:%M").to_string()),
             typed => typed.get(&a.id.to_string()).cloned().unwrap_or_default(),
@@ -148,7 +129,6 @@ async fn show_assignments(
     };
     let waiting: Vec<minijinja::Value> = waiting.iter().map(view).collect();
     let answered: Vec<minijinja::Value> = answered.iter().map(view).collect();
-    let published = crate::db::runs::published(&state.db).await.ok().flatten().map(|r| r.id);
     page.render_status(
         status,
         "lab_assignments.html",
@@ -162,16 +142,14 @@ async fn confirm(
     Path(id): Path<i64>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    if let Err(refused) = own_lab(&page)
-        .and_then(|_| page.allow(Method::POST, "/assignments/{id}/confirm"))
-        .and_then(|()| page.check_csrf(&form.csrf))
+    if let Err(refused) =
+        own_lab(&page).and_then(|_| page.allow(Op::AnswerBooking)).and_then(|()| page.check_csrf(&form.csrf))
     {
         return refused;
     }
-    let path = crate::http::extract::Path(id);
-    match planning_api::confirm_assignment(State(state), page.caller.clone(), path).await {
+    match bookings::answer(&state.db, &page.caller, id, Answer::Confirm).await {
         Ok(_) => Redirect::to("/lab/assignments?done=confirmed").into_response(),
-        Err(e) => page.api_error(e),
+        Err(e) => page.app_error(e),
     }
 }
 
@@ -189,22 +167,23 @@ async fn decline(
     Path(id): Path<i64>,
     Form(form): Form<DeclineForm>,
 ) -> Response {
-    if let Err(refused) = own_lab(&page)
-        .and_then(|_| page.allow(Method::POST, "/assignments/{id}/decline"))
-        .and_then(|()| page.check_csrf(&form.csrf))
+    if let Err(refused) =
+        own_lab(&page).and_then(|_| page.allow(Op::AnswerBooking)).and_then(|()| page.check_csrf(&form.csrf))
     {
         return refused;
     }
-    let body = ApiJson(planning_api::Decline { reason: form.reason.clone() });
-    let path = crate::http::extract::Path(id);
-    match planning_api::decline_assignment(State(state.clone()), page.caller.clone(), path, body).await {
+    let answered = match (Decline { reason: form.reason.clone() }).answer() {
+        Ok(answer) => bookings::answer(&state.db, &page.caller, id, answer).await,
+        Err(e) => Err(e),
+    };
+    match answered {
         Ok(_) => Redirect::to("/lab/assignments?done=declined").into_response(),
-        Err(ApiError::Validation(errors)) => {
+        Err(AppError::Validation(errors)) => {
             let errors = errors_at(&page, &format!("{id}/"), &errors);
             let typed = BTreeMap::from([(id.to_string(), form.reason)]);
             show_assignments(&state, &page, None, errors, typed, StatusCode::UNPROCESSABLE_ENTITY).await
         }
-        Err(e) => page.api_error(e),
+        Err(e) => page.app_error(e),
     }
 }
 
@@ -231,38 +210,17 @@ impl Cell {
 /// The lab's proposed and confirmed bookings laid on the published plan's weeks: each test
 /// uses its hours evenly over the weeks of its booking (PLANNING-MODEL.md), against the
 /// week's capacity (the override of that week, else the base hours).
-async fn timeline(state: &AppState, lab: &str) -> Result<Option<(Timeline, Catalog)>, sea_orm::DbErr> {
-    let Some(run) = crate::db::runs::published(&state.db).await? else {
+async fn timeline(state: &AppState, page: &Page, lab: &str) -> Result<Option<(Timeline, Catalog)>, AppError> {
+    let Some(run) = runs::published_run(&state.db, &page.caller).await? else {
         return Ok(None);
     };
-    let horizon = crate::db::assignments::horizon_of(&run);
-    let catalog = Catalog::load(&state.db).await?;
-    let bases = capacities::Entity::find()
-        .filter(capacities::Column::Lab.eq(lab))
-        .order_by_asc(capacities::Column::Equipment)
-        .all(&state.db)
-        .await?;
-    let overrides: BTreeMap<(String, NaiveDate), i64> = capacity_overrides::Entity::find()
-        .filter(capacity_overrides::Column::Lab.eq(lab))
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|o| ((o.equipment, o.week_start), i64::from(o.hours_per_week)))
-        .collect();
-    let bookings = assignments::Entity::find()
-        .filter(assignments::Column::Lab.eq(lab))
-        .filter(assignments::Column::Status.is_in(["proposed", "confirmed"]))
-        .order_by_asc(assignments::Column::StartDate)
-        .all(&state.db)
-        .await?;
-    let ids: Vec<String> = bookings.iter().map(|a| a.request.clone()).collect();
-    let requests: BTreeMap<String, String> = test_requests::Entity::find()
-        .filter(test_requests::Column::Id.is_in(ids))
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|r| (r.id, r.test_type))
-        .collect();
+    let horizon = run.horizon;
+    let catalog = catalog::load(&state.db).await?;
+    let records = ops::records(&state.db, &page.caller, lab).await?;
+    let bases = records.capacities;
+    let overrides: BTreeMap<(String, NaiveDate), i64> =
+        records.overrides.into_iter().map(|o| ((o.equipment, o.week_start), i64::from(o.hours_per_week))).collect();
+    let bookings = bookings::live_of_lab(&state.db, &page.caller).await?;
 
     let weeks: Vec<NaiveDate> = (0..horizon.weeks).map(|w| horizon.week_start(w)).collect();
     let mut codes: Vec<String> = bases.iter().map(|b| b.equipment.clone()).collect();
@@ -285,7 +243,7 @@ async fn timeline(state: &AppState, lab: &str) -> Result<Option<(Timeline, Catal
         rows.insert(code.clone(), row(code));
     }
     for booking in &bookings {
-        let Some(test) = requests.get(&booking.request).and_then(|t| catalog.test_types.get(t)) else {
+        let Some(test) = booking.test_type.as_ref().and_then(|t| catalog.test_types.get(t)) else {
             continue;
         };
         let first = (booking.start_date - horizon.start).num_days().div_euclid(7);
@@ -317,10 +275,10 @@ async fn timeline_page(State(state): State<AppState>, page: Page) -> Response {
         Ok(lab) => lab,
         Err(refused) => return refused,
     };
-    let (timeline, catalog) = match timeline(&state, &lab).await {
+    let (timeline, catalog) = match timeline(&state, &page, &lab).await {
         Ok(Some(found)) => found,
         Ok(None) => return page.render("lab_timeline.html", context! { lab, published => false }),
-        Err(e) => return page.api_error(e.into()),
+        Err(e) => return page.app_error(e),
     };
     let week_labels: Vec<String> = timeline.weeks.iter().map(|w| w.format("%d.%m").to_string()).collect();
     let equipment: Vec<String> =
@@ -340,12 +298,12 @@ async fn timeline_page(State(state): State<AppState>, page: Page) -> Response {
                 cell.capacity,
                 load.map_or(String::new(), |l| format!(" ({l} %)"))
             );
-            for test in cell.tests.iter().take(12) {
+            for test in cell.tests.iter().take(TIP_TESTS) {
                 tip.push('\n');
                 tip.push_str(test);
             }
-            if cell.tests.len() > 12 {
-                tip.push_str(&format!("\n… +{}", cell.tests.len() - 12));
+            if cell.tests.len() > TIP_TESTS {
+                tip.push_str(&format!("\n… +{}", cell.tests.len() - TIP_TESTS));
             }
             // A week with no capacity but some use shows as overfull; a closed, idle week stays blank.
             let value = match load {
@@ -386,7 +344,7 @@ async fn timeline_page(State(state): State<AppState>, page: Page) -> Response {
             "emphasis": { "itemStyle": { "borderColor": "#000", "borderWidth": 2 } },
         }],
     });
-    let option = script_json(&option);
+    let option = minijinja::Value::from_serialize(&option);
     let height = 120 + 44 * timeline.rows.len();
     page.render(
         "lab_timeline.html",
@@ -403,28 +361,31 @@ async fn timeline_csv(State(state): State<AppState>, page: Page) -> Response {
         Ok(lab) => lab,
         Err(refused) => return refused,
     };
-    let timeline = match timeline(&state, &lab).await {
+    let timeline = match timeline(&state, &page, &lab).await {
         Ok(found) => found,
-        Err(e) => return page.api_error(e.into()),
+        Err(e) => return page.app_error(e),
     };
-    let mut out = String::from("lab,equipment,week_start,used_hours,capacity_hours,load_percent,tests\n");
+    let header: Vec<String> =
+        ["lab", "equipment", "week_start", "used_hours", "capacity_hours", "load_percent", "tests"]
+            .map(String::from)
+            .to_vec();
+    let mut rows = Vec::new();
     if let Some((timeline, _)) = timeline {
         for (code, cells) in &timeline.rows {
             for (week, cell) in timeline.weeks.iter().zip(cells) {
-                out.push_str(&format!(
-                    "{lab},{},{week},{},{},{},{}\n",
-                    csv_field(code),
+                rows.push(vec![
+                    lab.clone(),
+                    code.clone(),
+                    week.to_string(),
                     one_decimal(cell.used),
-                    cell.capacity,
+                    cell.capacity.to_string(),
                     cell.load().map(|l| l.to_string()).unwrap_or_default(),
-                    csv_field(&cell.tests.join(" "))
-                ));
+                    cell.tests.join(" "),
+                ]);
             }
         }
     }
-    let name = format!("attachment; filename=\"timeline-{lab}.csv\"");
-    ([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, name)], out)
-        .into_response()
+    csv_download(&format!("timeline-{lab}.csv"), &header, &rows)
 }
 
 // ---- capacity ----
@@ -447,23 +408,13 @@ async fn show_capacity(
         Err(refused) => return refused,
     };
     let loaded = async {
-        let catalog = Catalog::load(&state.db).await?;
-        let bases = capacities::Entity::find()
-            .filter(capacities::Column::Lab.eq(lab.as_str()))
-            .order_by_asc(capacities::Column::Equipment)
-            .all(&state.db)
-            .await?;
-        let overrides = capacity_overrides::Entity::find()
-            .filter(capacity_overrides::Column::Lab.eq(lab.as_str()))
-            .order_by_asc(capacity_overrides::Column::WeekStart)
-            .order_by_asc(capacity_overrides::Column::Equipment)
-            .all(&state.db)
-            .await?;
-        Ok::<_, sea_orm::DbErr>((catalog, bases, overrides))
+        let catalog = catalog::load(&state.db).await?;
+        let records = ops::records(&state.db, &page.caller, &lab).await?;
+        Ok::<_, AppError>((catalog, records.capacities, records.overrides))
     };
     let (catalog, bases, overrides) = match loaded.await {
         Ok(v) => v,
-        Err(e) => return page.api_error(e.into()),
+        Err(e) => return page.app_error(e),
     };
     let kept = |key: String, stored: String| typed.get(&key).cloned().unwrap_or(stored);
     let rows: Vec<minijinja::Value> = bases
@@ -516,7 +467,7 @@ async fn save_capacity(
     Form(form): Form<CapacityForm>,
 ) -> Response {
     let lab = match own_lab(&page)
-        .and_then(|lab| page.allow(Method::PUT, "/labs/{id}/capacity/{equipment}").map(|()| lab))
+        .and_then(|lab| page.allow(Op::KeepLab).map(|()| lab))
         .and_then(|lab| page.check_csrf(&form.csrf).map(|()| lab))
     {
         Ok(lab) => lab,
@@ -539,13 +490,13 @@ async fn save_capacity(
     let (Some(hours_per_week), Some(price_per_hour)) = (hours, price) else {
         return show_capacity(&state, &page, None, errors, typed).await;
     };
-    let body = ApiJson(CapacityBody { hours_per_week, price_per_hour });
-    match labs_api::put_capacity(State(state.clone()), page.caller.clone(), Path((lab, equipment)), body).await {
+    let body = CapacityBody { hours_per_week, price_per_hour };
+    match ops::save_capacity(&state.db, &page.caller, &lab, &equipment, body).await {
         Ok(_) => Redirect::to("/lab/capacity?done=capacity_saved").into_response(),
-        Err(ApiError::Validation(errors)) => {
+        Err(AppError::Validation(errors)) => {
             show_capacity(&state, &page, None, errors_at(&page, &prefix, &errors), typed).await
         }
-        Err(e) => page.api_error(e),
+        Err(e) => page.app_error(e),
     }
 }
 
@@ -563,7 +514,7 @@ pub struct OverrideForm {
 
 async fn add_override(State(state): State<AppState>, page: Page, Form(form): Form<OverrideForm>) -> Response {
     let lab = match own_lab(&page)
-        .and_then(|lab| page.allow(Method::PUT, "/labs/{id}/capacity-overrides").map(|()| lab))
+        .and_then(|lab| page.allow(Op::KeepLab).map(|()| lab))
         .and_then(|lab| page.check_csrf(&form.csrf).map(|()| lab))
     {
         Ok(lab) => lab,
@@ -589,13 +540,13 @@ async fn add_override(State(state): State<AppState>, page: Page, Form(form): For
     let (Some(week_start), Some(hours_per_week), true) = (week_start, hours, errors.is_empty()) else {
         return show_capacity(&state, &page, None, errors, typed).await;
     };
-    let body = ApiJson(CapacityOverride { equipment: form.equipment.trim().to_string(), week_start, hours_per_week });
-    match labs_api::put_override(State(state.clone()), page.caller.clone(), Path(lab), body).await {
+    let body = CapacityOverride { equipment: form.equipment.trim().to_string(), week_start, hours_per_week };
+    match ops::save_override(&state.db, &page.caller, &lab, body).await {
         Ok(_) => Redirect::to("/lab/capacity?done=override_saved").into_response(),
-        Err(ApiError::Validation(errors)) => {
+        Err(AppError::Validation(errors)) => {
             show_capacity(&state, &page, None, errors_at(&page, "new/", &errors), typed).await
         }
-        Err(e) => page.api_error(e),
+        Err(e) => page.app_error(e),
     }
 }
 
@@ -606,17 +557,15 @@ async fn remove_override(
     Form(form): Form<CsrfForm>,
 ) -> Response {
     let lab = match own_lab(&page)
-        .and_then(|lab| {
-            page.allow(Method::DELETE, "/labs/{id}/capacity-overrides/{equipment}/{week_start}").map(|()| lab)
-        })
+        .and_then(|lab| page.allow(Op::KeepLab).map(|()| lab))
         .and_then(|lab| page.check_csrf(&form.csrf).map(|()| lab))
     {
         Ok(lab) => lab,
         Err(refused) => return refused,
     };
-    match labs_api::delete_override(State(state), page.caller.clone(), Path((lab, equipment, week_start))).await {
+    match ops::delete_override(&state.db, &page.caller, &lab, &equipment, &week_start).await {
         Ok(_) => Redirect::to("/lab/capacity?done=override_removed").into_response(),
-        Err(e) => page.api_error(e),
+        Err(e) => page.app_error(e),
     }
 }
 
@@ -639,24 +588,14 @@ async fn show_scope(
         Err(refused) => return refused,
     };
     let loaded = async {
-        let catalog = Catalog::load(&state.db).await?;
-        let scope = accreditations::Entity::find()
-            .filter(accreditations::Column::Lab.eq(lab.as_str()))
-            .order_by_asc(accreditations::Column::TestType)
-            .all(&state.db)
-            .await?;
-        let offered: BTreeSet<String> = capacities::Entity::find()
-            .filter(capacities::Column::Lab.eq(lab.as_str()))
-            .all(&state.db)
-            .await?
-            .into_iter()
-            .map(|c| c.equipment)
-            .collect();
-        Ok::<_, sea_orm::DbErr>((catalog, scope, offered))
+        let catalog = catalog::load(&state.db).await?;
+        let records = ops::records(&state.db, &page.caller, &lab).await?;
+        let offered: BTreeSet<String> = records.capacities.into_iter().map(|c| c.equipment).collect();
+        Ok::<_, AppError>((catalog, records.accreditations, offered))
     };
     let (catalog, scope, offered) = match loaded.await {
         Ok(v) => v,
-        Err(e) => return page.api_error(e.into()),
+        Err(e) => return page.app_error(e),
     };
     let kept = |key: String, stored: String| typed.get(&key).cloned().unwrap_or(stored);
     let today = chrono::Utc::now().date_naive();
@@ -743,7 +682,7 @@ fn scope_dates(
 
 async fn add_accreditation(State(state): State<AppState>, page: Page, Form(form): Form<ScopeForm>) -> Response {
     let lab = match own_lab(&page)
-        .and_then(|lab| page.allow(Method::POST, "/labs/{id}/accreditations").map(|()| lab))
+        .and_then(|lab| page.allow(Op::KeepLab).map(|()| lab))
         .and_then(|lab| page.check_csrf(&form.csrf).map(|()| lab))
     {
         Ok(lab) => lab,
@@ -762,13 +701,13 @@ async fn add_accreditation(State(state): State<AppState>, page: Page, Form(form)
     let (Some((valid_from, valid_to)), true) = (dates, errors.is_empty()) else {
         return show_scope(&state, &page, None, errors, typed).await;
     };
-    let body = ApiJson(NewAccreditation { test_type: form.test_type.trim().to_string(), valid_from, valid_to });
-    match labs_api::put_accreditation_collection(State(state.clone()), page.caller.clone(), Path(lab), body).await {
+    let body = AccreditationBody { valid_from, valid_to };
+    match ops::save_accreditation(&state.db, &page.caller, &lab, form.test_type.trim(), body, false).await {
         Ok(_) => Redirect::to("/lab/scope?done=scope_added").into_response(),
-        Err(ApiError::Validation(errors)) => {
+        Err(AppError::Validation(errors)) => {
             show_scope(&state, &page, None, errors_at(&page, "new/", &errors), typed).await
         }
-        Err(e) => page.api_error(e),
+        Err(e) => page.app_error(e),
     }
 }
 
@@ -779,7 +718,7 @@ async fn save_accreditation(
     Form(form): Form<ScopeForm>,
 ) -> Response {
     let lab = match own_lab(&page)
-        .and_then(|lab| page.allow(Method::PUT, "/labs/{id}/accreditations/{test_type}").map(|()| lab))
+        .and_then(|lab| page.allow(Op::KeepLab).map(|()| lab))
         .and_then(|lab| page.check_csrf(&form.csrf).map(|()| lab))
     {
         Ok(lab) => lab,
@@ -794,13 +733,13 @@ async fn save_accreditation(
     let Some((valid_from, valid_to)) = scope_dates(&page, &prefix, &form, &mut errors) else {
         return show_scope(&state, &page, None, errors, typed).await;
     };
-    let body = ApiJson(AccreditationBody { valid_from, valid_to });
-    match labs_api::put_accreditation(State(state.clone()), page.caller.clone(), Path((lab, test_type)), body).await {
+    let body = AccreditationBody { valid_from, valid_to };
+    match ops::save_accreditation(&state.db, &page.caller, &lab, &test_type, body, true).await {
         Ok(_) => Redirect::to("/lab/scope?done=scope_saved").into_response(),
-        Err(ApiError::Validation(errors)) => {
+        Err(AppError::Validation(errors)) => {
             show_scope(&state, &page, None, errors_at(&page, &prefix, &errors), typed).await
         }
-        Err(e) => page.api_error(e),
+        Err(e) => page.app_error(e),
     }
 }
 
@@ -811,14 +750,14 @@ async fn remove_accreditation(
     Form(form): Form<CsrfForm>,
 ) -> Response {
     let lab = match own_lab(&page)
-        .and_then(|lab| page.allow(Method::DELETE, "/labs/{id}/accreditations/{test_type}").map(|()| lab))
+        .and_then(|lab| page.allow(Op::KeepLab).map(|()| lab))
         .and_then(|lab| page.check_csrf(&form.csrf).map(|()| lab))
     {
         Ok(lab) => lab,
         Err(refused) => return refused,
     };
-    match labs_api::delete_accreditation(State(state), page.caller.clone(), Path((lab, test_type))).await {
+    match ops::delete_accreditation(&state.db, &page.caller, &lab, &test_type).await {
         Ok(_) => Redirect::to("/lab/scope?done=scope_removed").into_response(),
-        Err(e) => page.api_error(e),
+        Err(e) => page.app_error(e),
     }
 }

@@ -8,27 +8,21 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use axum::extract::{Query, State};
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
-use chrono::NaiveDate;
 use minijinja::context;
-use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::lookup::Catalog;
-use super::page::{Page, csv_field, grouped, script_json};
-use crate::auth::Role;
-use crate::entities::{
-    capacities, capacity_overrides, plan_assignments, plan_bottlenecks, plan_unassigned, planning_runs, test_requests,
-};
-use crate::http::AppState;
-use crate::planning::instance::Horizon;
+use super::lookup::Names;
+use super::page::{Page, csv_download, grouped};
+use crate::app::dashboard::{self, Data};
+use crate::app::policy::Op;
+use crate::domain::status::Reason;
+use crate::entities::{capacities, test_requests};
+use crate::state::AppState;
 
-/// Requests still to be tested: everything but cancelled and completed.
-const OPEN: &[&str] = &["submitted", "planned", "confirmed", "unplaceable"];
-const REASONS: &[&str] = &["no_accredited_lab", "excluded_by_company", "no_capacity_in_window", "outranked"];
+const REASONS: [Reason; 4] = Reason::ALL;
 /// Extra weekly hours the "where capacity helps" estimate adds.
 const EXTRA_HOURS: f64 = 40.0;
 const TOP: usize = 15;
@@ -90,83 +84,22 @@ impl Table {
         context! { headers => self.headers, rows }
     }
 
-    /// UTF-8 with a byte-order mark, so that spreadsheet programs read Cyrillic right.
-    fn csv(&self) -> String {
-        let mut out = String::from("\u{feff}");
-        let header: Vec<String> = self.headers.iter().map(|h| csv_field(h)).collect();
-        out.push_str(&header.join(","));
-        out.push_str("\r\n");
-        for row in &self.rows {
-            let cells: Vec<String> = row.iter().map(|c| csv_field(&c.raw)).collect();
-            out.push_str(&cells.join(","));
-            out.push_str("\r\n");
-        }
-        out
+    fn csv_rows(&self) -> Vec<Vec<String>> {
+        self.rows.iter().map(|r| r.iter().map(|c| c.raw.clone()).collect()).collect()
     }
 }
 
-/// Everything the dashboard reads, once per page.
-struct Data {
-    catalog: Catalog,
-    horizon: Horizon,
-    run: Option<planning_runs::Model>,
-    requests: Vec<test_requests::Model>,
-    capacities: Vec<capacities::Model>,
-    /// (lab, equipment, week) → that week's hours instead of the base ones.
-    overrides: HashMap<(String, String, u32), f64>,
-    assigned: Vec<plan_assignments::Model>,
-    unassigned: Vec<plan_unassigned::Model>,
-    bottlenecks: Vec<plan_bottlenecks::Model>,
+/// Figures of the open demand, the capacity and the published plan.
+trait Figures {
+    fn week_capacity(&self, c: &capacities::Model, week: u32) -> f64;
+    fn capacity_in_horizon(&self, c: &capacities::Model) -> f64;
+    fn hours_of(&self, test_type: &str) -> f64;
+    fn equipment_of(&self, test_type: &str) -> Option<&str>;
+    fn company_region(&self, company: &str) -> Option<&str>;
+    fn week_label(&self, week: u32) -> String;
 }
 
-async fn default_horizon(state: &AppState) -> Result<Horizon, DbErr> {
-    let settings = crate::planning::instance::settings(&state.db).await?;
-    let start = settings
-        .get("horizon_start")
-        .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
-        .unwrap_or_else(|| crate::domain::week_monday(chrono::Utc::now().date_naive()) + chrono::Days::new(7));
-    let weeks = settings.get("horizon_weeks").and_then(|s| s.parse().ok()).unwrap_or(26);
-    Ok(Horizon { start, weeks })
-}
-
-impl Data {
-    async fn load(state: &AppState) -> Result<Self, DbErr> {
-        let db = &state.db;
-        let catalog = Catalog::load(db).await?;
-        let run = crate::db::runs::published(db).await?;
-        let horizon = match &run {
-            Some(run) => crate::db::assignments::horizon_of(run),
-            None => default_horizon(state).await?,
-        };
-        let end = horizon.week_end(horizon.weeks.saturating_sub(1));
-        let requests = test_requests::Entity::find()
-            .filter(test_requests::Column::Status.is_in(OPEN.iter().copied()))
-            .filter(test_requests::Column::ReadyDate.lte(end))
-            .all(db)
-            .await?;
-        let capacities = capacities::Entity::find().all(db).await?;
-        let overrides = capacity_overrides::Entity::find()
-            .filter(capacity_overrides::Column::WeekStart.gte(horizon.start))
-            .filter(capacity_overrides::Column::WeekStart.lte(end))
-            .all(db)
-            .await?
-            .into_iter()
-            .filter_map(|o| {
-                let week = u32::try_from((o.week_start - horizon.start).num_days() / 7).ok()?;
-                Some(((o.lab, o.equipment, week), f64::from(o.hours_per_week)))
-            })
-            .collect();
-        let (assigned, unassigned, bottlenecks) = match &run {
-            Some(run) => (
-                plan_assignments::Entity::find().filter(plan_assignments::Column::Run.eq(run.id)).all(db).await?,
-                plan_unassigned::Entity::find().filter(plan_unassigned::Column::Run.eq(run.id)).all(db).await?,
-                plan_bottlenecks::Entity::find().filter(plan_bottlenecks::Column::Run.eq(run.id)).all(db).await?,
-            ),
-            None => Default::default(),
-        };
-        Ok(Self { catalog, horizon, run, requests, capacities, overrides, assigned, unassigned, bottlenecks })
-    }
-
+impl Figures for Data {
     fn week_capacity(&self, c: &capacities::Model, week: u32) -> f64 {
         self.overrides
             .get(&(c.lab.clone(), c.equipment.clone(), week))
@@ -335,7 +268,7 @@ fn unmet_by(page: &Page, data: &Data, by_region: bool) -> Section {
     let mut groups: Vec<(&String, &[u64; 5])> = counts.iter().collect();
     groups.sort_by(|a, b| b.1.iter().sum::<u64>().cmp(&a.1.iter().sum::<u64>()).then(a.0.cmp(b.0)));
     let mut headers = vec![page.t(if by_region { "dash_region" } else { "dash_test_type" })];
-    headers.extend(REASONS.iter().map(|r| page.t(&format!("reason_{r}"))));
+    headers.extend(REASONS.iter().map(|r| page.t(&format!("reason_{}", r.as_str()))));
     headers.push(page.t("dash_late"));
     headers.push(page.t("dash_total"));
     let rows = groups
@@ -474,16 +407,13 @@ fn chosen_equipment(data: &Data, q: &DashQuery) -> String {
         .unwrap_or_default()
 }
 
-/// JSON to sit inside a `<script>` element: nothing in it can end the element.
-const READERS: &[Role] = &[Role::Ministry, Role::Planner, Role::Admin];
-
 async fn dashboard(State(state): State<AppState>, page: Page, Query(q): Query<DashQuery>) -> Response {
-    if let Err(refused) = page.only(READERS) {
+    if let Err(refused) = page.allow(Op::ReadDashboard) {
         return refused;
     }
-    let data = match Data::load(&state).await {
+    let data = match dashboard::load(&state.db, &page.caller).await {
         Ok(d) => d,
-        Err(e) => return page.api_error(e.into()),
+        Err(e) => return page.app_error(e),
     };
     let equipment = chosen_equipment(&data, &q);
     let sections: Vec<minijinja::Value> = CSVS
@@ -496,7 +426,7 @@ async fn dashboard(State(state): State<AppState>, page: Page, Query(q): Query<Da
             }
             let id = name.replace('-', "_");
             context! {
-                name, id, table => s.table.view(), chart => script_json(&s.chart), csv => href, empty => s.table.rows.is_empty(),
+                name, id, table => s.table.view(), chart => minijinja::Value::from_serialize(&s.chart), csv => href, empty => s.table.rows.is_empty(),
             }
         })
         .collect();
@@ -531,22 +461,15 @@ async fn dashboard(State(state): State<AppState>, page: Page, Query(q): Query<Da
 }
 
 async fn csv(State(state): State<AppState>, page: Page, Query(q): Query<DashQuery>, name: &'static str) -> Response {
-    if let Err(refused) = page.only(READERS) {
+    if let Err(refused) = page.allow(Op::ReadDashboard) {
         return refused;
     }
-    let data = match Data::load(&state).await {
+    let data = match dashboard::load(&state.db, &page.caller).await {
         Ok(d) => d,
-        Err(e) => return page.api_error(e.into()),
+        Err(e) => return page.app_error(e),
     };
     let equipment = chosen_equipment(&data, &q);
     let table = section(&data, &page, name, &equipment).table;
     let file = if name == "heatmap" { format!("{name}-{equipment}.csv") } else { format!("{name}.csv") };
-    (
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file}\"")),
-        ],
-        table.csv(),
-    )
-        .into_response()
+    csv_download(&file, &table.headers, &table.csv_rows())
 }

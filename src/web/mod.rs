@@ -17,7 +17,6 @@ pub mod assets;
 pub mod company;
 pub mod i18n;
 pub mod lab;
-pub mod limiter;
 pub mod lookup;
 pub mod ministry;
 pub mod page;
@@ -34,19 +33,17 @@ use axum::routing::{get, post};
 use axum::{Extension, Form};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use minijinja::{Environment, context};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
-
 use serde::Deserialize;
 
 use self::i18n::Lang;
-use crate::auth::{new_secret, token_hash, users};
-use crate::entities::{sessions, users as user_rows};
-use crate::http::AppState;
+use crate::app::signin::{self, Refusal};
+use crate::app::users;
+use crate::auth::{new_secret, same_secret};
+use crate::state::AppState;
 
 const SESSION_COOKIE: &str = "labplan_session";
 const LOGIN_CSRF_COOKIE: &str = "labplan_login_csrf";
 const LANG_COOKIE: &str = "lang";
-const SESSION_HOURS: i64 = 8;
 
 pub fn router() -> axum::Router<AppState> {
     axum::Router::new()
@@ -152,20 +149,10 @@ fn cookie(name: &'static str, value: String, headers: &HeaderMap) -> Cookie<'sta
     Cookie::build((name, value)).path("/").http_only(true).same_site(SameSite::Lax).secure(secure(headers)).build()
 }
 
-struct Session {
-    row: sessions::Model,
-    user: user_rows::Model,
-}
-
-async fn current_session(state: &AppState, jar: &CookieJar) -> Option<Session> {
+/// The session a request's cookie stands for, if any and still live.
+async fn current_session(state: &AppState, jar: &CookieJar) -> Option<users::Session> {
     let secret = jar.get(SESSION_COOKIE)?.value().to_string();
-    let row = sessions::Entity::find_by_id(token_hash(&secret)).one(&state.db).await.ok()??;
-    if row.expires_at < chrono::Utc::now() {
-        let _ = sessions::Entity::delete_by_id(row.id.clone()).exec(&state.db).await;
-        return None;
-    }
-    let user = user_rows::Entity::find_by_id(row.user).one(&state.db).await.ok()??;
-    Some(Session { row, user })
+    users::session(&state.db, &secret).await.ok().flatten()
 }
 
 /// A page for an unknown path, in the language the user chose.
@@ -187,8 +174,8 @@ pub fn not_found_page(req: &Request) -> Response {
 
 /// The signed-in user's own start page; the sign-in page otherwise.
 async fn home(State(state): State<AppState>, jar: CookieJar) -> Response {
-    match current_session(&state, &jar).await.and_then(|s| users::caller_of(&s.user)) {
-        Some(caller) => Redirect::to(page::home_of(caller.role)).into_response(),
+    match current_session(&state, &jar).await {
+        Some(session) => Redirect::to(page::home_of(session.caller.role())).into_response(),
         None => Redirect::to("/login").into_response(),
     }
 }
@@ -253,18 +240,6 @@ pub struct LoginForm {
     next: Option<String>,
 }
 
-/// Compared in constant time: the token is a secret.
-pub(crate) fn same_token(a: &str, b: &str) -> bool {
-    a.len() == b.len() && !a.is_empty() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// A hash to verify against when the account does not exist, so that an unknown
-/// e-mail costs as much time as a wrong password.
-fn dummy_hash() -> &'static str {
-    static HASH: OnceLock<String> = OnceLock::new();
-    HASH.get_or_init(|| users::hash_password("no such user, no such password").unwrap_or_default())
-}
-
 async fn login(
     State(state): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
@@ -281,56 +256,27 @@ async fn login(
         )
     };
     let expected = jar.get(LOGIN_CSRF_COOKIE).map(|c| c.value().to_string()).unwrap_or_default();
-    if !same_token(&expected, &form.csrf) {
+    if !same_secret(&expected, &form.csrf) {
         return refuse(jar, StatusCode::BAD_REQUEST, "expired");
     }
-    let email = form.email.trim().to_lowercase();
-    let keys = [format!("account:{email}"), format!("address:{}", addr.ip())];
-    if state.limiter.blocked(&keys[0], limiter::PER_ACCOUNT) || state.limiter.blocked(&keys[1], limiter::PER_ADDRESS) {
-        return refuse(jar, StatusCode::TOO_MANY_REQUESTS, "too_many");
-    }
-    let user = users::find_by_email(&state.db, &email).await.ok().flatten();
-    let ok = match &user {
-        Some(user) => users::verify_password(&form.password, &user.password_hash),
-        None => {
-            users::verify_password(&form.password, dummy_hash());
-            false
+    let user = match signin::sign_in(&state.db, &state.limiter, &form.email, &form.password, addr.ip()).await {
+        Ok(Ok(user)) => user,
+        Ok(Err(Refusal::TooMany)) => return refuse(jar, StatusCode::TOO_MANY_REQUESTS, "too_many"),
+        Ok(Err(Refusal::BadCredentials)) => return refuse(jar, StatusCode::UNAUTHORIZED, "bad_login"),
+        Err(e) => {
+            tracing::error!(error = %e, "sign-in could not be checked");
+            return (StatusCode::SERVICE_UNAVAILABLE, "the sign-in could not be completed").into_response();
         }
     };
-    let Some(user) = user.filter(|_| ok) else {
-        for key in &keys {
-            state.limiter.failed(key);
-        }
-        tracing::info!(address = %addr.ip(), "failed sign-in");
-        return refuse(jar, StatusCode::UNAUTHORIZED, "bad_login");
-    };
-    state.limiter.clear(&keys[0]);
-
     // A fresh session at every sign-in; whatever session the browser brought ends.
-    if let Some(old) = jar.get(SESSION_COOKIE) {
-        let _ = sessions::Entity::delete_by_id(token_hash(old.value())).exec(&state.db).await;
-    }
-    let secret = new_secret("");
-    let now = chrono::Utc::now();
-    let created = sessions::ActiveModel {
-        id: Set(token_hash(&secret)),
-        user: Set(user.id),
-        csrf_token: Set(new_secret("")),
-        created_at: Set(now),
-        expires_at: Set(now + chrono::Duration::hours(SESSION_HOURS)),
-    }
-    .insert(&state.db)
-    .await;
-    if let Err(e) = created {
-        tracing::error!(error = %e, "could not store a session");
-        return (StatusCode::INTERNAL_SERVER_ERROR, "the sign-in could not be completed").into_response();
-    }
-    // Expired sessions of this user are of no further use.
-    let _ = sessions::Entity::delete_many()
-        .filter(sessions::Column::User.eq(user.id))
-        .filter(sessions::Column::ExpiresAt.lt(now))
-        .exec(&state.db)
-        .await;
+    let replaced = jar.get(SESSION_COOKIE).map(|c| c.value().to_string());
+    let secret = match users::start_session(&state.db, &user, replaced.as_deref()).await {
+        Ok(secret) => secret,
+        Err(e) => {
+            tracing::error!(error = %e, "could not store a session");
+            return (StatusCode::INTERNAL_SERVER_ERROR, "the sign-in could not be completed").into_response();
+        }
+    };
     let session_cookie = Cookie::build((SESSION_COOKIE, secret))
         .path("/")
         .http_only(true)
@@ -338,7 +284,6 @@ async fn login(
         .secure(secure(&headers))
         .build();
     let jar = jar.remove(Cookie::build(LOGIN_CSRF_COOKIE).path("/")).add(session_cookie);
-    tracing::info!(user = %user.email, "signed in");
     let target = local_path(form.next.as_deref()).unwrap_or_else(|| "/".into());
     (jar, Redirect::to(&target)).into_response()
 }
@@ -353,9 +298,9 @@ async fn logout(State(state): State<AppState>, jar: CookieJar, Form(form): Form<
     let Some(session) = current_session(&state, &jar).await else {
         return (jar.remove(Cookie::build(SESSION_COOKIE).path("/")), Redirect::to("/login")).into_response();
     };
-    if !same_token(&session.row.csrf_token, &form.csrf) {
+    if !same_secret(&session.row.csrf_token, &form.csrf) {
         return (StatusCode::BAD_REQUEST, "the form has expired; reload the page").into_response();
     }
-    let _ = sessions::Entity::delete_by_id(session.row.id).exec(&state.db).await;
+    let _ = users::end_session(&state.db, &session).await;
     (jar.remove(Cookie::build(SESSION_COOKIE).path("/")), Redirect::to("/login")).into_response()
 }

@@ -1,22 +1,24 @@
 //! What every signed-in page needs: the user (as the same [`Caller`] the API uses, so
-//! the same scoped queries apply), the language, the session's CSRF token, and
+//! the same operations and scoping apply), the language, the session's CSRF token, and
 //! rendering with the common layout.
 
 use std::collections::BTreeMap;
 
 use axum::extract::FromRequestParts;
+use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::http::{Method, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
 use minijinja::context;
 
 use super::i18n::{self, Lang};
-use super::{current_session, render_template};
-use crate::auth::policy;
-use crate::auth::{Caller, Role, users};
-use crate::http::AppState;
-use crate::http::error::{ApiError, FieldError};
+use super::{SESSION_COOKIE, render_template};
+use crate::app::AppError;
+use crate::app::policy::Op;
+use crate::auth::same_secret;
+use crate::domain::FieldError;
+use crate::domain::access::{Caller, Role};
+use crate::state::AppState;
 
 /// A form whose only field is the CSRF token (a button that does one thing).
 #[derive(Debug, serde::Deserialize)]
@@ -42,12 +44,16 @@ impl FromRequestParts<AppState> for Page {
         let lang = parts.extensions.get::<Lang>().copied().unwrap_or_default();
         let path = parts.uri.path().to_string();
         let jar = CookieJar::from_headers(&parts.headers);
-        let session = current_session(state, &jar).await;
-        let Some((session, caller)) = session.and_then(|s| users::caller_of(&s.user).map(|c| (s, c))) else {
+        let secret = jar.get(SESSION_COOKIE).map(|c| c.value().to_string());
+        let session = match secret {
+            Some(secret) => crate::app::users::session(&state.db, &secret).await.ok().flatten(),
+            None => None,
+        };
+        let Some(session) = session else {
             let next: String = form_urlencoded::byte_serialize(path.as_bytes()).collect();
             return Err(Redirect::to(&format!("/login?next={next}")).into_response());
         };
-        Ok(Self { caller, lang, csrf: session.row.csrf_token, path })
+        Ok(Self { caller: session.caller, lang, csrf: session.row.csrf_token, path })
     }
 }
 
@@ -89,7 +95,7 @@ impl Page {
     }
 
     pub fn render_status(&self, status: StatusCode, name: &str, ctx: minijinja::Value) -> Response {
-        let nav: Vec<minijinja::Value> = nav(self.caller.role)
+        let nav: Vec<minijinja::Value> = nav(self.caller.role())
             .iter()
             .map(|(href, key)| {
                 let current = self.path == *href;
@@ -97,8 +103,9 @@ impl Page {
             })
             .collect();
         let user = context! {
-            email => self.caller.email, role => self.caller.role.as_str(),
-            company => self.caller.company, lab => self.caller.lab,
+            email => self.caller.actor(), role => self.caller.role().as_str(),
+            company => self.caller.own_company().map(ToString::to_string),
+            lab => self.caller.own_lab().map(ToString::to_string),
         };
         let full = context! {
             lang => self.lang.code(), t => i18n::texts(self.lang), user, nav, csrf => self.csrf, path => self.path,
@@ -126,61 +133,54 @@ impl Page {
         self.error(StatusCode::FORBIDDEN, self.t("error_forbidden"))
     }
 
-    /// Pages act through the API's handlers, so they answer to the same route policy:
-    /// a role refused by the API is refused by the page.
-    pub fn allow(&self, method: Method, api_path: &str) -> Result<(), Response> {
-        match policy::allowed(&method, api_path) {
-            Some(roles) if roles.contains(&self.caller.role) => Ok(()),
-            _ => Err(self.forbidden()),
-        }
+    /// Whether the caller may do `op`: the same rule the operation and the API apply.
+    pub fn may(&self, op: Op) -> bool {
+        op.allows(&self.caller)
     }
 
-    /// Only the listed roles may open the page.
-    pub fn only(&self, roles: &[Role]) -> Result<(), Response> {
-        if roles.contains(&self.caller.role) { Ok(()) } else { Err(self.forbidden()) }
+    /// Refuses the page unless the caller may do `op`.
+    pub fn allow(&self, op: Op) -> Result<(), Response> {
+        if self.may(op) { Ok(()) } else { Err(self.forbidden()) }
     }
 
     /// Every form that changes something carries the session's CSRF token.
     pub fn check_csrf(&self, sent: &str) -> Result<(), Response> {
-        if super::same_token(&self.csrf, sent) {
-            Ok(())
-        } else {
-            Err(self.error(StatusCode::BAD_REQUEST, self.t("expired")))
-        }
+        if same_secret(&self.csrf, sent) { Ok(()) } else { Err(self.error(StatusCode::BAD_REQUEST, self.t("expired"))) }
     }
 
-    /// Field errors of the API, keyed by field, in the page's language.
+    /// Field errors, keyed by field, in the page's language.
     pub fn field_errors(&self, errors: &[FieldError]) -> BTreeMap<String, String> {
         let mut out = BTreeMap::new();
         for e in errors {
             // `excluded_labs[2]` belongs next to the `excluded_labs` field.
             let field = e.field.split('[').next().unwrap_or(&e.field).to_string();
-            let text = i18n::message(self.lang, &e.message);
+            let text = i18n::message(self.lang, e);
             out.entry(field).and_modify(|m: &mut String| m.push_str(&format!(" {text}"))).or_insert(text);
         }
         out
     }
 
-    /// An API error as a page; validation errors are for forms and are handled there.
-    pub fn api_error(&self, error: ApiError) -> Response {
+    /// An operation's error as a page; validation errors are for forms and are handled there.
+    pub fn app_error(&self, error: AppError) -> Response {
         match error {
-            ApiError::NotFound(_) => self.not_found(),
-            ApiError::Forbidden(_) | ApiError::Unauthorized => self.forbidden(),
-            ApiError::Conflict(detail) => {
+            AppError::NotFound(_) => self.not_found(),
+            AppError::Forbidden(_) => self.forbidden(),
+            AppError::Conflict(detail) => {
                 self.error(StatusCode::CONFLICT, format!("{}: {}", self.t("error_conflict"), detail))
             }
-            ApiError::Validation(errors) => {
+            AppError::Validation(errors) => {
                 let text: Vec<String> = self.field_errors(&errors).into_values().collect();
                 self.error(StatusCode::UNPROCESSABLE_ENTITY, text.join(" "))
             }
-            ApiError::Malformed(detail) | ApiError::UnsupportedMediaType(detail) => {
-                self.error(StatusCode::BAD_REQUEST, detail)
+            AppError::Unavailable(e) => {
+                tracing::warn!(error = %e, "database unavailable on a page");
+                self.error(StatusCode::SERVICE_UNAVAILABLE, self.t("error_unavailable"))
             }
-            ApiError::Database(e) => {
+            AppError::Database(e) => {
                 tracing::error!(error = %e, "database error on a page");
                 self.error(StatusCode::INTERNAL_SERVER_ERROR, self.t("error_internal"))
             }
-            ApiError::Unexpected(e) => {
+            AppError::Unexpected(e) => {
                 tracing::error!(error = ?e, "unexpected error on a page");
                 self.error(StatusCode::INTERNAL_SERVER_ERROR, self.t("error_internal"))
             }
@@ -188,20 +188,26 @@ impl Page {
     }
 }
 
-/// JSON to embed in a `<script type="application/json">`: `<`, `>` and `&` escaped, so the
-/// text can never close the element, and still the same JSON.
-pub fn script_json(value: &serde_json::Value) -> minijinja::Value {
-    let json = value.to_string().replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026");
-    minijinja::Value::from_safe_string(json)
-}
-
-/// One CSV field, quoted when it holds a separator, a quote or a line break.
-pub fn csv_field(raw: &str) -> String {
-    if raw.contains([',', '"', '\n', '\r', ';']) {
-        format!("\"{}\"", raw.replace('"', "\"\""))
-    } else {
-        raw.to_string()
-    }
+/// A CSV file of rows (UTF-8 with a byte-order mark, so that spreadsheet programs read
+/// Cyrillic right) as a download.
+pub fn csv_download(file: &str, header: &[String], rows: &[Vec<String>]) -> Response {
+    let mut writer = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(b"\xEF\xBB\xBF".to_vec());
+    let written = std::iter::once(header.to_vec()).chain(rows.iter().cloned()).try_for_each(|r| writer.write_record(r));
+    let bytes = match written.map_err(|e| e.to_string()).and_then(|()| writer.into_inner().map_err(|e| e.to_string())) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            tracing::error!(error = %e, "CSV could not be written");
+            return (StatusCode::INTERNAL_SERVER_ERROR, "the file could not be made").into_response();
+        }
+    };
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (axum::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file}\"")),
+        ],
+        bytes,
+    )
+        .into_response()
 }
 
 /// Rounds and groups a number for people: `1234567.8` as `1 234 568`.
@@ -220,16 +226,6 @@ pub fn grouped(value: f64) -> String {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn embedded_json_cannot_close_its_script_and_csv_fields_are_quoted() {
-        let json = super::script_json(&serde_json::json!({"name": "</script><b>&"})).to_string();
-        assert!(!json.contains('<') && !json.contains('>'));
-        let back: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
-        assert_eq!(back["name"], "</script><b>&");
-        assert_eq!(super::csv_field("plain"), "plain");
-        assert_eq!(super::csv_field("ООО «Ромашка», \"А\""), "\"ООО «Ромашка», \"\"А\"\"\"");
-    }
-
     #[test]
     fn numbers_are_grouped_by_thousands() {
         assert_eq!(super::grouped(1_234_567.8), "1\u{a0}234\u{a0}568");

@@ -5,19 +5,23 @@ use std::collections::BTreeMap;
 
 use axum::Form;
 use axum::extract::{Path, State};
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
+use std::convert::Infallible;
+
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::NaiveDate;
+use futures_util::StreamExt;
 use minijinja::context;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde::Deserialize;
 
 use super::page::{CsrfForm, Page, grouped};
-use crate::entities::{plan_assignments, plan_unassigned};
-use crate::http::AppState;
-use crate::http::error::ApiError;
-use crate::http::planning::{self as api, PlanningRun};
+use crate::app::AppError;
+use crate::app::policy::Op;
+use crate::app::runs::{self as ops, PlanningRun, StartRun};
+use crate::domain::paging::PageRequest;
+use crate::state::AppState;
 
 pub fn router() -> axum::Router<AppState> {
     axum::Router::new()
@@ -28,6 +32,9 @@ pub fn router() -> axum::Router<AppState> {
         .route("/planning/runs/{id}/publish", post(publish))
         .route("/planning/runs/{id}/cancel", post(cancel))
 }
+
+/// The newest runs the planning page lists.
+const RUNS_SHOWN: u64 = 30;
 
 fn percent(gap: Option<f64>) -> Option<String> {
     gap.map(|g| format!("{:.2} %", g * 100.0))
@@ -42,11 +49,11 @@ fn run_view(page: &Page, run: &PlanningRun) -> minijinja::Value {
         created_by => run.created_by, created_at => run.created_at.format("%Y-%m-%d %H:%M").to_string(),
         objective => run.objective.map(grouped), bound => run.bound.map(grouped), gap => percent(run.gap),
         solve_seconds => run.solve_seconds.map(|s| format!("{s:.1}")), error => run.error,
-        published => run.published, plan_status => run.plan_status,
+        published => run.published, plan_status => run.plan_status.map(|s| if s == crate::domain::status::PlanStatus::Optimal { "optimal" } else { "feasible" }),
         phase => run.progress.phase, parts_done => run.progress.parts_done, parts_total => run.progress.parts_total,
         best_objective => run.progress.best_objective.map(grouped), best_bound => run.progress.best_bound.map(grouped),
         progress_gap => percent(run.progress.gap),
-        active => matches!(run.status.as_str(), "queued" | "running"),
+        active => !run.status.is_terminal(),
     }
 }
 
@@ -65,15 +72,18 @@ pub struct StartForm {
 }
 
 async fn runs_page(State(state): State<AppState>, page: Page) -> Response {
-    if let Err(refused) = page.allow(Method::GET, "/planning-runs") {
+    if let Err(refused) = page.allow(Op::ReadRuns) {
         return refused;
     }
-    let settings = crate::planning::instance::settings(&state.db).await.unwrap_or_default();
+    let horizon = match ops::default_horizon(&state.db).await {
+        Ok(h) => h,
+        Err(e) => return page.app_error(e),
+    };
     let form = StartForm {
-        horizon_start: settings.get("horizon_start").cloned().unwrap_or_default(),
-        horizon_weeks: settings.get("horizon_weeks").cloned().unwrap_or_else(|| "26".into()),
-        time_limit_seconds: "60".into(),
-        gap_percent: "1".into(),
+        horizon_start: horizon.start.to_string(),
+        horizon_weeks: horizon.weeks.to_string(),
+        time_limit_seconds: format!("{}", ops::DEFAULT_TIME_LIMIT_SECONDS),
+        gap_percent: format!("{}", ops::DEFAULT_GAP * 100.0),
         ..Default::default()
     };
     show_runs(&state, &page, &form, BTreeMap::new(), StatusCode::OK).await
@@ -86,13 +96,12 @@ async fn show_runs(
     errors: BTreeMap<String, String>,
     status: StatusCode,
 ) -> Response {
-    let query = api::RunQuery { status: None, page: Some(1), per_page: Some(30) };
-    let runs = match api::list_runs(State(state.clone()), crate::http::extract::Query(query)).await {
-        Ok(axum::Json(list)) => list.items,
-        Err(e) => return page.api_error(e),
+    let runs = match ops::list(&state.db, &page.caller, None, PageRequest { page: 1, per_page: RUNS_SHOWN }).await {
+        Ok(list) => list.items,
+        Err(e) => return page.app_error(e),
     };
     let runs: Vec<minijinja::Value> = runs.iter().map(|r| run_view(page, r)).collect();
-    let may_start = page.allow(Method::POST, "/planning-runs").is_ok();
+    let may_start = page.may(Op::Plan);
     page.render_status(
         status,
         "planning.html",
@@ -107,7 +116,7 @@ async fn show_runs(
 }
 
 async fn start(State(state): State<AppState>, page: Page, Form(form): Form<StartForm>) -> Response {
-    if let Err(refused) = page.allow(Method::POST, "/planning-runs").and_then(|()| page.check_csrf(&form.csrf)) {
+    if let Err(refused) = page.allow(Op::Plan).and_then(|()| page.check_csrf(&form.csrf)) {
         return refused;
     }
     // The form's own shape first, in the page's language; the limits are the API's.
@@ -138,39 +147,40 @@ async fn start(State(state): State<AppState>, page: Page, Form(form): Form<Start
     if !errors.is_empty() {
         return show_runs(&state, &page, &form, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
     }
-    let body = serde_json::json!({
-        "horizon_start": start, "horizon_weeks": weeks.map(|w| w.round() as i64),
-        "time_limit_seconds": time_limit, "gap": gap.map(|g| g / 100.0),
-    });
-    let body = axum::body::Bytes::from(body.to_string());
-    match api::create_run(State(state.clone()), page.caller.clone(), body).await {
-        Ok((_, axum::Json(run))) => Redirect::to(&format!("/planning/runs/{}", run.id)).into_response(),
-        Err(ApiError::Validation(errors)) => {
+    let body = StartRun {
+        horizon_start: start,
+        horizon_weeks: weeks.map(|w| w.round() as i64),
+        time_limit_seconds: time_limit,
+        gap: gap.map(|g| g / 100.0),
+    };
+    match ops::start(&state.db, &page.caller, body).await {
+        Ok(run) => Redirect::to(&format!("/planning/runs/{}", run.id)).into_response(),
+        Err(AppError::Validation(errors)) => {
             let mut errors = page.field_errors(&errors);
             if let Some(message) = errors.remove("gap") {
                 errors.insert("gap_percent".into(), message);
             }
             show_runs(&state, &page, &form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
         }
-        Err(e) => page.api_error(e),
+        Err(e) => page.app_error(e),
     }
 }
 
 async fn run_page(State(state): State<AppState>, page: Page, Path(id): Path<i64>) -> Response {
-    if let Err(refused) = page.allow(Method::GET, "/planning-runs/{id}") {
+    if let Err(refused) = page.allow(Op::ReadRuns) {
         return refused;
     }
-    let run = match api::get_run(State(state.clone()), crate::http::extract::Path(id)).await {
-        Ok(axum::Json(run)) => run,
-        Err(e) => return page.api_error(e),
+    let run = match ops::get(&state.db, &page.caller, id).await {
+        Ok(run) => run,
+        Err(e) => return page.app_error(e),
     };
     let view = run_view(&page, &run);
     let mut diff = None;
     let mut counts = None;
     if run.objective.is_some() {
-        match api::get_diff(State(state.clone()), crate::http::extract::Path(id)).await {
-            Ok(axum::Json(d)) => {
-                let change = |c: &crate::planning::diff::Change| {
+        match ops::diff(&state.db, &page.caller, id).await {
+            Ok(d) => {
+                let change = |c: &crate::domain::diff::Change| {
                     context! {
                         request => c.request,
                         published => c.published.as_ref().map(|p| format!("{} · {}", p.lab, p.start_date)),
@@ -186,26 +196,27 @@ async fn run_page(State(state): State<AppState>, page: Page, Path(id): Path<i64>
                     delta => d.objective_delta.map(|v| format!("{}{}", if v > 0.0 { "+" } else { "" }, grouped(v))),
                 });
             }
-            Err(e) => return page.api_error(e),
+            Err(e) => return page.app_error(e),
         }
-        let assigned = plan_assignments::Entity::find().filter(plan_assignments::Column::Run.eq(id)).count(&state.db);
-        let unassigned = plan_unassigned::Entity::find().filter(plan_unassigned::Column::Run.eq(id)).count(&state.db);
-        if let (Ok(a), Ok(u)) = (assigned.await, unassigned.await) {
+        if let Ok(Some((a, u))) = ops::plan_counts(&state.db, &page.caller, id).await {
             counts = Some(context! { assigned => a, unassigned => u });
         }
     }
-    let may_publish = page.allow(Method::POST, "/planning-runs/{id}/publish").is_ok();
+    let may_publish = page.may(Op::Plan);
     page.render("planning_run.html", context! { run => view, diff, counts, may_publish })
 }
 
 /// The run's progress for the page's script: the API's event stream, behind the page's session.
 async fn events(State(state): State<AppState>, page: Page, Path(id): Path<i64>) -> Response {
-    if let Err(refused) = page.allow(Method::GET, "/planning-runs/{id}/events") {
+    if let Err(refused) = page.allow(Op::ReadRuns) {
         return refused;
     }
-    match api::run_events(State(state), crate::http::extract::Path(id)).await {
-        Ok(sse) => sse.into_response(),
-        Err(e) => page.api_error(e),
+    match ops::follow(state.db.clone(), page.caller.clone(), id).await {
+        Ok(updates) => {
+            let events = updates.map(|(name, data)| Ok::<_, Infallible>(Event::default().event(name).data(data)));
+            Sse::new(events).keep_alive(KeepAlive::default()).into_response()
+        }
+        Err(e) => page.app_error(e),
     }
 }
 
@@ -215,14 +226,12 @@ async fn publish(
     Path(id): Path<i64>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    if let Err(refused) =
-        page.allow(Method::POST, "/planning-runs/{id}/publish").and_then(|()| page.check_csrf(&form.csrf))
-    {
+    if let Err(refused) = page.allow(Op::Plan).and_then(|()| page.check_csrf(&form.csrf)) {
         return refused;
     }
-    match api::publish_run(State(state), page.caller.clone(), crate::http::extract::Path(id)).await {
+    match ops::publish(&state.db, &page.caller, id).await {
         Ok(_) => Redirect::to(&format!("/planning/runs/{id}")).into_response(),
-        Err(e) => page.api_error(e),
+        Err(e) => page.app_error(e),
     }
 }
 
@@ -232,14 +241,11 @@ async fn cancel(
     Path(id): Path<i64>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    if let Err(refused) =
-        page.allow(Method::POST, "/planning-runs/{id}/cancel").and_then(|()| page.check_csrf(&form.csrf))
-    {
+    if let Err(refused) = page.allow(Op::Plan).and_then(|()| page.check_csrf(&form.csrf)) {
         return refused;
     }
-    let body = axum::body::Bytes::from_static(br#"{"keep_best": true}"#);
-    match api::cancel_run(State(state), crate::http::extract::Path(id), body).await {
+    match ops::cancel(&state.db, &page.caller, id, true).await {
         Ok(_) => Redirect::to(&format!("/planning/runs/{id}")).into_response(),
-        Err(e) => page.api_error(e),
+        Err(e) => page.app_error(e),
     }
 }

@@ -7,6 +7,7 @@ pub mod browser;
 
 use std::net::SocketAddr;
 
+use labplan::domain::access::Caller;
 use labplan::startup::{Application, Settings};
 use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, Database};
@@ -100,8 +101,8 @@ impl TestDb {
     /// A server over this database with the small fixture data set loaded.
     pub async fn spawn_with_fixture(&self) -> TestApp {
         let app = self.spawn().await;
-        let instance = labplan::demo::parse_instance(FIXTURE.as_bytes()).expect("fixture parses");
-        labplan::demo::load(&app.db, &instance).await.expect("fixture loads");
+        let instance = labplan::app::import::parse_instance(FIXTURE.as_bytes()).expect("fixture parses");
+        labplan::app::import::instance(&app.db, &Caller::Operator, &instance).await.expect("fixture loads");
         app.act_as(Who::Admin).await;
         app
     }
@@ -217,7 +218,8 @@ impl TestApp {
 
     /// An API token for `who`, creating the user the first time.
     pub async fn token(&self, who: &Who) -> Option<String> {
-        use labplan::auth::{Role, users};
+        use labplan::app::users::{self, Binding, NewUser};
+        use labplan::domain::access::Role;
         if let Some(token) = self.tokens.lock().unwrap().get(who) {
             return Some(token.clone());
         }
@@ -229,13 +231,15 @@ impl TestApp {
             Who::Company(id) => (format!("{}@company.test.local", id.to_lowercase()), Role::Company, Some(*id), None),
             Who::Lab(id) => (format!("{}@lab.test.local", id.to_lowercase()), Role::Lab, None, Some(id.as_str())),
         };
-        let user = match users::find_by_email(&self.db, &email).await.unwrap() {
-            Some(user) => user,
-            None => users::add(&self.db, users::NewUser { email: &email, password: PASSWORD, role, company, lab })
-                .await
-                .unwrap(),
+        let user = match users::find_by_email(&self.db, &Caller::Operator, &email).await {
+            Ok(user) => user,
+            Err(_) => {
+                let binding = Binding { role, company: company.map(str::to_string), lab: lab.map(str::to_string) };
+                let new = NewUser { email: email.clone(), password: PASSWORD.to_string(), binding };
+                users::add(&self.db, &Caller::Operator, new).await.unwrap()
+            }
         };
-        let token = users::create_token(&self.db, &user, "test").await.unwrap();
+        let token = users::create_token(&self.db, &Caller::Operator, user.id, "test").await.unwrap();
         self.tokens.lock().unwrap().insert(who.clone(), token.clone());
         Some(token)
     }

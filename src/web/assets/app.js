@@ -28,6 +28,9 @@
   document.querySelectorAll("[data-chart]").forEach(function (el) {
     var source = document.getElementById(el.getAttribute("data-chart"));
     if (!source || typeof echarts === "undefined") return;
+    // A height from the server as data, not a style attribute the page's policy refuses.
+    var height = el.getAttribute("data-height");
+    if (height) el.style.height = height + "px";
     try {
       var chart = echarts.init(el, null, { renderer: "canvas" });
       chart.setOption(JSON.parse(source.textContent));

@@ -45,3 +45,37 @@ impl Limiter {
         }
     }
 }
+
+/// Why a sign-in was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Too many failures for this account or address lately.
+    TooMany,
+    /// An unknown e-mail or a wrong password: the same answer for both.
+    BadCredentials,
+}
+
+/// Checks an e-mail and password against the limits and the stored hash.
+pub async fn sign_in<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    limiter: &Limiter,
+    email: &str,
+    password: &str,
+    address: std::net::IpAddr,
+) -> super::AppResult<Result<crate::entities::users::Model, Refusal>> {
+    let email = email.trim().to_lowercase();
+    let keys = [format!("account:{email}"), format!("address:{address}")];
+    if limiter.blocked(&keys[0], PER_ACCOUNT) || limiter.blocked(&keys[1], PER_ADDRESS) {
+        return Ok(Err(Refusal::TooMany));
+    }
+    let Some(user) = super::users::check_password(db, &email, password).await? else {
+        for key in &keys {
+            limiter.failed(key);
+        }
+        tracing::info!(%address, "failed sign-in");
+        return Ok(Err(Refusal::BadCredentials));
+    };
+    limiter.clear(&keys[0]);
+    tracing::info!(user = %user.email, "signed in");
+    Ok(Ok(user))
+}

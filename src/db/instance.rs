@@ -1,24 +1,19 @@
-//! The registry as a planning instance (spec PLANNING-MODEL.md) for one horizon.
+//! The registry as a planning instance (docs/planning-model.md) for one horizon.
 //!
-//! Dates become week indices of the horizon: samples ready on a Monday can be tested
-//! that week, ready later in the week means the next one; a request is due in the
-//! week that holds its due date. Bookings a lab has confirmed become `pinned`.
+//! Dates become week indices of the horizon (see [`Horizon`]). Bookings a lab has
+//! confirmed become `pinned`; a lab that declined a request is not offered it again.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use chrono::NaiveDate;
 use labplan_solver as solver;
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
 
-use crate::domain::request::RequestStatus;
+use crate::domain::horizon::Horizon;
+use crate::domain::status::{BookingStatus, RequestStatus};
 use crate::entities::{
-    accreditations, assignments, capacities, capacity_overrides, companies, equipment, labs, planning_settings,
-    region_distances, regions, request_excluded_labs, test_requests, test_types,
+    accreditations, assignments, capacities, capacity_overrides, companies, equipment, labs, region_distances, regions,
+    request_excluded_labs, test_requests, test_types,
 };
-
-/// Request states the optimizer plans (again): everything not yet being tested.
-pub const PLANNABLE: [RequestStatus; 4] =
-    [RequestStatus::Submitted, RequestStatus::Planned, RequestStatus::Unplaceable, RequestStatus::Confirmed];
 
 /// Weights when the registry holds none: those of the founding data set.
 const DEFAULT_WEIGHTS: solver::Weights = solver::Weights {
@@ -27,54 +22,6 @@ const DEFAULT_WEIGHTS: solver::Weights = solver::Weights {
     unassigned: 3_000_000.0,
     max_late_weeks: 8,
 };
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Horizon {
-    pub start: NaiveDate,
-    pub weeks: u32,
-}
-
-impl Horizon {
-    pub fn week_start(&self, week: u32) -> NaiveDate {
-        self.start + chrono::Days::new(7 * u64::from(week))
-    }
-
-    /// The Sunday that ends `week`.
-    pub fn week_end(&self, week: u32) -> NaiveDate {
-        self.week_start(week) + chrono::Days::new(6)
-    }
-
-    fn days_from_start(&self, date: NaiveDate) -> i64 {
-        (date - self.start).num_days()
-    }
-
-    /// The first week in which samples ready on `date` can be tested.
-    pub fn release_week(&self, date: NaiveDate) -> u32 {
-        let days = self.days_from_start(date).max(0);
-        u32::try_from((days + 6) / 7).unwrap_or(u32::MAX)
-    }
-
-    /// The week holding `date`; a date before the horizon counts as week 0, which
-    /// understates how late the request already is but never makes it look early.
-    pub fn due_week(&self, date: NaiveDate) -> u32 {
-        let days = self.days_from_start(date).max(0);
-        u32::try_from(days / 7).unwrap_or(u32::MAX)
-    }
-
-    /// The week starting on `date`, if it is a Monday inside the horizon.
-    pub fn week_of_monday(&self, date: NaiveDate) -> Option<u32> {
-        let days = self.days_from_start(date);
-        if days < 0 || days % 7 != 0 {
-            return None;
-        }
-        u32::try_from(days / 7).ok().filter(|w| *w < self.weeks)
-    }
-}
-
-/// Planning settings stored by `labplan demo` (or an administrator): default horizon and weights.
-pub async fn settings<C: ConnectionTrait>(db: &C) -> Result<HashMap<String, String>, DbErr> {
-    Ok(planning_settings::Entity::find().all(db).await?.into_iter().map(|s| (s.key, s.value)).collect())
-}
 
 fn weights(settings: &HashMap<String, String>) -> solver::Weights {
     let number = |key: &str, default: f64| settings.get(key).and_then(|v| v.parse::<f64>().ok()).unwrap_or(default);
@@ -91,9 +38,36 @@ fn weights(settings: &HashMap<String, String>) -> solver::Weights {
 
 /// Reads the registry into an instance for `horizon`.
 pub async fn build<C: ConnectionTrait>(db: &C, horizon: Horizon) -> Result<solver::Instance, DbErr> {
-    let settings = settings(db).await?;
-    let horizon_end = horizon.week_end(horizon.weeks.saturating_sub(1));
+    let settings = super::settings::all(db).await?;
+    let catalog = catalog(db).await?;
+    let (labs, capacity_overrides) = labs(db, horizon).await?;
+    let (requests, pinned) = requests(db, horizon).await?;
+    Ok(solver::Instance {
+        format: solver::INSTANCE_FORMAT.to_string(),
+        name: Some(format!("registry {} + {} weeks", horizon.start, horizon.weeks)),
+        horizon: solver::Horizon { start: horizon.start.format("%Y-%m-%d").to_string(), weeks: horizon.weeks },
+        weights: weights(&settings),
+        regions: catalog.regions,
+        distances: catalog.distances,
+        equipment: catalog.equipment,
+        test_types: catalog.test_types,
+        labs,
+        capacity_overrides,
+        companies: catalog.companies,
+        requests,
+        pinned,
+    })
+}
 
+struct CatalogPart {
+    regions: Vec<solver::Region>,
+    distances: Vec<solver::Distance>,
+    equipment: Vec<solver::Equipment>,
+    test_types: Vec<solver::TestType>,
+    companies: Vec<solver::Company>,
+}
+
+async fn catalog<C: ConnectionTrait>(db: &C) -> Result<CatalogPart, DbErr> {
     let regions: Vec<solver::Region> = regions::Entity::find()
         .order_by_asc(regions::Column::Code)
         .all(db)
@@ -133,7 +107,23 @@ pub async fn build<C: ConnectionTrait>(db: &C, horizon: Horizon) -> Result<solve
             hours: f64::from(t.hours),
         })
         .collect();
+    let companies = companies::Entity::find()
+        .order_by_asc(companies::Column::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|c| solver::Company { id: c.id, name: c.name, region: c.region })
+        .collect();
+    Ok(CatalogPart { regions, distances, equipment, test_types, companies })
+}
 
+/// Labs with the scope that covers the whole horizon and their capacity, and the
+/// horizon's capacity overrides.
+async fn labs<C: ConnectionTrait>(
+    db: &C,
+    horizon: Horizon,
+) -> Result<(Vec<solver::Lab>, Vec<solver::CapacityOverride>), DbErr> {
+    let horizon_end = horizon.end();
     // The model has no accreditation by week, so a scope entry counts only if it
     // covers the whole horizon: a plan must never place a test after the lab's
     // accreditation for it has lapsed.
@@ -185,16 +175,17 @@ pub async fn build<C: ConnectionTrait>(db: &C, horizon: Horizon) -> Result<solve
             })
         })
         .collect();
-    let companies = companies::Entity::find()
-        .order_by_asc(companies::Column::Id)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|c| solver::Company { id: c.id, name: c.name, region: c.region })
-        .collect();
+    Ok((labs, capacity_overrides))
+}
 
+/// The plannable requests ready within the horizon, and the confirmed bookings pinned.
+async fn requests<C: ConnectionTrait>(
+    db: &C,
+    horizon: Horizon,
+) -> Result<(Vec<solver::Request>, Vec<solver::Pinned>), DbErr> {
+    let horizon_end = horizon.end();
     let rows = test_requests::Entity::find()
-        .filter(test_requests::Column::Status.is_in(PLANNABLE.map(RequestStatus::as_str)))
+        .filter(test_requests::Column::Status.is_in(RequestStatus::PLANNABLE))
         .filter(test_requests::Column::ReadyDate.lte(horizon_end))
         .order_by_asc(test_requests::Column::Id)
         .all(db)
@@ -211,7 +202,7 @@ pub async fn build<C: ConnectionTrait>(db: &C, horizon: Horizon) -> Result<solve
     let mut pinned = Vec::new();
     let mut in_progress = HashSet::new();
     for a in assignments::Entity::find()
-        .filter(assignments::Column::Status.is_in(["declined", "confirmed"]))
+        .filter(assignments::Column::Status.is_in([BookingStatus::Declined, BookingStatus::Confirmed]))
         .order_by_asc(assignments::Column::Id)
         .all(db)
         .await?
@@ -219,7 +210,7 @@ pub async fn build<C: ConnectionTrait>(db: &C, horizon: Horizon) -> Result<solve
         if !ids.contains(a.request.as_str()) {
             continue;
         }
-        if a.status == "declined" {
+        if a.status == BookingStatus::Declined {
             let labs = excluded.entry(a.request).or_default();
             if !labs.contains(&a.lab) {
                 labs.push(a.lab);
@@ -254,44 +245,5 @@ pub async fn build<C: ConnectionTrait>(db: &C, horizon: Horizon) -> Result<solve
         });
     }
 
-    Ok(solver::Instance {
-        format: solver::INSTANCE_FORMAT.to_string(),
-        name: Some(format!("registry {} + {} weeks", horizon.start, horizon.weeks)),
-        horizon: solver::Horizon { start: horizon.start.format("%Y-%m-%d").to_string(), weeks: horizon.weeks },
-        weights: weights(&settings),
-        regions,
-        distances,
-        equipment,
-        test_types,
-        labs,
-        capacity_overrides,
-        companies,
-        requests,
-        pinned,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn horizon() -> Horizon {
-        Horizon { start: NaiveDate::from_ymd_opt(2027, 1, 4).expect("a date"), weeks: 26 }
-    }
-
-    #[test]
-    fn dates_become_weeks_of_the_horizon() {
-        let h = horizon();
-        let d = |m, day| NaiveDate::from_ymd_opt(2027, m, day).expect("a date");
-        assert_eq!(h.release_week(d(1, 4)), 0);
-        assert_eq!(h.release_week(d(1, 5)), 1, "ready on Tuesday: testing starts next week");
-        assert_eq!(h.release_week(d(1, 11)), 1);
-        assert_eq!(h.release_week(NaiveDate::from_ymd_opt(2026, 12, 1).expect("a date")), 0);
-        assert_eq!(h.due_week(d(1, 8)), 0);
-        assert_eq!(h.due_week(d(1, 10)), 0, "Sunday ends week 0");
-        assert_eq!(h.due_week(d(1, 11)), 1);
-        assert_eq!(h.week_of_monday(d(1, 18)), Some(2));
-        assert_eq!(h.week_of_monday(d(1, 19)), None);
-        assert_eq!(h.week_end(0), d(1, 10));
-    }
+    Ok((requests, pinned))
 }

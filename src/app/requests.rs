@@ -1,0 +1,342 @@
+//! Test requests: filed, changed and cancelled by their company, read by oversight.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::ConnectionTrait;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::policy::Op;
+use super::{AppError, AppResult, Work, require, snapshot};
+use crate::db::Db;
+use crate::db::requests::{self as queries, RequestFilter, StoredRequest};
+use crate::db::{bookings, sequences};
+use crate::domain::access::Caller;
+use crate::domain::paging::{ListResponse, PageRequest};
+use crate::domain::request::{MAX_REASON, RawRequestFields, RequestFields};
+use crate::domain::status::RequestStatus;
+use crate::domain::{FieldError, Msg, parse_optional_text};
+
+/// A test request as filed.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewRequest {
+    /// Company id, e.g. `C0001`
+    pub company: String,
+    /// Test type code, e.g. `EMC-R10`
+    pub test_type: String,
+    /// Number of samples (1–10000)
+    pub samples: i64,
+    /// When the samples are ready for testing
+    pub ready_date: NaiveDate,
+    /// When the results are needed
+    pub due_date: NaiveDate,
+    /// 1 routine, 2 certification, 3 blocks production
+    pub priority: i64,
+    /// Labs the company will not use
+    #[serde(default)]
+    pub excluded_labs: Vec<String>,
+    /// The company's own reference (unique per company)
+    pub external_ref: Option<String>,
+    pub notes: Option<String>,
+}
+
+/// Changes to a request; fields left out keep their values. `version` must be the version read.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequestPatch {
+    pub version: i64,
+    pub test_type: Option<String>,
+    pub samples: Option<i64>,
+    pub ready_date: Option<NaiveDate>,
+    pub due_date: Option<NaiveDate>,
+    pub priority: Option<i64>,
+    pub excluded_labs: Option<Vec<String>>,
+    /// An empty string clears it
+    pub external_ref: Option<String>,
+    /// An empty string clears it
+    pub notes: Option<String>,
+}
+
+/// Cancelling a request: both fields are optional.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelRequest {
+    /// If given, the cancel only happens when the request is still at this version
+    pub version: Option<i64>,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TestRequest {
+    pub id: String,
+    pub company: String,
+    pub test_type: String,
+    pub samples: i32,
+    pub ready_date: NaiveDate,
+    pub due_date: NaiveDate,
+    pub priority: i16,
+    pub excluded_labs: Vec<String>,
+    pub external_ref: Option<String>,
+    pub notes: Option<String>,
+    pub status: RequestStatus,
+    /// Why the request is unplaceable or was declined, when it is
+    pub status_reason: Option<String>,
+    /// The lab of the published plan, when planned or confirmed
+    pub planned_lab: Option<String>,
+    /// Monday of the first week of testing in the published plan
+    pub planned_start: Option<NaiveDate>,
+    /// Sunday of the last week of testing in the published plan
+    pub planned_end: Option<NaiveDate>,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<StoredRequest> for TestRequest {
+    fn from(stored: StoredRequest) -> Self {
+        let row = stored.row;
+        Self {
+            id: row.id,
+            company: row.company,
+            test_type: row.test_type,
+            samples: row.samples,
+            ready_date: row.ready_date,
+            due_date: row.due_date,
+            priority: row.priority,
+            excluded_labs: stored.excluded_labs,
+            external_ref: row.external_ref,
+            notes: row.notes,
+            status: row.status,
+            status_reason: row.status_reason,
+            planned_lab: row.planned_lab,
+            planned_start: row.planned_start,
+            planned_end: row.planned_end,
+            version: row.version,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+/// The list's filters, as the API's query names them.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RequestQuery {
+    /// Company id
+    pub company: Option<String>,
+    /// Status, e.g. `submitted`
+    pub status: Option<String>,
+    /// Test type code
+    pub test_type: Option<String>,
+    /// Equipment class code of the test type
+    pub equipment: Option<String>,
+    /// Region code of the company
+    pub region: Option<String>,
+    /// 1-based page number (default 1)
+    #[param(minimum = 1, maximum = 1000000)]
+    pub page: Option<i64>,
+    /// Items per page (default 50, at most 500)
+    #[param(minimum = 1, maximum = 500)]
+    pub per_page: Option<i64>,
+}
+
+impl RequestQuery {
+    pub fn filter(&self) -> AppResult<RequestFilter> {
+        let status = match &self.status {
+            Some(raw) => Some(RequestStatus::parse(raw).ok_or_else(|| {
+                let names: Vec<&str> = RequestStatus::ALL.iter().map(|s| s.as_str()).collect();
+                AppError::field("status", Msg::OneOf(names.join(", ")))
+            })?),
+            None => None,
+        };
+        Ok(RequestFilter {
+            company: self.company.clone(),
+            status,
+            test_type: self.test_type.clone(),
+            equipment: self.equipment.clone(),
+            region: self.region.clone(),
+        })
+    }
+
+    pub fn page(&self) -> AppResult<PageRequest> {
+        Ok(PageRequest::parse(self.page, self.per_page)?)
+    }
+}
+
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    caller: &Caller,
+    filter: &RequestFilter,
+    page: PageRequest,
+) -> AppResult<ListResponse<TestRequest>> {
+    require(caller, Op::ReadRequests)?;
+    let (items, total) = queries::list(db, caller, filter, page).await?;
+    Ok(ListResponse::new(items.into_iter().map(Into::into).collect(), total, page))
+}
+
+/// Every request the caller may see that passes the filter, page after page.
+pub async fn list_all<C: ConnectionTrait>(
+    db: &C,
+    caller: &Caller,
+    filter: &RequestFilter,
+) -> AppResult<Vec<TestRequest>> {
+    let mut all = Vec::new();
+    for n in 1.. {
+        let page = PageRequest { page: n, per_page: crate::domain::paging::MAX_PER_PAGE };
+        let list = list(db, caller, filter, page).await?;
+        let done = list.items.is_empty() || all.len() + list.items.len() >= list.total as usize;
+        all.extend(list.items);
+        if done {
+            break;
+        }
+    }
+    Ok(all)
+}
+
+pub async fn get<C: ConnectionTrait>(db: &C, caller: &Caller, id: &str) -> AppResult<TestRequest> {
+    require(caller, Op::ReadRequests)?;
+    let stored = queries::find_visible(db, caller, id).await?.ok_or_else(|| AppError::not_found("request", id))?;
+    Ok(stored.into())
+}
+
+fn check_own_company(caller: &Caller, fields: &RequestFields) -> AppResult<()> {
+    match caller.own_company() {
+        Some(own) if fields.company.as_str() != own.as_str() => {
+            Err(AppError::field("company", Msg::OwnCompany(own.to_string())))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn parse_new(cmd: &NewRequest) -> Result<RequestFields, Vec<FieldError>> {
+    RequestFields::parse(RawRequestFields {
+        company: &cmd.company,
+        test_type: &cmd.test_type,
+        samples: cmd.samples,
+        ready_date: cmd.ready_date,
+        due_date: cmd.due_date,
+        priority: cmd.priority,
+        excluded_labs: &cmd.excluded_labs,
+        external_ref: cmd.external_ref.as_deref(),
+        notes: cmd.notes.as_deref(),
+    })
+}
+
+/// Files a request for the caller's company; it gets the next registry id.
+pub async fn create<C: Db>(db: &C, caller: &Caller, cmd: NewRequest) -> AppResult<TestRequest> {
+    require(caller, Op::FileRequest)?;
+    let mut work = Work::begin(db, caller).await?;
+    let created = file(&mut work, caller, &cmd).await?;
+    work.commit().await?;
+    Ok(created)
+}
+
+/// [`create`]'s step inside a larger piece of work (an import).
+pub async fn file(work: &mut Work, caller: &Caller, cmd: &NewRequest) -> AppResult<TestRequest> {
+    let fields = parse_new(cmd)?;
+    check_own_company(caller, &fields)?;
+    let missing = queries::check_references(work.db(), &fields).await?;
+    if !missing.is_empty() {
+        return Err(AppError::Validation(missing));
+    }
+    let number = sequences::next_value(work.db(), sequences::REQUEST_SEQUENCE).await?;
+    let stored = queries::insert(work.db(), sequences::format_request_id(number), &fields).await?;
+    let created = TestRequest::from(stored);
+    work.audit("create", "test_request", created.id.clone(), None, snapshot(&created));
+    Ok(created)
+}
+
+fn stale(id: &str, current: i32) -> AppError {
+    AppError::Conflict(format!("request {id} has changed since it was read; its current version is {current}"))
+}
+
+/// The editable states, as the conditional update checks them.
+const EDITABLE: [RequestStatus; 3] = [RequestStatus::Submitted, RequestStatus::Planned, RequestStatus::Unplaceable];
+
+pub async fn update<C: Db>(db: &C, caller: &Caller, id: &str, patch: RequestPatch) -> AppResult<TestRequest> {
+    require(caller, Op::ChangeRequest)?;
+    let mut work = Work::begin(db, caller).await?;
+    let updated = change(&mut work, caller, id, &patch).await?;
+    work.commit().await?;
+    Ok(updated)
+}
+
+/// [`update`]'s step inside a larger piece of work.
+pub async fn change(work: &mut Work, caller: &Caller, id: &str, patch: &RequestPatch) -> AppResult<TestRequest> {
+    let current =
+        queries::find_visible(work.db(), caller, id).await?.ok_or_else(|| AppError::not_found("request", id))?;
+    let before = TestRequest::from(current);
+    let version = i32::try_from(patch.version).map_err(|_| AppError::field("version", Msg::NotAVersion))?;
+    if version != before.version {
+        return Err(stale(id, before.version));
+    }
+    if !before.status.can_edit() {
+        return Err(AppError::Conflict(format!(
+            "request {id} is {} and can no longer be changed; cancel it and file a new one",
+            before.status.as_str()
+        )));
+    }
+    let fields = RequestFields::parse(RawRequestFields {
+        company: &before.company,
+        test_type: patch.test_type.as_deref().unwrap_or(&before.test_type),
+        samples: patch.samples.unwrap_or(i64::from(before.samples)),
+        ready_date: patch.ready_date.unwrap_or(before.ready_date),
+        due_date: patch.due_date.unwrap_or(before.due_date),
+        priority: patch.priority.unwrap_or(i64::from(before.priority)),
+        excluded_labs: patch.excluded_labs.as_deref().unwrap_or(&before.excluded_labs),
+        external_ref: patch.external_ref.as_deref().or(before.external_ref.as_deref()),
+        notes: patch.notes.as_deref().or(before.notes.as_deref()),
+    })?;
+    check_own_company(caller, &fields)?;
+    let missing = queries::check_references(work.db(), &fields).await?;
+    if !missing.is_empty() {
+        return Err(AppError::Validation(missing));
+    }
+    // A changed request needs planning again; its old placement no longer describes it.
+    let updated = queries::update_if_version(work.db(), id, version, &fields, &EDITABLE)
+        .await?
+        .ok_or_else(|| stale(id, before.version))?;
+    bookings::release_request(work.db(), id).await?;
+    let after = TestRequest::from(updated);
+    work.audit("update", "test_request", id, snapshot(&before), snapshot(&after));
+    Ok(after)
+}
+
+pub async fn cancel<C: Db>(db: &C, caller: &Caller, id: &str, cmd: CancelRequest) -> AppResult<TestRequest> {
+    require(caller, Op::ChangeRequest)?;
+    let reason = parse_optional_text(cmd.reason.as_deref(), MAX_REASON).map_err(|m| AppError::field("reason", m))?;
+    let mut work = Work::begin(db, caller).await?;
+    let current =
+        queries::find_visible(work.db(), caller, id).await?.ok_or_else(|| AppError::not_found("request", id))?;
+    let before = TestRequest::from(current);
+    let expected = match cmd.version {
+        Some(v) => Some(i32::try_from(v).map_err(|_| AppError::field("version", Msg::NotAVersion))?),
+        None => None,
+    };
+    if expected.is_some_and(|v| v != before.version) {
+        return Err(stale(id, before.version));
+    }
+    if !before.status.can_cancel() {
+        return Err(AppError::Conflict(format!("request {id} is {} and cannot be cancelled", before.status.as_str())));
+    }
+    let cancellable: Vec<RequestStatus> = RequestStatus::ALL.into_iter().filter(|s| s.can_cancel()).collect();
+    // Conditional on the state read: a lab's answer or a plan published in between makes
+    // this one lose, never undo the other.
+    let row = queries::transition(
+        work.db(),
+        id,
+        Some(expected.unwrap_or(before.version)),
+        &cancellable,
+        RequestStatus::Cancelled,
+        reason,
+        None,
+    )
+    .await?
+    .ok_or_else(|| stale(id, before.version))?;
+    bookings::release_request(work.db(), id).await?;
+    let excluded = before.excluded_labs.clone();
+    let after = TestRequest::from(StoredRequest { row, excluded_labs: excluded });
+    work.audit("cancel", "test_request", id, snapshot(&before), snapshot(&after));
+    work.commit().await?;
+    Ok(after)
+}

@@ -1,0 +1,578 @@
+//! Planning runs: started by a planner from the registry, solved by the workers,
+//! compared with the published plan, published (the only way bookings come to be).
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use labplan_solver as solver;
+use sea_orm::ConnectionTrait;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::policy::Op;
+use super::{AppError, AppResult, Work, require};
+use crate::db::Db;
+use crate::db::runs::{self as queries, Beat, NewRun, Outcome};
+use crate::db::{bookings, plans, requests, settings};
+use crate::domain::access::Caller;
+use crate::domain::diff::{self, Diff, Placement};
+use crate::domain::horizon::{DEFAULT_WEEKS, Horizon, MAX_WEEKS};
+use crate::domain::paging::{ListResponse, PageRequest};
+use crate::domain::status::{PlanStatus, RequestStatus, RunStatus};
+use crate::domain::{Errors, Msg, parse_i32_in, parse_monday};
+use crate::entities::{planning_runs, test_requests};
+
+/// A run's default wall-clock limit, and the most a planner may give one.
+pub const DEFAULT_TIME_LIMIT_SECONDS: f64 = 60.0;
+pub const MAX_TIME_LIMIT_SECONDS: f64 = 3600.0;
+/// The gap at which a run stops by default: 1 %.
+pub const DEFAULT_GAP: f64 = 0.01;
+
+/// A planning run: its parameters, where it is, and what it found.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PlanningRun {
+    pub id: i64,
+    pub status: RunStatus,
+    pub horizon_start: NaiveDate,
+    pub horizon_weeks: i32,
+    pub time_limit_seconds: f64,
+    pub gap_limit: f64,
+    /// Requests in the run's instance
+    pub requests: i32,
+    pub created_by: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// How many workers have claimed it (more than 1: retried after a worker died)
+    pub attempts: i32,
+    /// The worker holding it, while running
+    pub worker: Option<String>,
+    pub cancel_requested: bool,
+    pub progress: RunProgress,
+    /// `optimal` or `feasible`, once the run has a plan
+    pub plan_status: Option<PlanStatus>,
+    pub objective: Option<f64>,
+    pub bound: Option<f64>,
+    pub gap: Option<f64>,
+    pub solve_seconds: Option<f64>,
+    pub error: Option<String>,
+    pub published: bool,
+    pub published_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RunProgress {
+    /// decompose, heuristic, relaxation, mip, done
+    pub phase: Option<String>,
+    pub parts_done: Option<i32>,
+    pub parts_total: Option<i32>,
+    /// Objective of the best plan found so far
+    pub best_objective: Option<f64>,
+    /// Best proven lower bound so far
+    pub best_bound: Option<f64>,
+    pub gap: Option<f64>,
+}
+
+impl PlanningRun {
+    fn new(run: planning_runs::Model, published_id: Option<i64>) -> Self {
+        let gap = run.best_objective.zip(run.best_bound).map(|(o, b)| ((o - b) / o.max(1.0)).max(0.0));
+        let running = run.status == RunStatus::Running;
+        Self {
+            id: run.id,
+            status: run.status,
+            horizon_start: run.horizon_start,
+            horizon_weeks: run.horizon_weeks,
+            time_limit_seconds: run.time_limit_seconds,
+            gap_limit: run.gap_limit,
+            requests: run.requests,
+            created_by: run.created_by,
+            created_at: run.created_at,
+            started_at: run.started_at,
+            finished_at: run.finished_at,
+            attempts: run.attempts,
+            worker: running.then_some(run.lease_owner).flatten(),
+            cancel_requested: run.cancel_requested,
+            progress: RunProgress {
+                phase: run.phase,
+                parts_done: run.parts_done,
+                parts_total: run.parts_total,
+                best_objective: run.best_objective,
+                best_bound: run.best_bound,
+                gap,
+            },
+            plan_status: run.plan_status,
+            objective: run.objective,
+            bound: run.bound,
+            gap: run.gap,
+            solve_seconds: run.solve_seconds,
+            error: run.error,
+            published: published_id == Some(run.id),
+            published_at: run.published_at,
+        }
+    }
+}
+
+pub fn horizon_of(run: &planning_runs::Model) -> Horizon {
+    Horizon { start: run.horizon_start, weeks: u32::try_from(run.horizon_weeks).unwrap_or(0) }
+}
+
+async fn published_id<C: ConnectionTrait>(db: &C) -> AppResult<Option<i64>> {
+    Ok(queries::published(db).await?.map(|r| r.id))
+}
+
+async fn load<C: ConnectionTrait>(db: &C, id: i64) -> AppResult<planning_runs::Model> {
+    queries::find(db, id).await?.ok_or_else(|| AppError::not_found("planning run", id))
+}
+
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    caller: &Caller,
+    status: Option<&str>,
+    page: PageRequest,
+) -> AppResult<ListResponse<PlanningRun>> {
+    require(caller, Op::ReadRuns)?;
+    let status = match status {
+        Some(raw) => Some(RunStatus::parse(raw).ok_or_else(|| {
+            AppError::field("status", Msg::OneOf("queued, running, succeeded, failed, cancelled".into()))
+        })?),
+        None => None,
+    };
+    let published = published_id(db).await?;
+    let (rows, total) = queries::list(db, status, page).await?;
+    Ok(ListResponse::new(rows.into_iter().map(|r| PlanningRun::new(r, published)).collect(), total, page))
+}
+
+pub async fn get<C: ConnectionTrait>(db: &C, caller: &Caller, id: i64) -> AppResult<PlanningRun> {
+    require(caller, Op::ReadRuns)?;
+    let run = load(db, id).await?;
+    Ok(PlanningRun::new(run, published_id(db).await?))
+}
+
+/// The registry's default horizon: its stored planning setting, else from next Monday.
+pub async fn default_horizon<C: ConnectionTrait>(db: &C) -> AppResult<Horizon> {
+    let settings = settings::all(db).await?;
+    let start = settings
+        .get("horizon_start")
+        .and_then(|s| s.parse::<NaiveDate>().ok())
+        .unwrap_or_else(|| crate::domain::week_monday(Utc::now().date_naive()) + chrono::Days::new(7));
+    let weeks = settings.get("horizon_weeks").and_then(|s| s.parse().ok()).unwrap_or(DEFAULT_WEEKS);
+    Ok(Horizon { start, weeks })
+}
+
+/// Parameters of a new run; every field has a default.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartRun {
+    /// Monday that starts the horizon; default: the registry's planning horizon, else next Monday
+    pub horizon_start: Option<NaiveDate>,
+    /// Weeks in the horizon (1–104); default: the registry's, else 26
+    #[schema(minimum = 1, maximum = 104)]
+    pub horizon_weeks: Option<i64>,
+    /// Wall-clock limit of the solve in seconds (1–3600); default 60
+    #[schema(minimum = 1, maximum = 3600)]
+    pub time_limit_seconds: Option<f64>,
+    /// Stop once the proven gap is at most this (0–1); default 0.01
+    #[schema(minimum = 0, maximum = 1)]
+    pub gap: Option<f64>,
+}
+
+/// Reads the registry into an instance and queues it for the workers.
+pub async fn start<C: Db>(db: &C, caller: &Caller, cmd: StartRun) -> AppResult<PlanningRun> {
+    require(caller, Op::Plan)?;
+    let defaults = default_horizon(db).await?;
+    let mut e = Errors::default();
+    let start = match cmd.horizon_start {
+        Some(date) => e.take("horizon_start", parse_monday(date).map(Some)).unwrap_or(date),
+        None => defaults.start,
+    };
+    let weeks = match cmd.horizon_weeks {
+        Some(weeks) => e.take("horizon_weeks", parse_i32_in(weeks, 1, MAX_WEEKS as i32)).max(1) as u32,
+        None => defaults.weeks,
+    };
+    let time_limit = cmd.time_limit_seconds.unwrap_or(DEFAULT_TIME_LIMIT_SECONDS);
+    e.check(
+        "time_limit_seconds",
+        time_limit.is_finite() && (1.0..=MAX_TIME_LIMIT_SECONDS).contains(&time_limit),
+        Msg::Seconds(1, MAX_TIME_LIMIT_SECONDS as i64),
+    );
+    let gap = cmd.gap.unwrap_or(DEFAULT_GAP);
+    e.check("gap", gap.is_finite() && (0.0..=1.0).contains(&gap), Msg::Fraction);
+    e.finish()?;
+
+    let horizon = Horizon { start, weeks };
+    let mut work = Work::begin(db, caller).await?;
+    let instance = crate::db::instance::build(work.db(), horizon).await?;
+    let run = queries::create(
+        work.db(),
+        NewRun { horizon, time_limit_seconds: time_limit, gap, created_by: caller.actor(), instance: &instance },
+    )
+    .await?;
+    work.audit(
+        "start",
+        "planning_run",
+        run.id.to_string(),
+        None,
+        Some(json!({"horizon_start": start, "horizon_weeks": weeks, "time_limit_seconds": time_limit, "gap": gap, "requests": run.requests})),
+    );
+    work.commit().await?;
+    tracing::info!(run = run.id, requests = run.requests, "planning run queued");
+    Ok(PlanningRun::new(run, None))
+}
+
+/// Cancels a queued run at once, or asks its worker to stop a running one.
+pub async fn cancel<C: Db>(db: &C, caller: &Caller, id: i64, keep_best: bool) -> AppResult<PlanningRun> {
+    require(caller, Op::Plan)?;
+    let mut work = Work::begin(db, caller).await?;
+    let before = load(work.db(), id).await?;
+    let action = if queries::cancel_queued(work.db(), id).await? {
+        "cancel"
+    } else if queries::request_cancel(work.db(), id, keep_best).await? {
+        "request_cancel"
+    } else {
+        return Err(AppError::Conflict(format!("planning run {id} has already ended: {}", before.status.as_str())));
+    };
+    work.audit(
+        action,
+        "planning_run",
+        id.to_string(),
+        Some(json!({"status": before.status})),
+        Some(json!({"cancel_requested": true, "keep_best": keep_best})),
+    );
+    work.commit().await?;
+    get(db, caller, id).await
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, ToSchema)]
+pub struct PublishReport {
+    pub planned: usize,
+    /// Bookings the labs had already confirmed, kept as they were
+    pub kept_confirmed: usize,
+    pub unplaceable: usize,
+    /// Planned requests this plan does not cover any more (e.g. ready after its horizon), back to `submitted`
+    pub returned_to_pool: usize,
+    /// Requests cancelled or changed since the run was started, left as they are
+    pub skipped: usize,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Published {
+    pub run: PlanningRun,
+    pub report: PublishReport,
+}
+
+/// Makes the run's plan the published one, atomically: bookings for the labs, and the
+/// requests `planned` (or still `confirmed`) with lab and dates, or `unplaceable` with
+/// the reason. Two publications never interleave: each takes the publication lock first.
+pub async fn publish<C: Db>(db: &C, caller: &Caller, id: i64) -> AppResult<Published> {
+    require(caller, Op::Plan)?;
+    let mut work = Work::begin(db, caller).await?;
+    crate::db::runs::lock_publication(work.db()).await?;
+    let run = load(work.db(), id).await?;
+    if run.objective.is_none() || !matches!(run.status, RunStatus::Succeeded | RunStatus::Cancelled) {
+        return Err(AppError::Conflict(format!(
+            "planning run {id} is {} and has no plan to publish",
+            run.status.as_str()
+        )));
+    }
+    let current = queries::published(work.db()).await?;
+    if let Some(current) = &current {
+        if current.id == id {
+            return Err(AppError::Conflict(format!("planning run {id} is already the published plan")));
+        }
+        // Confirmations and declines given since would be undone by an older plan.
+        if current.published_at.is_some_and(|at| at > run.created_at) {
+            return Err(AppError::Conflict(format!(
+                "planning run {} was published after run {id} was started; start a new run",
+                current.id
+            )));
+        }
+    }
+    let now = Utc::now();
+    let report = apply_plan(&mut work, &run, current.as_ref(), now).await?;
+    queries::mark_published(work.db(), id, now).await?;
+    work.audit(
+        "publish",
+        "planning_run",
+        id.to_string(),
+        current.as_ref().map(|c| json!({"published_run": c.id, "objective": c.objective})),
+        Some(json!({"published_run": id, "objective": run.objective, "report": report})),
+    );
+    work.commit().await?;
+    tracing::info!(run = id, planned = report.planned, unplaceable = report.unplaceable, "plan published");
+    let run = PlanningRun::new(load(db, id).await?, Some(id));
+    Ok(Published { run, report })
+}
+
+fn request_audit(
+    request: &test_requests::Model,
+    status: RequestStatus,
+    detail: serde_json::Value,
+) -> (serde_json::Value, serde_json::Value) {
+    let before = json!({
+        "status": request.status,
+        "planned_lab": request.planned_lab,
+        "planned_start": request.planned_start,
+        "planned_end": request.planned_end,
+        "version": request.version,
+    });
+    let mut after = json!({"status": status, "version": request.version + 1});
+    if let (Some(after), Some(detail)) = (after.as_object_mut(), detail.as_object()) {
+        after.extend(detail.clone());
+    }
+    (before, after)
+}
+
+/// Lays the run's plan onto the registry: the old bookings superseded (confirmed ones
+/// carried over where the plan keeps them), new ones proposed, every request moved to
+/// its new state; locks are taken requests first, then bookings, as every other writer does.
+async fn apply_plan(
+    work: &mut Work,
+    run: &planning_runs::Model,
+    current: Option<&planning_runs::Model>,
+    now: DateTime<Utc>,
+) -> AppResult<PublishReport> {
+    let horizon = horizon_of(run);
+    let confirmed = match current {
+        Some(c) => bookings::confirmed_of_run(work.db(), c.id).await?,
+        None => Default::default(),
+    };
+    let placed = plans::assignments(work.db(), run.id).await?;
+    let unplaced = plans::unassigned(work.db(), run.id).await?;
+    let ids: Vec<String> =
+        placed.iter().map(|a| a.request.clone()).chain(unplaced.iter().map(|u| u.request.clone())).collect();
+    let requests = requests::find_many(work.db(), &ids).await?;
+
+    let mut report = PublishReport::default();
+    let mut new_bookings = Vec::with_capacity(placed.len());
+    for a in &placed {
+        let Some(request) = requests.get(&a.request) else {
+            report.skipped += 1;
+            continue;
+        };
+        let start = horizon.week_start(u32::try_from(a.start_week).unwrap_or(0));
+        let end = horizon.week_end(u32::try_from(a.end_week).unwrap_or(0));
+        let kept = confirmed.get(&a.request).filter(|c| c.lab == a.lab && c.start_date == start);
+        let status = if kept.is_some() { RequestStatus::Confirmed } else { RequestStatus::Planned };
+        // Only a request still as the run read it is planned: one cancelled, changed or
+        // already in testing since keeps its state.
+        let moved = requests::transition(
+            work.db(),
+            &a.request,
+            Some(request.version),
+            &RequestStatus::PLANNABLE,
+            status,
+            None,
+            Some((&a.lab, start, end)),
+        )
+        .await?;
+        if moved.is_none() {
+            report.skipped += 1;
+            continue;
+        }
+        if kept.is_some() {
+            report.kept_confirmed += 1;
+        } else {
+            report.planned += 1;
+        }
+        new_bookings.push(bookings::new_row(run.id, &a.request, &a.lab, (start, end), a.cost, kept, now));
+        let (before, after) = request_audit(request, status, json!({"lab": a.lab, "start": start, "end": end}));
+        work.audit("plan", "test_request", &a.request, Some(before), Some(after));
+    }
+    for u in &unplaced {
+        let Some(request) = requests.get(&u.request) else {
+            report.skipped += 1;
+            continue;
+        };
+        let reason = format!("{}: {}", u.reason.as_str(), u.detail);
+        let moved = requests::transition(
+            work.db(),
+            &u.request,
+            Some(request.version),
+            &RequestStatus::PLANNABLE,
+            RequestStatus::Unplaceable,
+            Some(reason.clone()),
+            None,
+        )
+        .await?;
+        if moved.is_none() {
+            report.skipped += 1;
+            continue;
+        }
+        report.unplaceable += 1;
+        let (before, after) = request_audit(request, RequestStatus::Unplaceable, json!({"reason": reason}));
+        work.audit("plan", "test_request", &u.request, Some(before), Some(after));
+    }
+
+    // Requests still marked planned by the old plan that this one does not cover go back to the pool.
+    let covered: HashSet<&str> = ids.iter().map(String::as_str).collect();
+    let stale: Vec<test_requests::Model> = requests::in_states(work.db(), &[RequestStatus::Planned], None)
+        .await?
+        .into_iter()
+        .filter(|r| !covered.contains(r.id.as_str()))
+        .collect();
+    for request in &stale {
+        let moved = requests::transition(
+            work.db(),
+            &request.id,
+            Some(request.version),
+            &[RequestStatus::Planned],
+            RequestStatus::Submitted,
+            None,
+            None,
+        )
+        .await?;
+        if moved.is_some() {
+            report.returned_to_pool += 1;
+            let (before, after) = request_audit(request, RequestStatus::Submitted, json!({}));
+            work.audit("plan", "test_request", &request.id, Some(before), Some(after));
+        }
+    }
+    bookings::supersede_live(work.db()).await?;
+    bookings::insert_many(work.db(), new_bookings).await?;
+    Ok(report)
+}
+
+/// The stored plan of a run, in the planning model's format.
+pub async fn plan<C: ConnectionTrait>(db: &C, caller: &Caller, id: i64) -> AppResult<solver::Plan> {
+    require(caller, Op::ReadRuns)?;
+    let run = load(db, id).await?;
+    plans::plan(db, &run)
+        .await?
+        .ok_or_else(|| AppError::Conflict(format!("planning run {id} is {} and has no plan", run.status.as_str())))
+}
+
+/// How many requests a run's plan places and leaves out; None before it has a plan.
+pub async fn plan_counts<C: ConnectionTrait>(db: &C, caller: &Caller, id: i64) -> AppResult<Option<(u64, u64)>> {
+    require(caller, Op::ReadRuns)?;
+    let run = load(db, id).await?;
+    if run.objective.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(plans::counts(db, id).await?))
+}
+
+/// The run's input, as JSON text (`labplan solve --input` reproduces the run).
+pub async fn instance<C: ConnectionTrait>(db: &C, caller: &Caller, id: i64) -> AppResult<String> {
+    require(caller, Op::ReadRuns)?;
+    Ok(load(db, id).await?.instance)
+}
+
+async fn placements<C: ConnectionTrait>(db: &C, run: &planning_runs::Model) -> AppResult<BTreeMap<String, Placement>> {
+    let horizon = horizon_of(run);
+    Ok(plans::assignments(db, run.id)
+        .await?
+        .into_iter()
+        .map(|a| {
+            let start_date = horizon.week_start(u32::try_from(a.start_week).unwrap_or(0));
+            (a.request, Placement { lab: a.lab, start_date })
+        })
+        .collect())
+}
+
+/// The run's plan against the published one.
+pub async fn diff<C: ConnectionTrait>(db: &C, caller: &Caller, id: i64) -> AppResult<Diff> {
+    require(caller, Op::ReadRuns)?;
+    let run = load(db, id).await?;
+    if run.objective.is_none() {
+        return Err(AppError::Conflict(format!("planning run {id} is {} and has no plan", run.status.as_str())));
+    }
+    let proposed = placements(db, &run).await?;
+    let (published_run, published_objective, published) = match queries::published(db).await? {
+        Some(p) => {
+            let placed = placements(db, &p).await?;
+            (Some(p.id), p.objective, placed)
+        }
+        None => (None, None, BTreeMap::new()),
+    };
+    Ok(diff::compare(id, run.objective, &proposed, published_run, published_objective, &published))
+}
+
+// ---- the workers' side ----
+
+/// A run a worker holds by lease; every write of the worker goes through it, so none can
+/// name another run or owner.
+pub struct Claim {
+    pub run: planning_runs::Model,
+    owner: String,
+    lease: Duration,
+}
+
+impl Claim {
+    /// Claims the oldest queued run (or one whose worker died) for `owner`.
+    pub async fn next<C: ConnectionTrait>(db: &C, owner: &str, lease: Duration) -> AppResult<Option<Self>> {
+        let claimed = queries::claim(db, owner, lease).await?;
+        Ok(claimed.map(|run| Self { run, owner: owner.to_string(), lease }))
+    }
+
+    /// Extends the lease and records the progress.
+    pub async fn beat<C: ConnectionTrait>(&self, db: &C, progress: Option<&solver::Progress>) -> AppResult<Beat> {
+        Ok(queries::heartbeat(db, self.run.id, &self.owner, self.lease, progress).await?)
+    }
+
+    /// Ends the run with its plan; false when the run is no longer this worker's.
+    pub async fn finish<C: Db>(&self, db: &C, outcome: Outcome) -> AppResult<bool> {
+        Ok(queries::finish(db, self.run.id, &self.owner, outcome).await?)
+    }
+
+    /// Gives the run back to the queue (the worker is stopping).
+    pub async fn hand_back<C: ConnectionTrait>(&self, db: &C) -> AppResult<bool> {
+        Ok(queries::release(db, self.run.id, &self.owner).await?)
+    }
+
+    /// Whether whoever cancelled the run asked to keep its best plan.
+    pub async fn keeps_best_on_cancel<C: ConnectionTrait>(&self, db: &C) -> AppResult<bool> {
+        Ok(queries::keeps_best_on_cancel(db, self.run.id).await?)
+    }
+}
+
+/// Which run is published, and its horizon: every signed-in user may know it.
+#[derive(Debug, Clone, Copy)]
+pub struct PublishedRun {
+    pub id: i64,
+    pub horizon: Horizon,
+}
+
+pub async fn published_run<C: ConnectionTrait>(db: &C, _caller: &Caller) -> AppResult<Option<PublishedRun>> {
+    Ok(queries::published(db).await?.map(|run| PublishedRun { id: run.id, horizon: horizon_of(&run) }))
+}
+
+/// How often a followed run is read again.
+const FOLLOW_EVERY: Duration = Duration::from_millis(500);
+
+/// A run's progress as it happens: `("progress", the run as JSON)` whenever it changes,
+/// ending with `("end", its status)`. The worker may be another process, so the
+/// database is where progress lives, and this follows the run's row.
+pub async fn follow(
+    db: sea_orm::DatabaseConnection,
+    caller: Caller,
+    id: i64,
+) -> AppResult<impl futures_core::Stream<Item = (&'static str, String)>> {
+    get(&db, &caller, id).await?;
+    Ok(async_stream::stream! {
+        let mut last: Option<String> = None;
+        loop {
+            let view = match get(&db, &caller, id).await {
+                Ok(view) => view,
+                Err(AppError::NotFound(_)) => break,
+                Err(e) => {
+                    tracing::warn!(run = id, error = %e, "a followed run could not be read");
+                    tokio::time::sleep(FOLLOW_EVERY * 2).await;
+                    continue;
+                }
+            };
+            let ended = view.status.is_terminal();
+            let json = serde_json::to_string(&view).unwrap_or_default();
+            if last.as_deref() != Some(json.as_str()) {
+                yield ("progress", json.clone());
+                last = Some(json);
+            }
+            if ended {
+                yield ("end", view.status.as_str().to_string());
+                break;
+            }
+            tokio::time::sleep(FOLLOW_EVERY).await;
+        }
+    })
+}

@@ -1,0 +1,150 @@
+//! The plans of planning runs: their bookings, unplaced requests and bottlenecks.
+
+use labplan_solver as solver;
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set};
+
+use crate::domain::status::{PlanStatus, Reason};
+use crate::entities::{plan_assignments, plan_bottlenecks, plan_unassigned, planning_runs};
+
+fn week(value: u32) -> i32 {
+    i32::try_from(value).unwrap_or(i32::MAX)
+}
+
+/// Stores a run's plan; called inside the transaction that ends the run.
+pub async fn store<C: ConnectionTrait>(db: &C, run: i64, plan: solver::Plan) -> Result<(), DbErr> {
+    let assignments: Vec<_> = plan
+        .assignments
+        .into_iter()
+        .map(|a| plan_assignments::ActiveModel {
+            run: Set(run),
+            request: Set(a.request),
+            lab: Set(a.lab),
+            start_week: Set(week(a.start_week)),
+            end_week: Set(week(a.end_week)),
+            late_weeks: Set(week(a.late_weeks)),
+            cost: Set(a.cost),
+        })
+        .collect();
+    for chunk in assignments.chunks(super::BATCH) {
+        plan_assignments::Entity::insert_many(chunk.to_vec()).exec(db).await?;
+    }
+    let unassigned: Vec<_> = plan
+        .unassigned
+        .into_iter()
+        .map(|u| plan_unassigned::ActiveModel {
+            run: Set(run),
+            request: Set(u.request),
+            reason: Set(Reason::from(u.reason)),
+            detail: Set(u.detail),
+        })
+        .collect();
+    for chunk in unassigned.chunks(super::BATCH) {
+        plan_unassigned::Entity::insert_many(chunk.to_vec()).exec(db).await?;
+    }
+    let bottlenecks: Vec<_> = plan
+        .bottlenecks
+        .into_iter()
+        .map(|b| plan_bottlenecks::ActiveModel {
+            run: Set(run),
+            lab: Set(b.lab),
+            equipment: Set(b.equipment),
+            week: Set(week(b.week)),
+            used_hours: Set(b.used_hours),
+            capacity_hours: Set(b.capacity_hours),
+            shadow_price: Set(b.shadow_price),
+        })
+        .collect();
+    for chunk in bottlenecks.chunks(super::BATCH) {
+        plan_bottlenecks::Entity::insert_many(chunk.to_vec()).exec(db).await?;
+    }
+    Ok(())
+}
+
+/// A run's bookings, by request.
+pub async fn assignments<C: ConnectionTrait>(db: &C, run: i64) -> Result<Vec<plan_assignments::Model>, DbErr> {
+    plan_assignments::Entity::find()
+        .filter(plan_assignments::Column::Run.eq(run))
+        .order_by_asc(plan_assignments::Column::Request)
+        .all(db)
+        .await
+}
+
+/// A run's unplaced requests, by request.
+pub async fn unassigned<C: ConnectionTrait>(db: &C, run: i64) -> Result<Vec<plan_unassigned::Model>, DbErr> {
+    plan_unassigned::Entity::find()
+        .filter(plan_unassigned::Column::Run.eq(run))
+        .order_by_asc(plan_unassigned::Column::Request)
+        .all(db)
+        .await
+}
+
+/// A run's saturated capacities, the dearest first.
+pub async fn bottlenecks<C: ConnectionTrait>(db: &C, run: i64) -> Result<Vec<plan_bottlenecks::Model>, DbErr> {
+    plan_bottlenecks::Entity::find()
+        .filter(plan_bottlenecks::Column::Run.eq(run))
+        .order_by_desc(plan_bottlenecks::Column::ShadowPrice)
+        .order_by_asc(plan_bottlenecks::Column::Lab)
+        .order_by_asc(plan_bottlenecks::Column::Equipment)
+        .order_by_asc(plan_bottlenecks::Column::Week)
+        .all(db)
+        .await
+}
+
+/// How many requests a run's plan places and leaves out.
+pub async fn counts<C: ConnectionTrait>(db: &C, run: i64) -> Result<(u64, u64), DbErr> {
+    let placed = plan_assignments::Entity::find().filter(plan_assignments::Column::Run.eq(run)).count(db).await?;
+    let unplaced = plan_unassigned::Entity::find().filter(plan_unassigned::Column::Run.eq(run)).count(db).await?;
+    Ok((placed, unplaced))
+}
+
+/// The stored plan of a run, in the format of the planning model; None if the run has none.
+pub async fn plan<C: ConnectionTrait>(db: &C, run: &planning_runs::Model) -> Result<Option<solver::Plan>, DbErr> {
+    let (Some(objective), Some(bound), Some(gap)) = (run.objective, run.bound, run.gap) else {
+        return Ok(None);
+    };
+    let week = |v: i32| u32::try_from(v).unwrap_or(0);
+    let assignments = assignments(db, run.id)
+        .await?
+        .into_iter()
+        .map(|a| solver::Assignment {
+            request: a.request,
+            lab: a.lab,
+            start_week: week(a.start_week),
+            end_week: week(a.end_week),
+            late_weeks: week(a.late_weeks),
+            cost: a.cost,
+        })
+        .collect();
+    let unassigned = unassigned(db, run.id)
+        .await?
+        .into_iter()
+        .map(|u| solver::Unassigned { request: u.request, reason: u.reason.into(), detail: u.detail })
+        .collect();
+    let bottlenecks = bottlenecks(db, run.id)
+        .await?
+        .into_iter()
+        .map(|b| solver::Bottleneck {
+            lab: b.lab,
+            equipment: b.equipment,
+            week: week(b.week),
+            used_hours: b.used_hours,
+            capacity_hours: b.capacity_hours,
+            shadow_price: b.shadow_price,
+        })
+        .collect();
+    Ok(Some(solver::Plan {
+        format: solver::PLAN_FORMAT.to_string(),
+        status: if run.plan_status == Some(PlanStatus::Optimal) {
+            solver::PlanStatus::Optimal
+        } else {
+            solver::PlanStatus::Feasible
+        },
+        objective,
+        bound,
+        gap,
+        solve_seconds: run.solve_seconds.unwrap_or(0.0),
+        assignments,
+        unassigned,
+        bottlenecks,
+    }))
+}

@@ -1,0 +1,161 @@
+//! Users, their API tokens (stored as hashes) and web sessions.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
+
+use crate::domain::access::Role;
+use crate::entities::{api_tokens, sessions, users};
+
+pub async fn find<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<users::Model>, DbErr> {
+    users::Entity::find_by_id(id).one(db).await
+}
+
+pub async fn find_by_email<C: ConnectionTrait>(db: &C, email: &str) -> Result<Option<users::Model>, DbErr> {
+    users::Entity::find().filter(users::Column::Email.eq(email.trim().to_lowercase())).one(db).await
+}
+
+pub struct NewUser {
+    pub email: String,
+    pub password_hash: String,
+    pub role: Role,
+    pub company: Option<String>,
+    pub lab: Option<String>,
+}
+
+pub async fn insert<C: ConnectionTrait>(db: &C, new: NewUser) -> Result<users::Model, DbErr> {
+    users::ActiveModel {
+        email: Set(new.email),
+        password_hash: Set(new.password_hash),
+        role: Set(new.role),
+        company: Set(new.company),
+        lab: Set(new.lab),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+}
+
+pub async fn set_role<C: ConnectionTrait>(
+    db: &C,
+    user: &users::Model,
+    role: Role,
+    company: Option<String>,
+    lab: Option<String>,
+) -> Result<users::Model, DbErr> {
+    let mut active: users::ActiveModel = user.clone().into();
+    active.role = Set(role);
+    active.company = Set(company);
+    active.lab = Set(lab);
+    active.update(db).await
+}
+
+/// Every user with their tokens, by e-mail.
+pub async fn list<C: ConnectionTrait>(db: &C) -> Result<Vec<(users::Model, Vec<api_tokens::Model>)>, DbErr> {
+    let users = users::Entity::find().order_by_asc(users::Column::Email).all(db).await?;
+    let tokens = api_tokens::Entity::find().order_by_asc(api_tokens::Column::Id).all(db).await?;
+    Ok(users
+        .into_iter()
+        .map(|u| {
+            let own = tokens.iter().filter(|t| t.user == u.id).cloned().collect();
+            (u, own)
+        })
+        .collect())
+}
+
+pub async fn tokens_of<C: ConnectionTrait>(db: &C, user: i64) -> Result<Vec<api_tokens::Model>, DbErr> {
+    api_tokens::Entity::find()
+        .filter(api_tokens::Column::User.eq(user))
+        .order_by_asc(api_tokens::Column::Id)
+        .all(db)
+        .await
+}
+
+pub async fn insert_token<C: ConnectionTrait>(db: &C, user: i64, name: &str, hash: String) -> Result<(), DbErr> {
+    api_tokens::ActiveModel {
+        user: Set(user),
+        name: Set(name.to_string()),
+        token_hash: Set(hash),
+        created_at: Set(Utc::now()),
+        last_used_at: Set(None),
+        revoked_at: Set(None),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// Revokes the user's live tokens of that name (or all of them); returns how many.
+pub async fn revoke_tokens<C: ConnectionTrait>(db: &C, user: i64, name: Option<&str>) -> Result<u64, DbErr> {
+    let mut update = api_tokens::Entity::update_many()
+        .col_expr(api_tokens::Column::RevokedAt, Expr::value(Utc::now()))
+        .filter(api_tokens::Column::User.eq(user))
+        .filter(api_tokens::Column::RevokedAt.is_null());
+    if let Some(name) = name {
+        update = update.filter(api_tokens::Column::Name.eq(name));
+    }
+    Ok(update.exec(db).await?.rows_affected)
+}
+
+/// A live token by its hash.
+pub async fn live_token<C: ConnectionTrait>(db: &C, hash: &str) -> Result<Option<api_tokens::Model>, DbErr> {
+    api_tokens::Entity::find()
+        .filter(api_tokens::Column::TokenHash.eq(hash))
+        .filter(api_tokens::Column::RevokedAt.is_null())
+        .one(db)
+        .await
+}
+
+pub async fn touch_token<C: ConnectionTrait>(db: &C, id: i64, now: DateTime<Utc>) -> Result<(), DbErr> {
+    api_tokens::Entity::update_many()
+        .col_expr(api_tokens::Column::LastUsedAt, Expr::value(now))
+        .filter(api_tokens::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+// ---- web sessions ----
+
+pub async fn session<C: ConnectionTrait>(db: &C, hash: &str) -> Result<Option<sessions::Model>, DbErr> {
+    sessions::Entity::find_by_id(hash).one(db).await
+}
+
+pub async fn insert_session<C: ConnectionTrait>(
+    db: &C,
+    hash: String,
+    user: i64,
+    csrf: String,
+    expires_at: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    sessions::ActiveModel {
+        id: Set(hash),
+        user: Set(user),
+        csrf_token: Set(csrf),
+        created_at: Set(Utc::now()),
+        expires_at: Set(expires_at),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn delete_session<C: ConnectionTrait>(db: &C, hash: &str) -> Result<(), DbErr> {
+    sessions::Entity::delete_by_id(hash).exec(db).await?;
+    Ok(())
+}
+
+/// Ends the user's sessions that expired before `now`, or every one of them.
+pub async fn delete_sessions<C: ConnectionTrait>(
+    db: &C,
+    user: i64,
+    expired_before: Option<DateTime<Utc>>,
+) -> Result<u64, DbErr> {
+    let mut delete = sessions::Entity::delete_many().filter(sessions::Column::User.eq(user));
+    if let Some(now) = expired_before {
+        delete = delete.filter(sessions::Column::ExpiresAt.lt(now));
+    }
+    Ok(delete.exec(db).await?.rows_affected)
+}

@@ -1,0 +1,117 @@
+//! Every API route and the operation it performs, in one table; one middleware
+//! authenticates the caller and asks the operation's rule before the handler reads a
+//! body. A route missing from the table is refused to everyone, and the access-matrix
+//! test fails until it has a rule.
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::error::ApiError;
+use crate::app::policy::Op;
+use crate::app::{AppError, users};
+use crate::domain::access::Caller;
+use crate::state::AppState;
+
+/// (method, path under /api/v1, the operation)
+pub const RULES: &[(&str, &str, Op)] = &[
+    ("GET", "/regions", Op::ReadCatalog),
+    ("POST", "/regions", Op::ManageCatalog),
+    ("GET", "/regions/{code}", Op::ReadCatalog),
+    ("PUT", "/regions/{code}", Op::ManageCatalog),
+    ("DELETE", "/regions/{code}", Op::ManageCatalog),
+    ("GET", "/equipment", Op::ReadCatalog),
+    ("POST", "/equipment", Op::ManageCatalog),
+    ("GET", "/equipment/{code}", Op::ReadCatalog),
+    ("PUT", "/equipment/{code}", Op::ManageCatalog),
+    ("DELETE", "/equipment/{code}", Op::ManageCatalog),
+    ("GET", "/test-types", Op::ReadCatalog),
+    ("POST", "/test-types", Op::ManageCatalog),
+    ("GET", "/test-types/{code}", Op::ReadCatalog),
+    ("PUT", "/test-types/{code}", Op::ManageCatalog),
+    ("DELETE", "/test-types/{code}", Op::ManageCatalog),
+    ("GET", "/labs", Op::ReadCatalog),
+    ("POST", "/labs", Op::ManageCatalog),
+    ("GET", "/labs/{id}", Op::ReadCatalog),
+    ("PUT", "/labs/{id}", Op::ManageCatalog),
+    ("DELETE", "/labs/{id}", Op::ManageCatalog),
+    ("GET", "/labs/{id}/accreditations", Op::ReadCatalog),
+    ("POST", "/labs/{id}/accreditations", Op::KeepLab),
+    ("PUT", "/labs/{id}/accreditations/{test_type}", Op::KeepLab),
+    ("DELETE", "/labs/{id}/accreditations/{test_type}", Op::KeepLab),
+    ("GET", "/labs/{id}/capacity", Op::ReadCatalog),
+    ("PUT", "/labs/{id}/capacity/{equipment}", Op::KeepLab),
+    ("DELETE", "/labs/{id}/capacity/{equipment}", Op::KeepLab),
+    ("GET", "/labs/{id}/capacity-overrides", Op::ReadCatalog),
+    ("PUT", "/labs/{id}/capacity-overrides", Op::KeepLab),
+    ("DELETE", "/labs/{id}/capacity-overrides/{equipment}/{week_start}", Op::KeepLab),
+    ("GET", "/companies", Op::ReadCompanies),
+    ("POST", "/companies", Op::ManageCompanies),
+    ("GET", "/companies/{id}", Op::ReadCompanies),
+    ("PUT", "/companies/{id}", Op::ManageCompanies),
+    ("GET", "/requests", Op::ReadRequests),
+    ("POST", "/requests", Op::FileRequest),
+    ("GET", "/requests/{id}", Op::ReadRequests),
+    ("PATCH", "/requests/{id}", Op::ChangeRequest),
+    ("POST", "/requests/{id}/cancel", Op::ChangeRequest),
+    ("GET", "/planning-runs", Op::ReadRuns),
+    ("POST", "/planning-runs", Op::Plan),
+    ("GET", "/planning-runs/{id}", Op::ReadRuns),
+    ("POST", "/planning-runs/{id}/cancel", Op::Plan),
+    ("POST", "/planning-runs/{id}/publish", Op::Plan),
+    ("GET", "/planning-runs/{id}/plan", Op::ReadRuns),
+    ("GET", "/planning-runs/{id}/instance", Op::ReadRuns),
+    ("GET", "/planning-runs/{id}/diff", Op::ReadRuns),
+    ("GET", "/planning-runs/{id}/events", Op::ReadRuns),
+    ("GET", "/assignments", Op::ReadBookings),
+    ("POST", "/assignments/{id}/confirm", Op::AnswerBooking),
+    ("POST", "/assignments/{id}/decline", Op::AnswerBooking),
+    ("GET", "/audit", Op::ReadAudit),
+];
+
+/// The operation of a route; None if the route has no rule.
+pub fn operation(method: &Method, api_path: &str) -> Option<Op> {
+    RULES.iter().find(|(m, p, _)| *m == method.as_str() && *p == api_path).map(|(_, _, op)| *op)
+}
+
+/// Authenticates the caller and applies the route's rule; runs on every API route.
+pub async fn enforce(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let path = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string()).unwrap_or_default();
+    let api_path = path.strip_prefix("/api/v1").unwrap_or(&path);
+    let authorization = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let caller = match authenticate(&state, authorization.as_deref()).await {
+        Ok(caller) => caller,
+        Err(e) => return e.into_response(),
+    };
+    let Some(op) = operation(req.method(), api_path) else {
+        tracing::error!(method = %req.method(), path, "route has no access rule; refused");
+        return ApiError::App(AppError::Forbidden("this route is not open to anyone".into())).into_response();
+    };
+    if let Err(refused) = crate::app::require(&caller, op) {
+        return ApiError::App(refused).into_response();
+    }
+    req.extensions_mut().insert(caller);
+    next.run(req).await
+}
+
+async fn authenticate(state: &AppState, authorization: Option<&str>) -> Result<Caller, ApiError> {
+    let token = authorization
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or(ApiError::Unauthorized)?;
+    users::authenticate_token(&state.db, token).await?.ok_or(ApiError::Unauthorized)
+}
+
+/// The caller the middleware put on the request.
+pub struct Authenticated(pub Caller);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        // The policy middleware runs on every API route; a handler without it is a wiring error.
+        parts.extensions.get::<Caller>().cloned().map(Authenticated).ok_or(ApiError::Unauthorized)
+    }
+}
