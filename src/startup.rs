@@ -1,18 +1,33 @@
-//! Building and running the server: connect, migrate, optionally load the demo, bind, serve.
+//! Building and running the server: connect, migrate, optionally load the demo, bind,
+//! serve until a shutdown signal, then drain.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request};
 use axum::middleware;
 use axum::response::Response;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower::ServiceExt;
 use tower_http::trace::TraceLayer;
 
+use crate::app::signin::TrustedProxies;
 use crate::http;
 use crate::state::AppState;
+
+/// How long a client may take by default to send a request's headers; a half-sent
+/// request is dropped after this instead of holding a connection open for ever.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long in-flight requests may take to finish after a shutdown signal.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -22,12 +37,30 @@ pub struct Settings {
     pub demo: bool,
     /// The embedded planning worker; None runs the server without one.
     pub worker: Option<crate::planning::worker::WorkerConfig>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (for the sign-in limits).
+    pub trusted_proxies: TrustedProxies,
+    /// How long a client may take to send a request's headers.
+    pub header_read_timeout: Duration,
+}
+
+impl Settings {
+    /// A server on `addr` over the database at `database_url`, without demo or worker.
+    pub fn new(database_url: &str, addr: SocketAddr) -> Self {
+        Self {
+            database_url: database_url.to_string(),
+            addr,
+            demo: false,
+            worker: None,
+            trusted_proxies: TrustedProxies::default(),
+            header_read_timeout: HEADER_READ_TIMEOUT,
+        }
+    }
 }
 
 pub struct Application {
     listener: TcpListener,
     db: DatabaseConnection,
-    worker: Option<crate::planning::worker::WorkerConfig>,
+    settings: Settings,
 }
 
 impl Application {
@@ -47,7 +80,7 @@ impl Application {
         let listener =
             TcpListener::bind(settings.addr).await.with_context(|| format!("could not listen on {}", settings.addr))?;
         http::init_metrics();
-        Ok(Self { listener, db, worker: settings.worker.clone() })
+        Ok(Self { listener, db, settings: settings.clone() })
     }
 
     pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
@@ -58,23 +91,76 @@ impl Application {
         &self.db
     }
 
+    /// Serves until SIGTERM or Ctrl-C.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let worker = self.worker.map(|config| {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `signal`; then takes no new connection, ends the event streams,
+    /// lets in-flight requests finish (up to [`DRAIN_TIMEOUT`]) and stops the worker,
+    /// which hands its run back.
+    pub async fn run_until(self, signal: impl Future<Output = ()>) -> anyhow::Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let worker = self.settings.worker.clone().map(|config| {
             let mut stop = stop_rx.clone();
             tokio::spawn(crate::planning::worker::run(self.db.clone(), config, async move {
                 let _ = stop.wait_for(|stopped| *stopped).await;
             }))
         });
-        let app = router(AppState::new(self.db));
-        let served = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown_signal())
-            .await;
-        let _ = stop_tx.send(true);
+        let state = AppState::new(self.db, self.settings.trusted_proxies.clone(), stop_rx);
+        let timeout = self.settings.header_read_timeout;
+        serve(self.listener, router(state), timeout, signal, &stop_tx).await;
         if let Some(worker) = worker {
             let _ = worker.await;
         }
-        served.context("the server failed")
+        Ok(())
+    }
+}
+
+/// Accepts connections until `signal`, then says so on `stopping` (event streams end,
+/// the worker hands its run back) and drains them. Each connection gets the peer's
+/// address (for `ConnectInfo`) and a limit on how long its headers may take.
+async fn serve(
+    listener: TcpListener,
+    app: Router,
+    header_read_timeout: Duration,
+    signal: impl Future<Output = ()>,
+    stopping: &watch::Sender<bool>,
+) {
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(header_read_timeout);
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(signal);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors, usually: wait a moment rather than spin.
+                    tracing::warn!(error = %e, "could not accept a connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut signal => break,
+        };
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(ConnectInfo(peer));
+            app.clone().oneshot(req.map(axum::body::Body::new))
+        });
+        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            // A client that went away mid-request is its own business.
+            let _ = connection.await;
+        });
+    }
+    drop(listener);
+    let _ = stopping.send(true);
+    tracing::info!("draining in-flight requests");
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
+        tracing::warn!("requests still open after the drain timeout were cut");
     }
 }
 
@@ -85,6 +171,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::web::router())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(http::extract::MAX_JSON_BODY))
+        .layer(middleware::from_fn(crate::web::security_headers))
         .layer(middleware::from_fn(http::track_metrics))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -304,7 +304,8 @@ async fn every_route_answers_every_caller_as_the_policy_says(db: TestDb) {
     let operator = labplan::domain::access::Caller::Operator;
     let ministry = labplan::app::users::find_by_email(&app.db, &operator, "ministry@test.local").await.unwrap();
     assert_eq!(labplan::app::users::revoke_tokens(&app.db, &operator, ministry.id, None).await.unwrap(), 1);
-    let fresh_ministry = labplan::app::users::create_token(&app.db, &operator, ministry.id, "fresh").await.unwrap();
+    let fresh_ministry =
+        labplan::app::users::create_token(&app.db, &operator, ministry.id, "fresh", None).await.unwrap();
     let tokens: [Option<String>; 8] = [
         None,
         Some("lp_0000000000000000000000000000000000000000000000000000000000000000".into()),

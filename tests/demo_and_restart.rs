@@ -5,10 +5,7 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
-use common::{Backend, TestApp, TestDb, Who};
+use common::{Backend, TestApp, TestDb, Who, binary};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -73,47 +70,9 @@ async fn filed_request_survives_restart(db: TestDb) {
     app.stop().await;
 }
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// Starts `labplan serve` as a user would, and waits until it answers `/readyz`.
-async fn start_binary(db: &TestDb, cwd: &std::path::Path, demo: bool) -> (Server, String) {
-    let port = free_port();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_labplan"));
-    cmd.current_dir(cwd)
-        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    if demo {
-        cmd.arg("--demo");
-    }
-    // On SQLite the binary's default, labplan.db in the working directory, is what is tested.
-    cmd.env_remove("DATABASE_URL");
-    if db.backend == Backend::Postgres {
-        cmd.env("DATABASE_URL", &db.url);
-    }
-    let server = Server(cmd.spawn().expect("labplan starts"));
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
-    for _ in 0..300 {
-        if let Ok(resp) = client.get(format!("{base}/readyz")).send().await
-            && resp.status() == StatusCode::OK
-        {
-            return (server, base);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("labplan did not become ready");
+async fn start_binary(db: &TestDb, cwd: &std::path::Path, demo: bool) -> (binary::Server, String) {
+    binary::start(db, cwd, if demo { &["--demo"] } else { &[] }).await
 }
 
 fn client_with(token: &str) -> reqwest::Client {
@@ -122,16 +81,8 @@ fn client_with(token: &str) -> reqwest::Client {
     reqwest::Client::builder().default_headers(headers).build().unwrap()
 }
 
-/// `labplan users token --email E` against the same database as the server.
 fn cli_token(db: &TestDb, cwd: &std::path::Path, email: &str) -> String {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_labplan"));
-    cmd.current_dir(cwd).args(["users", "token", "--email", email]).env_remove("DATABASE_URL");
-    if db.backend == Backend::Postgres {
-        cmd.env("DATABASE_URL", &db.url);
-    }
-    let out = cmd.output().expect("labplan users token runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
+    binary::token(db, cwd, email)
 }
 
 async fn binary_serves_demo_and_keeps_data(db: TestDb) {

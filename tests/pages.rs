@@ -315,7 +315,7 @@ async fn admin_manages_users() {
     b.screenshot("user-role").await;
 
     // Revoking a user's tokens.
-    let token = labplan::app::users::create_token(&app.db, &operator, user.id, "script").await.unwrap();
+    let token = labplan::app::users::create_token(&app.db, &operator, user.id, "script", None).await.unwrap();
     b.goto(&format!("/admin/users/{}", user.id)).await;
     b.click("#revoke").await;
     b.wait_for("#saved").await;

@@ -7,49 +7,12 @@
 
 mod common;
 
-use common::{TestApp, TestDb, Who};
+use common::web::{client, hidden_csrf, login_form, set_cookie, sign_in};
+use common::{TestDb, Who};
 use reqwest::StatusCode;
-use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use reqwest::header::{COOKIE, LOCATION};
 
 both_backends!(sign_in_sign_out_and_csrf, failed_sign_ins_look_alike_and_are_limited, pages_answer_only_their_roles);
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
-}
-
-/// `name=value` of the cookie `name` set by a response, with its attributes.
-fn set_cookie(resp: &reqwest::Response, name: &str) -> Option<(String, String)> {
-    resp.headers().get_all(SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|v| {
-        let (pair, attrs) = v.split_once(';').unwrap_or((v, ""));
-        let (n, value) = pair.split_once('=')?;
-        (n.trim() == name).then(|| (value.to_string(), attrs.to_string()))
-    })
-}
-
-fn hidden_csrf(html: &str) -> String {
-    let at = html.find("name=\"csrf\" value=\"").expect("a csrf field") + "name=\"csrf\" value=\"".len();
-    html[at..].split('"').next().unwrap().to_string()
-}
-
-/// GET /login: the form's CSRF token and the cookie that must come back with it.
-async fn login_form(app: &TestApp) -> (String, String) {
-    let resp = client().get(app.url("/login")).send().await.unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    let (cookie, _) = set_cookie(&resp, "labplan_login_csrf").expect("a CSRF cookie");
-    let html = resp.text().await.unwrap();
-    (hidden_csrf(&html), cookie)
-}
-
-async fn sign_in(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
-    let (csrf, cookie) = login_form(app).await;
-    client()
-        .post(app.url("/login"))
-        .header(COOKIE, format!("labplan_login_csrf={cookie}"))
-        .form(&[("csrf", csrf.as_str()), ("email", email), ("password", password)])
-        .send()
-        .await
-        .unwrap()
-}
 
 const PASSWORD: &str = "correct horse battery staple";
 

@@ -7,6 +7,7 @@ mod m20261123_000002_create_registry;
 mod m20261123_000003_create_audit_log;
 mod m20261123_000004_create_planning;
 mod m20261123_000005_create_users;
+mod m20261125_000001_guard_invariants;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_create_audit_log::Migration),
             Box::new(m20261123_000004_create_planning::Migration),
             Box::new(m20261123_000005_create_users::Migration),
+            Box::new(m20261125_000001_guard_invariants::Migration),
         ]
     }
 }

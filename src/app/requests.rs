@@ -320,19 +320,12 @@ pub async fn cancel<C: Db>(db: &C, caller: &Caller, id: &str, cmd: CancelRequest
         return Err(AppError::Conflict(format!("request {id} is {} and cannot be cancelled", before.status.as_str())));
     }
     let cancellable: Vec<RequestStatus> = RequestStatus::ALL.into_iter().filter(|s| s.can_cancel()).collect();
-    // Conditional on the state read: a lab's answer or a plan published in between makes
-    // this one lose, never undo the other.
-    let row = queries::transition(
-        work.db(),
-        id,
-        Some(expected.unwrap_or(before.version)),
-        &cancellable,
-        RequestStatus::Cancelled,
-        reason,
-        None,
-    )
-    .await?
-    .ok_or_else(|| stale(id, before.version))?;
+    // Conditional on the state, and on the version when the caller named one: a lab's
+    // answer in between never undoes the cancel, and a cancel never undoes an answer
+    // the caller had not seen when it named its version.
+    let row = queries::transition(work.db(), id, expected, &cancellable, RequestStatus::Cancelled, reason, None)
+        .await?
+        .ok_or_else(|| stale(id, before.version))?;
     bookings::release_request(work.db(), id).await?;
     let excluded = before.excluded_labs.clone();
     let after = TestRequest::from(StoredRequest { row, excluded_labs: excluded });

@@ -291,7 +291,7 @@ pub async fn publish<C: Db>(db: &C, caller: &Caller, id: i64) -> AppResult<Publi
     }
     let now = Utc::now();
     let report = apply_plan(&mut work, &run, current.as_ref(), now).await?;
-    queries::mark_published(work.db(), id, now).await?;
+    queries::mark_published(work.db(), id, current.as_ref().map(|c| c.id), now).await?;
     work.audit(
         "publish",
         "planning_run",

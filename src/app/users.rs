@@ -138,18 +138,40 @@ pub async fn list<C: ConnectionTrait>(
     Ok(queries::list(db).await?)
 }
 
-/// Creates an API token for the user and returns it; only its hash is stored.
-pub async fn create_token<C: Db>(db: &C, caller: &Caller, user_id: i64, name: &str) -> AppResult<String> {
+/// How long a new API token lasts unless its maker says otherwise.
+pub const DEFAULT_TOKEN_DAYS: u32 = 365;
+/// The longest life a token may be given: ten years.
+pub const MAX_TOKEN_DAYS: u32 = 3650;
+
+/// Creates an API token for the user that expires after `days` (none: never) and
+/// returns it; only its hash is stored.
+pub async fn create_token<C: Db>(
+    db: &C,
+    caller: &Caller,
+    user_id: i64,
+    name: &str,
+    days: Option<u32>,
+) -> AppResult<String> {
     require(caller, Op::ManageUsers)?;
     let name = name.trim();
     if name.is_empty() || name.chars().count() > MAX_TOKEN_NAME || name.chars().any(char::is_control) {
         return Err(AppError::field("name", Msg::TooLong(MAX_TOKEN_NAME)));
     }
+    if days.is_some_and(|d| d == 0 || d > MAX_TOKEN_DAYS) {
+        return Err(AppError::field("days", Msg::Range(1, i64::from(MAX_TOKEN_DAYS))));
+    }
+    let expires_at = days.map(|d| Utc::now() + chrono::Duration::days(i64::from(d)));
     let mut work = Work::begin(db, caller).await?;
     let user = queries::find(work.db(), user_id).await?.ok_or_else(|| AppError::not_found("user", user_id))?;
     let token = auth::new_secret("lp_");
-    queries::insert_token(work.db(), user.id, name, auth::token_hash(&token)).await?;
-    work.audit("create_token", "user", user.email.clone(), None, Some(json!({"token": name})));
+    queries::insert_token(work.db(), user.id, name, auth::token_hash(&token), expires_at).await?;
+    work.audit(
+        "create_token",
+        "user",
+        user.email.clone(),
+        None,
+        Some(json!({"token": name, "expires_at": expires_at})),
+    );
     work.commit().await?;
     Ok(token)
 }
@@ -169,20 +191,52 @@ pub fn caller_of(user: &users::Model) -> Option<Caller> {
     Caller::of_user(UserId(user.id), &user.email, user.role, user.company.as_deref(), user.lab.as_deref())
 }
 
-/// The caller a bearer token stands for; None for an unknown or revoked token.
+/// Ends a user's access at once (web sessions and API tokens), or gives it back; the
+/// tokens are kept, refused while the user is disabled.
+pub async fn set_disabled<C: Db>(db: &C, caller: &Caller, id: i64, disabled: bool) -> AppResult<users::Model> {
+    require(caller, Op::ManageUsers)?;
+    if caller.user().is_some_and(|me| me.id.0 == id) && disabled {
+        return Err(AppError::Conflict("you cannot disable your own account".into()));
+    }
+    let mut work = Work::begin(db, caller).await?;
+    let user = queries::find(work.db(), id).await?.ok_or_else(|| AppError::not_found("user", id))?;
+    let at = disabled.then(Utc::now);
+    let updated = queries::set_disabled(work.db(), &user, at).await?;
+    let ended = if disabled { queries::delete_sessions(work.db(), id, None).await? } else { 0 };
+    work.audit(
+        if disabled { "disable" } else { "enable" },
+        "user",
+        user.email.clone(),
+        Some(json!({"disabled_at": user.disabled_at})),
+        Some(json!({"disabled_at": updated.disabled_at, "sessions_ended": ended})),
+    );
+    work.commit().await?;
+    Ok(updated)
+}
+
+/// The caller of a stored user who may act: none for a disabled one.
+fn active_caller(user: &users::Model) -> Option<Caller> {
+    if user.disabled_at.is_some() { None } else { caller_of(user) }
+}
+
+/// The caller a bearer token stands for; None for an unknown, revoked or expired token,
+/// or a disabled user's.
 pub async fn authenticate_token<C: ConnectionTrait>(db: &C, token: &str) -> AppResult<Option<Caller>> {
-    let Some(stored) = queries::live_token(db, &auth::token_hash(token)).await? else {
+    let now = Utc::now();
+    let Some(stored) = queries::live_token(db, &auth::token_hash(token), now).await? else {
         return Ok(None);
     };
     let Some(user) = queries::find(db, stored.user).await? else {
         return Ok(None);
     };
+    let Some(caller) = active_caller(&user) else {
+        return Ok(None);
+    };
     // Last-used is for people reviewing tokens; a minute's precision spares a write per request.
-    let now = Utc::now();
     if stored.last_used_at.is_none_or(|at| now - at > chrono::Duration::seconds(60)) {
         queries::touch_token(db, stored.id, now).await?;
     }
-    Ok(caller_of(&user))
+    Ok(Some(caller))
 }
 
 /// A hash to verify against when the account does not exist, so that an unknown
@@ -245,7 +299,7 @@ pub async fn session<C: ConnectionTrait>(db: &C, secret: &str) -> AppResult<Opti
     let Some(user) = queries::find(db, row.user).await? else {
         return Ok(None);
     };
-    Ok(caller_of(&user).map(|caller| Session { row, user, caller }))
+    Ok(active_caller(&user).map(|caller| Session { row, user, caller }))
 }
 
 pub async fn end_session<C: ConnectionTrait>(db: &C, session: &Session) -> AppResult<()> {

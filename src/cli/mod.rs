@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use crate::app::signin::TrustedProxies;
 use crate::app::users::{self, Binding, NewUser};
 use crate::app::{AppError, import};
 use crate::domain::access::Caller;
@@ -39,6 +40,10 @@ pub enum Command {
         /// Do not run the embedded planning worker (run `labplan worker` elsewhere)
         #[arg(long)]
         no_worker: bool,
+        /// Reverse proxies whose X-Forwarded-For names the client, comma-separated
+        /// addresses or networks (e.g. 127.0.0.1,10.0.0.0/8); others' is ignored
+        #[arg(long, env = "LABPLAN_TRUSTED_PROXIES", default_value = "", value_parser = TrustedProxies::parse)]
+        trusted_proxies: TrustedProxies,
         #[command(flatten)]
         worker: WorkerArgs,
     },
@@ -89,6 +94,22 @@ pub enum UsersCommand {
         email: String,
         #[arg(long, default_value = "cli")]
         name: String,
+        /// Days until the token expires
+        #[arg(long, default_value_t = crate::app::users::DEFAULT_TOKEN_DAYS, conflicts_with = "no_expiry")]
+        days: u32,
+        /// A token that never expires (for a service account whose token is rotated by hand)
+        #[arg(long)]
+        no_expiry: bool,
+    },
+    /// Disable a user: their sessions end and their tokens stop working at once
+    Disable {
+        #[arg(long)]
+        email: String,
+    },
+    /// Enable a disabled user again (their unrevoked, unexpired tokens work again)
+    Enable {
+        #[arg(long)]
+        email: String,
     },
     /// Revoke a user's API tokens (those of one name, or all)
     Revoke {
@@ -133,9 +154,10 @@ impl Cli {
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let database_url = cli.database_url();
     match cli.command {
-        Command::Serve { addr, demo, no_worker, worker } => {
+        Command::Serve { addr, demo, no_worker, trusted_proxies, worker } => {
             let worker = if no_worker { None } else { Some(worker.config()?) };
-            let app = Application::build(&Settings { database_url, addr, demo, worker }).await?;
+            let settings = Settings { demo, worker, trusted_proxies, ..Settings::new(&database_url, addr) };
+            let app = Application::build(&settings).await?;
             tracing::info!(addr = %app.local_addr()?, "labplan is listening");
             app.run_until_stopped().await?;
         }
@@ -228,6 +250,19 @@ fn refused(error: AppError) -> anyhow::Result<ExitCode> {
     }
 }
 
+async fn set_disabled(db: &sea_orm::DatabaseConnection, email: &str, disable: bool) -> anyhow::Result<ExitCode> {
+    let user = match user_by_email(db, email).await? {
+        Ok(id) => id,
+        Err(code) => return Ok(code),
+    };
+    match users::set_disabled(db, &Caller::Operator, user, disable).await {
+        Ok(user) if disable => println!("user {} disabled; their sessions ended and their tokens stopped", user.email),
+        Ok(user) => println!("user {} enabled", user.email),
+        Err(e) => return refused(e),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 async fn users_command(db: &sea_orm::DatabaseConnection, command: UsersCommand) -> anyhow::Result<ExitCode> {
     let operator = Caller::Operator;
     match command {
@@ -247,12 +282,12 @@ async fn users_command(db: &sea_orm::DatabaseConnection, command: UsersCommand) 
                 Err(e) => return refused(e),
             }
         }
-        UsersCommand::Token { email, name } => {
+        UsersCommand::Token { email, name, days, no_expiry } => {
             let user = match user_by_email(db, &email).await? {
                 Ok(id) => id,
                 Err(code) => return Ok(code),
             };
-            match users::create_token(db, &operator, user, &name).await {
+            match users::create_token(db, &operator, user, &name, (!no_expiry).then_some(days)).await {
                 Ok(token) => println!("{token}"),
                 Err(e) => return refused(e),
             }
@@ -267,18 +302,27 @@ async fn users_command(db: &sea_orm::DatabaseConnection, command: UsersCommand) 
                 Err(e) => return refused(e),
             }
         }
+        UsersCommand::Disable { email } => return set_disabled(db, &email, true).await,
+        UsersCommand::Enable { email } => return set_disabled(db, &email, false).await,
         UsersCommand::List => {
             let list = users::list(db, &operator).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             for (user, tokens) in list {
                 let binding = user.company.as_deref().or(user.lab.as_deref()).unwrap_or("-");
-                println!("{}\t{}\t{}", user.email, user.role.as_str(), binding);
+                let disabled = if user.disabled_at.is_some() { "\tdisabled" } else { "" };
+                println!("{}\t{}\t{}{disabled}", user.email, user.role.as_str(), binding);
                 for t in tokens {
                     let state = match (t.revoked_at, t.last_used_at) {
                         (Some(at), _) => format!("revoked {}", at.format("%Y-%m-%d %H:%M")),
                         (None, Some(at)) => format!("last used {}", at.format("%Y-%m-%d %H:%M")),
                         (None, None) => "never used".to_string(),
                     };
-                    println!("\ttoken '{}' created {}, {state}", t.name, t.created_at.format("%Y-%m-%d %H:%M"));
+                    let expires =
+                        t.expires_at.map(|at| format!(", expires {}", at.format("%Y-%m-%d"))).unwrap_or_default();
+                    println!(
+                        "\ttoken '{}' created {}, {state}{expires}",
+                        t.name,
+                        t.created_at.format("%Y-%m-%d %H:%M")
+                    );
                 }
             }
         }

@@ -27,6 +27,8 @@ use crate::domain::paging::PageRequest;
 
 /// The embedded default: a SQLite file in the working directory, created on first start.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://labplan.db?mode=rwc";
+/// How long a request waits for a database connection.
+const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// Rows per multi-row INSERT, well under SQLite's and PostgreSQL's bind-parameter limits.
 pub const BATCH: usize = 400;
 
@@ -44,6 +46,9 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
     } else {
         options.max_connections(16).min_connections(1);
     }
+    // When the database is away, a request fails soon with 503 instead of queueing for
+    // the pool's default half minute.
+    options.acquire_timeout(ACQUIRE_TIMEOUT).connect_timeout(ACQUIRE_TIMEOUT);
     Database::connect(options).await.with_context(|| format!("could not connect to the database at {}", redact(url)))
 }
 

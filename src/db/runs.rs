@@ -163,6 +163,7 @@ pub async fn heartbeat<C: ConnectionTrait>(
 }
 
 /// How a claimed run ends.
+#[derive(Debug, Clone)]
 pub enum Outcome {
     Succeeded(solver::Plan),
     /// Cancelled while running; the plan is kept when the canceller asked for it.
@@ -255,22 +256,28 @@ pub async fn request_cancel<C: ConnectionTrait>(db: &C, id: i64, keep_best: bool
 
 /// The run whose plan is published, if any.
 pub async fn published<C: ConnectionTrait>(db: &C) -> Result<Option<planning_runs::Model>, DbErr> {
-    planning_runs::Entity::find()
-        .filter(planning_runs::Column::PublishedAt.is_not_null())
-        .order_by_desc(planning_runs::Column::PublishedAt)
-        .order_by_desc(planning_runs::Column::Id)
-        .one(db)
-        .await
+    planning_runs::Entity::find().filter(planning_runs::Column::IsPublished.eq(true)).one(db).await
 }
 
-/// Marks a run published at `now`.
+/// Makes `id` the published run at `now` in place of `previous`. The database holds one
+/// published run at most (a unique index), so two publications that got this far at
+/// once cannot both commit.
 pub async fn mark_published<C: ConnectionTrait>(
     db: &C,
     id: i64,
+    previous: Option<i64>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), DbErr> {
+    if let Some(previous) = previous {
+        planning_runs::Entity::update_many()
+            .col_expr(planning_runs::Column::IsPublished, Expr::value(false))
+            .filter(planning_runs::Column::Id.eq(previous))
+            .exec(db)
+            .await?;
+    }
     planning_runs::Entity::update_many()
         .col_expr(planning_runs::Column::PublishedAt, Expr::value(now))
+        .col_expr(planning_runs::Column::IsPublished, Expr::value(true))
         .filter(planning_runs::Column::Id.eq(id))
         .exec(db)
         .await?;

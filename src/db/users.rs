@@ -31,10 +31,22 @@ pub async fn insert<C: ConnectionTrait>(db: &C, new: NewUser) -> Result<users::M
         company: Set(new.company),
         lab: Set(new.lab),
         created_at: Set(Utc::now()),
+        disabled_at: Set(None),
         ..Default::default()
     }
     .insert(db)
     .await
+}
+
+/// Disables the user from `at`, or with None enables them again.
+pub async fn set_disabled<C: ConnectionTrait>(
+    db: &C,
+    user: &users::Model,
+    at: Option<DateTime<Utc>>,
+) -> Result<users::Model, DbErr> {
+    let mut active: users::ActiveModel = user.clone().into();
+    active.disabled_at = Set(at);
+    active.update(db).await
 }
 
 pub async fn set_role<C: ConnectionTrait>(
@@ -72,7 +84,13 @@ pub async fn tokens_of<C: ConnectionTrait>(db: &C, user: i64) -> Result<Vec<api_
         .await
 }
 
-pub async fn insert_token<C: ConnectionTrait>(db: &C, user: i64, name: &str, hash: String) -> Result<(), DbErr> {
+pub async fn insert_token<C: ConnectionTrait>(
+    db: &C,
+    user: i64,
+    name: &str,
+    hash: String,
+    expires_at: Option<DateTime<Utc>>,
+) -> Result<(), DbErr> {
     api_tokens::ActiveModel {
         user: Set(user),
         name: Set(name.to_string()),
@@ -80,6 +98,7 @@ pub async fn insert_token<C: ConnectionTrait>(db: &C, user: i64, name: &str, has
         created_at: Set(Utc::now()),
         last_used_at: Set(None),
         revoked_at: Set(None),
+        expires_at: Set(expires_at),
         ..Default::default()
     }
     .insert(db)
@@ -99,11 +118,20 @@ pub async fn revoke_tokens<C: ConnectionTrait>(db: &C, user: i64, name: Option<&
     Ok(update.exec(db).await?.rows_affected)
 }
 
-/// A live token by its hash.
-pub async fn live_token<C: ConnectionTrait>(db: &C, hash: &str) -> Result<Option<api_tokens::Model>, DbErr> {
+/// A token by its hash that is neither revoked nor expired at `now`.
+pub async fn live_token<C: ConnectionTrait>(
+    db: &C,
+    hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<api_tokens::Model>, DbErr> {
     api_tokens::Entity::find()
         .filter(api_tokens::Column::TokenHash.eq(hash))
         .filter(api_tokens::Column::RevokedAt.is_null())
+        .filter(
+            sea_orm::Condition::any()
+                .add(api_tokens::Column::ExpiresAt.is_null())
+                .add(api_tokens::Column::ExpiresAt.gt(now)),
+        )
         .one(db)
         .await
 }

@@ -15,6 +15,7 @@ pub struct Model {
     pub company: Option<String>,
     pub lab: Option<String>,
     pub created_at: DateTimeUtc,
+    pub disabled_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

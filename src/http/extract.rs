@@ -68,7 +68,8 @@ where
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = body_bytes(req, state).await?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
+        // An empty body, or JSON's null, leaves every field at its default.
+        if bytes.iter().all(u8::is_ascii_whitespace) || bytes.trim_ascii() == b"null" {
             return Ok(Self(T::default()));
         }
         parse_json(&bytes).map(OptionalJson)
@@ -142,6 +143,12 @@ where
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or_default();
+        // A NUL or other control character in a filter is no value any record holds, and
+        // PostgreSQL refuses NUL in text outright.
+        if let Some((name, _)) = form_urlencoded::parse(query.as_bytes()).find(|(_, v)| v.chars().any(char::is_control))
+        {
+            return Err(FieldError::new(name.into_owned(), Msg::ControlChars).into());
+        }
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize(de).map(Query).map_err(|err| {
             let field = err.path().to_string();
@@ -161,6 +168,13 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        // Ids are printable; a control character (a NUL, say) names nothing.
+        let raw = axum::extract::RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|rejection| ApiError::Malformed(rejection.body_text()))?;
+        if let Some((name, _)) = raw.iter().find(|(_, v)| v.chars().any(char::is_control)) {
+            return Err(FieldError::new(name.to_string(), Msg::ControlChars).into());
+        }
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Path(value)| Path(value))

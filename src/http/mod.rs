@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -55,10 +55,96 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1).split_for_parts()
 }
 
+/// The OpenAPI document as served: the routes' own declarations, completed with what
+/// every route answers alike — the bearer scheme, and the problem documents of refused
+/// credentials (401), roles (403), bodies (400, 413, 415, 422) and an absent database
+/// (503) — so that the document says all the server does.
+pub fn document() -> serde_json::Value {
+    let (_, openapi) = api();
+    let mut doc = serde_json::to_value(&openapi).unwrap_or_default();
+    complete(&mut doc);
+    doc
+}
+
+fn complete(doc: &mut serde_json::Value) {
+    use serde_json::json;
+    doc["components"]["securitySchemes"]["bearer"] =
+        json!({"type": "http", "scheme": "bearer", "description": "An API token from `labplan users token`"});
+    doc["security"] = json!([{"bearer": []}]);
+    let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) else { return };
+    for operations in paths.values_mut().filter_map(|o| o.as_object_mut()) {
+        for operation in operations.values_mut().filter_map(|o| o.as_object_mut()) {
+            if let Some(body) = operation.get_mut("requestBody") {
+                declare_body(body);
+            }
+            let has_body = operation.contains_key("requestBody");
+            let has_params = operation.get("parameters").and_then(|p| p.as_array()).is_some_and(|p| !p.is_empty());
+            let responses = operation.entry("responses").or_insert_with(|| json!({}));
+            if let Some(responses) = responses.as_object_mut() {
+                for answer in responses.values_mut() {
+                    problem_media_type(answer);
+                }
+                add_common_answers(responses, has_body, has_params);
+            }
+        }
+    }
+}
+
+/// A body that may be left out is declared by its own schema and `required: false`, not
+/// as "this or null"; any other body is required.
+fn declare_body(body: &mut serde_json::Value) {
+    let Some(schema) = body.pointer_mut("/content/application~1json/schema") else { return };
+    let inner = schema
+        .get("oneOf")
+        .and_then(|one| one.as_array())
+        .filter(|one| one.len() == 2 && one.iter().any(|s| s["type"] == "null"))
+        .and_then(|one| one.iter().find(|s| s["type"] != "null").cloned());
+    match inner {
+        Some(inner) => {
+            *schema = inner;
+            body["required"] = serde_json::json!(false);
+        }
+        None if body.get("required").is_none() => body["required"] = serde_json::json!(true),
+        None => {}
+    }
+}
+
+/// Problem documents are `application/problem+json`, as the server sends them.
+fn problem_media_type(answer: &mut serde_json::Value) {
+    let Some(content) = answer.get_mut("content").and_then(|c| c.as_object_mut()) else { return };
+    let is_problem =
+        content.get("application/json").is_some_and(|json| json["schema"]["$ref"] == "#/components/schemas/Problem");
+    if let (true, Some(json)) = (is_problem, content.remove("application/json")) {
+        content.insert("application/problem+json".into(), json);
+    }
+}
+
+fn add_common_answers(responses: &mut serde_json::Map<String, serde_json::Value>, has_body: bool, has_params: bool) {
+    let mut add = |code: &str, description: &str| {
+        responses.entry(code.to_string()).or_insert_with(|| {
+            serde_json::json!({"description": description,
+                "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}})
+        });
+    };
+    add("401", "no credentials, or a token that is unknown, revoked or expired");
+    add("403", "the caller's role may not do this");
+    add("503", "the database is unavailable; try again after Retry-After seconds");
+    if has_body {
+        add("400", "the body is not JSON");
+        add("413", "the body is too large");
+        add("415", "the body is not declared as JSON");
+        add("422", "invalid field values, each named");
+    }
+    if has_params {
+        add("400", "a path parameter of the wrong type");
+        add("422", "a query parameter of the wrong type or out of range");
+    }
+}
+
 /// The API routes behind the route policy, with the OpenAPI document beside them.
 pub fn router(state: AppState) -> Router<AppState> {
-    let (api_routes, openapi) = api();
-    let openapi = std::sync::Arc::new(openapi);
+    let (api_routes, _) = api();
+    let openapi = std::sync::Arc::new(document());
     // route_layer: the policy sees the matched route, and unknown paths still answer 404.
     api_routes
         .route_layer(middleware::from_fn_with_state(state, policy::enforce))
@@ -105,7 +191,14 @@ pub async fn track_metrics(req: Request, next: Next) -> Response {
     let started = Instant::now();
     let path =
         req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
-    let method = req.method().to_string();
+    // Label values come from fixed sets only: a client can invent methods and paths, and
+    // every new label value is a new series kept for ever.
+    let method = match *req.method() {
+        Method::GET | Method::HEAD | Method::POST | Method::PUT | Method::PATCH | Method::DELETE | Method::OPTIONS => {
+            req.method().as_str().to_string()
+        }
+        _ => "other".to_string(),
+    };
     let response = next.run(req).await;
     let labels = [("method", method), ("path", path), ("status", response.status().as_u16().to_string())];
     metrics::counter!("labplan_http_requests_total", &labels).increment(1);

@@ -150,7 +150,7 @@ pub async fn run_events(
     Authenticated(caller): Authenticated,
     Path(id): Path<i64>,
 ) -> ApiResult<Response> {
-    let updates = runs::follow(state.db.clone(), caller, id).await?;
+    let updates = runs::follow(state.db.clone(), caller, id).await?.take_until(state.stopped());
     let events = updates.map(|(name, data)| Ok::<_, Infallible>(Event::default().event(name).data(data)));
     Ok(Sse::new(events).keep_alive(KeepAlive::default()).into_response())
 }

@@ -70,29 +70,58 @@ pub const RULES: &[(&str, &str, Op)] = &[
     ("GET", "/audit", Op::ReadAudit),
 ];
 
-/// The operation of a route; None if the route has no rule.
+/// The operation of a route; None if the route has no rule. HEAD is GET without a body.
 pub fn operation(method: &Method, api_path: &str) -> Option<Op> {
-    RULES.iter().find(|(m, p, _)| *m == method.as_str() && *p == api_path).map(|(_, _, op)| *op)
+    let method = if method == Method::HEAD { "GET" } else { method.as_str() };
+    RULES.iter().find(|(m, p, _)| *m == method && *p == api_path).map(|(_, _, op)| *op)
+}
+
+/// The methods a path answers, for a 405's `Allow` header.
+fn allowed_methods(api_path: &str) -> Vec<&'static str> {
+    let mut methods: Vec<&str> = RULES.iter().filter(|(_, p, _)| *p == api_path).map(|(m, _, _)| *m).collect();
+    if methods.contains(&"GET") {
+        methods.push("HEAD");
+    }
+    methods
 }
 
 /// Authenticates the caller and applies the route's rule; runs on every API route.
 pub async fn enforce(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let path = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string()).unwrap_or_default();
     let api_path = path.strip_prefix("/api/v1").unwrap_or(&path);
+    let Some(op) = operation(req.method(), api_path) else {
+        let allow = allowed_methods(api_path);
+        if !allow.is_empty() {
+            return method_not_allowed(req.method(), &allow);
+        }
+        tracing::error!(method = %req.method(), path, "route has no access rule; refused");
+        return ApiError::App(AppError::Forbidden("this route is not open to anyone".into())).into_response();
+    };
     let authorization = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string);
     let caller = match authenticate(&state, authorization.as_deref()).await {
         Ok(caller) => caller,
         Err(e) => return e.into_response(),
-    };
-    let Some(op) = operation(req.method(), api_path) else {
-        tracing::error!(method = %req.method(), path, "route has no access rule; refused");
-        return ApiError::App(AppError::Forbidden("this route is not open to anyone".into())).into_response();
     };
     if let Err(refused) = crate::app::require(&caller, op) {
         return ApiError::App(refused).into_response();
     }
     req.extensions_mut().insert(caller);
     next.run(req).await
+}
+
+fn method_not_allowed(method: &Method, allow: &[&str]) -> Response {
+    let problem = super::error::Problem {
+        kind: "https://labplan.local/problems/method-not-allowed".into(),
+        title: "Method Not Allowed".into(),
+        status: 405,
+        detail: format!("{method} is not a method of this resource; it answers {}", allow.join(", ")),
+        errors: Vec::new(),
+    };
+    let mut response = super::error::problem_response(axum::http::StatusCode::METHOD_NOT_ALLOWED, &problem);
+    if let Ok(value) = axum::http::HeaderValue::from_str(&allow.join(", ")) {
+        response.headers_mut().insert(header::ALLOW, value);
+    }
+    response
 }
 
 async fn authenticate(state: &AppState, authorization: Option<&str>) -> Result<Caller, ApiError> {

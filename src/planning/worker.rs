@@ -200,12 +200,35 @@ async fn store(db: &DatabaseConnection, claim: &Claim, outcome: Outcome) {
     if let Outcome::Failed(error) = &outcome {
         tracing::warn!(run = id, %error, "planning run failed");
     }
-    match claim.finish(db, outcome).await {
-        Ok(true) => {
-            metrics::counter!("labplan_planning_runs_finished_total", "status" => status).increment(1);
-            tracing::info!(run = id, status, "planning run finished");
+    // A plan is minutes of solving: when the database is away at the end, keep it and
+    // store it once the database is back, rather than lose it and solve again.
+    let started = std::time::Instant::now();
+    let mut wait = STORE_RETRY_FIRST;
+    loop {
+        match claim.finish(db, outcome.clone()).await {
+            Ok(true) => {
+                metrics::counter!("labplan_planning_runs_finished_total", "status" => status).increment(1);
+                tracing::info!(run = id, status, "planning run finished");
+            }
+            Ok(false) => {
+                tracing::warn!(run = id, "lease lost before the plan was stored; another worker owns the run")
+            }
+            Err(e) if started.elapsed() < STORE_RETRY_FOR => {
+                tracing::warn!(run = id, error = %e, retry_in_s = wait.as_secs_f64(), "could not store the outcome yet");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(STORE_RETRY_MAX_WAIT);
+                continue;
+            }
+            Err(e) => {
+                tracing::error!(run = id, error = %e, "could not store the planning run's outcome; it will be solved again")
+            }
         }
-        Ok(false) => tracing::warn!(run = id, "lease lost before the plan was stored; another worker owns the run"),
-        Err(e) => tracing::error!(run = id, error = %e, "could not store the planning run's outcome"),
+        return;
     }
 }
+
+/// Waits between tries to store an outcome: doubling from the first to the longest, for
+/// as long as a database restart can take; past it the run's lease lets another try.
+const STORE_RETRY_FIRST: Duration = Duration::from_millis(500);
+const STORE_RETRY_MAX_WAIT: Duration = Duration::from_secs(10);
+const STORE_RETRY_FOR: Duration = Duration::from_secs(15 * 60);

@@ -31,6 +31,8 @@ pub fn router() -> axum::Router<AppState> {
         .route("/admin/users/{id}", get(user_page))
         .route("/admin/users/{id}/role", post(change_role))
         .route("/admin/users/{id}/revoke", post(revoke))
+        .route("/admin/users/{id}/disable", post(disable))
+        .route("/admin/users/{id}/enable", post(enable))
 }
 
 type Values = HashMap<String, String>;
@@ -325,6 +327,7 @@ fn when(at: Option<chrono::DateTime<chrono::Utc>>) -> Option<String> {
 fn token_view(t: &api_tokens::Model) -> minijinja::Value {
     context! {
         name => t.name, created => when(Some(t.created_at)), last_used => when(t.last_used_at),
+        expires => when(t.expires_at),
         revoked => when(t.revoked_at),
     }
 }
@@ -489,6 +492,7 @@ async fn show_user(
             u => context! {
                 id => user.id, email => user.email, role_text => page.t(&format!("role_{}", user.role.as_str())),
                 company => user.company, lab => user.lab, created => when(Some(user.created_at)),
+                disabled => when(user.disabled_at),
             },
             tokens => tokens.iter().map(token_view).collect::<Vec<_>>(), live,
             roles => role_choices(page, &role), companies, labs, errors,
@@ -557,4 +561,25 @@ async fn revoke(State(state): State<AppState>, page: Page, Path(id): Path<i64>, 
         Ok(_) => Redirect::to(&format!("/admin/users/{id}?saved=revoked")).into_response(),
         Err(e) => page.app_error(e),
     }
+}
+
+async fn set_access(state: AppState, page: Page, id: i64, form: Values, disable: bool) -> Response {
+    if let Err(refused) = admin_only(&page).and_then(|()| page.check_csrf(csrf_of(&form))) {
+        return refused;
+    }
+    match users::set_disabled(&state.db, &page.caller, id, disable).await {
+        Ok(_) => {
+            let done = if disable { "disabled" } else { "enabled" };
+            Redirect::to(&format!("/admin/users/{id}?saved={done}")).into_response()
+        }
+        Err(e) => page.app_error(e),
+    }
+}
+
+async fn disable(State(state): State<AppState>, page: Page, Path(id): Path<i64>, Form(form): Form<Values>) -> Response {
+    set_access(state, page, id, form, true).await
+}
+
+async fn enable(State(state): State<AppState>, page: Page, Path(id): Path<i64>, Form(form): Form<Values>) -> Response {
+    set_access(state, page, id, form, false).await
 }

@@ -138,6 +138,30 @@ fn render(name: &str, ctx: minijinja::Value) -> Response {
     }
 }
 
+/// What pages may load and where they may be shown: only this site's own scripts, styles
+/// and images, in no other site's frame.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+     img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// Headers every answer carries; pages also their content security policy.
+pub async fn security_headers(req: Request, next: Next) -> Response {
+    use axum::http::HeaderValue;
+    use axum::http::header::{
+        CONTENT_SECURITY_POLICY as CSP, CONTENT_TYPE, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+    };
+    let mut response = next.run(req).await;
+    let is_html =
+        response.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/html"));
+    let headers = response.headers_mut();
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    if is_html {
+        headers.insert(CSP, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    }
+    response
+}
+
 /// Cookies are Secure when the request reached us over TLS (a proxy says so) or when
 /// the operator insists with LABPLAN_SECURE_COOKIES=1.
 fn secure(headers: &HeaderMap) -> bool {
@@ -186,8 +210,13 @@ pub struct NextQuery {
 }
 
 /// Only a path of this site: an open redirect would let a link send users elsewhere.
-fn local_path(next: Option<&str>) -> Option<String> {
-    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\')).map(str::to_string)
+/// Browsers drop tabs and line breaks from a URL and read `\\` as `/`, so `/\t/host`
+/// and `/\\host` are other sites; anything but printable ASCII is refused with them.
+pub(crate) fn local_path(next: Option<&str>) -> Option<String> {
+    next.filter(|n| {
+        n.starts_with('/') && n.chars().all(|c| c.is_ascii_graphic()) && !n.contains('\\') && !n[1..].starts_with('/')
+    })
+    .map(str::to_string)
 }
 
 async fn login_page(
@@ -259,10 +288,13 @@ async fn login(
     if !same_secret(&expected, &form.csrf) {
         return refuse(jar, StatusCode::BAD_REQUEST, "expired");
     }
-    let user = match signin::sign_in(&state.db, &state.limiter, &form.email, &form.password, addr.ip()).await {
+    let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+    let client = state.proxies.client(addr.ip(), forwarded);
+    let user = match signin::sign_in(&state.db, &state.limiter, &form.email, &form.password, client).await {
         Ok(Ok(user)) => user,
         Ok(Err(Refusal::TooMany)) => return refuse(jar, StatusCode::TOO_MANY_REQUESTS, "too_many"),
         Ok(Err(Refusal::BadCredentials)) => return refuse(jar, StatusCode::UNAUTHORIZED, "bad_login"),
+        Ok(Err(Refusal::Disabled)) => return refuse(jar, StatusCode::FORBIDDEN, "disabled"),
         Err(e) => {
             tracing::error!(error = %e, "sign-in could not be checked");
             return (StatusCode::SERVICE_UNAVAILABLE, "the sign-in could not be completed").into_response();
@@ -303,4 +335,19 @@ async fn logout(State(state): State<AppState>, jar: CookieJar, Form(form): Form<
     }
     let _ = users::end_session(&state.db, &session).await;
     (jar.remove(Cookie::build(SESSION_COOKIE).path("/")), Redirect::to("/login")).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_path;
+
+    #[test]
+    fn only_this_sites_paths_are_followed_after_sign_in() {
+        assert_eq!(local_path(Some("/requests?sort=id&dir=asc")).as_deref(), Some("/requests?sort=id&dir=asc"));
+        for other in ["//evil.example", "/\t/evil.example", "/\\evil.example", "https://evil.example", "/\n/x", "/ok\0"]
+        {
+            assert_eq!(local_path(Some(other)), None, "{other:?}");
+        }
+        assert_eq!(local_path(None), None);
+    }
 }

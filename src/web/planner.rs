@@ -213,7 +213,9 @@ async fn events(State(state): State<AppState>, page: Page, Path(id): Path<i64>) 
     }
     match ops::follow(state.db.clone(), page.caller.clone(), id).await {
         Ok(updates) => {
-            let events = updates.map(|(name, data)| Ok::<_, Infallible>(Event::default().event(name).data(data)));
+            let events = updates
+                .take_until(state.stopped())
+                .map(|(name, data)| Ok::<_, Infallible>(Event::default().event(name).data(data)));
             Sse::new(events).keep_alive(KeepAlive::default()).into_response()
         }
         Err(e) => page.app_error(e),

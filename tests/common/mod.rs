@@ -3,7 +3,9 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod binary;
 pub mod browser;
+pub mod web;
 
 use std::net::SocketAddr;
 
@@ -135,20 +137,14 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn(url: &str) -> Self {
-        let settings =
-            Settings { database_url: url.to_string(), addr: "127.0.0.1:0".parse().unwrap(), demo: false, worker: None };
+        let settings = Settings::new(url, "127.0.0.1:0".parse().unwrap());
         Self::spawn_with(settings).await
     }
 
     /// A server with its embedded planning worker (short lease, so tests see retries quickly).
     pub async fn spawn_with_worker(url: &str) -> Self {
         let worker = labplan::planning::worker::WorkerConfig::new(std::time::Duration::from_secs(3), None);
-        let settings = Settings {
-            database_url: url.to_string(),
-            addr: "127.0.0.1:0".parse().unwrap(),
-            demo: false,
-            worker: Some(worker),
-        };
+        let settings = Settings { worker: Some(worker), ..Settings::new(url, "127.0.0.1:0".parse().unwrap()) };
         Self::spawn_with(settings).await
     }
 
@@ -166,12 +162,8 @@ impl TestApp {
     /// A server with the demo data (cluster-1300) and its planning worker, as `serve --demo`.
     pub async fn spawn_demo(url: &str) -> Self {
         let worker = labplan::planning::worker::WorkerConfig::new(std::time::Duration::from_secs(10), None);
-        let settings = Settings {
-            database_url: url.to_string(),
-            addr: "127.0.0.1:0".parse().unwrap(),
-            demo: true,
-            worker: Some(worker),
-        };
+        let settings =
+            Settings { demo: true, worker: Some(worker), ..Settings::new(url, "127.0.0.1:0".parse().unwrap()) };
         Self::spawn_with(settings).await
     }
 
@@ -239,7 +231,7 @@ impl TestApp {
                 users::add(&self.db, &Caller::Operator, new).await.unwrap()
             }
         };
-        let token = users::create_token(&self.db, &Caller::Operator, user.id, "test").await.unwrap();
+        let token = users::create_token(&self.db, &Caller::Operator, user.id, "test", None).await.unwrap();
         self.tokens.lock().unwrap().insert(who.clone(), token.clone());
         Some(token)
     }
