@@ -68,8 +68,8 @@ where
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = body_bytes(req, state).await?;
-        // An empty body, or JSON's null, leaves every field at its default.
-        if bytes.iter().all(u8::is_ascii_whitespace) || bytes.trim_ascii() == b"null" {
+        // An empty body leaves every field at its default.
+        if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self(T::default()));
         }
         parse_json(&bytes).map(OptionalJson)
