@@ -26,6 +26,9 @@ use crate::state::AppState;
 /// How long a client may take by default to send a request's headers; a half-sent
 /// request is dropped after this instead of holding a connection open for ever.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Requests handled at once by default: a few hundred keep two cores and a 16-connection
+/// pool busy without letting waiting times grow without bound.
+pub const MAX_IN_FLIGHT: usize = 256;
 /// How long in-flight requests may take to finish after a shutdown signal.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -41,6 +44,8 @@ pub struct Settings {
     pub trusted_proxies: TrustedProxies,
     /// How long a client may take to send a request's headers.
     pub header_read_timeout: Duration,
+    /// Requests handled at once; more are answered 503 with Retry-After at once.
+    pub max_in_flight: usize,
 }
 
 impl Settings {
@@ -53,6 +58,7 @@ impl Settings {
             worker: None,
             trusted_proxies: TrustedProxies::default(),
             header_read_timeout: HEADER_READ_TIMEOUT,
+            max_in_flight: MAX_IN_FLIGHT,
         }
     }
 }
@@ -107,7 +113,7 @@ impl Application {
                 let _ = stop.wait_for(|stopped| *stopped).await;
             }))
         });
-        let state = AppState::new(self.db, self.settings.trusted_proxies.clone(), stop_rx);
+        let state = AppState::new(self.db, self.settings.trusted_proxies.clone(), stop_rx, self.settings.max_in_flight);
         let timeout = self.settings.header_read_timeout;
         serve(self.listener, router(state), timeout, signal, &stop_tx).await;
         if let Some(worker) = worker {
@@ -172,6 +178,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(http::extract::MAX_JSON_BODY))
         .layer(middleware::from_fn(crate::web::security_headers))
+        .layer(middleware::from_fn_with_state(state.clone(), http::limit_in_flight))
         .layer(middleware::from_fn(http::track_metrics))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

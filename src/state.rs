@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 
 use crate::app::signin::{Limiter, TrustedProxies};
 
@@ -16,11 +16,31 @@ pub struct AppState {
     pub proxies: Arc<TrustedProxies>,
     /// Turns true when the server stops: long answers (event streams) end then.
     pub stopping: watch::Receiver<bool>,
+    /// Requests that may be in flight at once; past it the server answers 503 at once.
+    pub in_flight: Arc<Semaphore>,
+    max_in_flight: usize,
 }
 
 impl AppState {
-    pub fn new(db: DatabaseConnection, proxies: TrustedProxies, stopping: watch::Receiver<bool>) -> Self {
-        Self { db, limiter: Arc::default(), proxies: Arc::new(proxies), stopping }
+    pub fn new(
+        db: DatabaseConnection,
+        proxies: TrustedProxies,
+        stopping: watch::Receiver<bool>,
+        max_in_flight: usize,
+    ) -> Self {
+        Self {
+            db,
+            limiter: Arc::default(),
+            proxies: Arc::new(proxies),
+            stopping,
+            in_flight: Arc::new(Semaphore::new(max_in_flight)),
+            max_in_flight,
+        }
+    }
+
+    /// The in-flight limit this state was made with.
+    pub fn max_in_flight(&self) -> usize {
+        self.max_in_flight
     }
 
     /// Completes when the server stops.

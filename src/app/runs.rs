@@ -489,6 +489,11 @@ pub async fn diff<C: ConnectionTrait>(db: &C, caller: &Caller, id: i64) -> AppRe
     Ok(diff::compare(id, run.objective, &proposed, published_run, published_objective, &published))
 }
 
+/// Runs waiting for a worker.
+pub async fn queue_length<C: ConnectionTrait>(db: &C) -> AppResult<u64> {
+    Ok(queries::count_in(db, RunStatus::Queued).await?)
+}
+
 // ---- the workers' side ----
 
 /// A run a worker holds by lease; every write of the worker goes through it, so none can

@@ -44,6 +44,9 @@ pub enum Command {
         /// addresses or networks (e.g. 127.0.0.1,10.0.0.0/8); others' is ignored
         #[arg(long, env = "LABPLAN_TRUSTED_PROXIES", default_value = "", value_parser = TrustedProxies::parse)]
         trusted_proxies: TrustedProxies,
+        /// Requests handled at once; more are answered 503 with Retry-After at once
+        #[arg(long, env = "LABPLAN_MAX_IN_FLIGHT", default_value_t = crate::startup::MAX_IN_FLIGHT)]
+        max_in_flight: usize,
         #[command(flatten)]
         worker: WorkerArgs,
     },
@@ -54,6 +57,18 @@ pub enum Command {
     },
     /// Apply pending database migrations and exit
     Migrate,
+    /// Write a consistent copy of the embedded SQLite database to FILE while it is in use
+    /// (PostgreSQL: use pg_dump)
+    Backup {
+        /// The copy to write; it must not exist yet
+        file: PathBuf,
+    },
+    /// Replace the registry in the embedded SQLite database by FILE's (a `labplan backup`),
+    /// in one transaction (PostgreSQL: use pg_restore)
+    Restore {
+        /// A file written by `labplan backup`
+        file: PathBuf,
+    },
     /// Load a labplan-instance/1 data set into the registry (idempotent)
     Demo {
         /// The data set; default: the bundled cluster-1300 demo
@@ -154,9 +169,13 @@ impl Cli {
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let database_url = cli.database_url();
     match cli.command {
-        Command::Serve { addr, demo, no_worker, trusted_proxies, worker } => {
+        Command::Serve { addr, demo, no_worker, trusted_proxies, max_in_flight, worker } => {
             let worker = if no_worker { None } else { Some(worker.config()?) };
-            let settings = Settings { demo, worker, trusted_proxies, ..Settings::new(&database_url, addr) };
+            if max_in_flight == 0 {
+                anyhow::bail!("--max-in-flight must be at least 1");
+            }
+            let settings =
+                Settings { demo, worker, trusted_proxies, max_in_flight, ..Settings::new(&database_url, addr) };
             let app = Application::build(&settings).await?;
             tracing::info!(addr = %app.local_addr()?, "labplan is listening");
             app.run_until_stopped().await?;
@@ -171,6 +190,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let db = crate::db::connect(&database_url).await?;
             crate::db::migrate(&db).await?;
             return users_command(&db, command).await;
+        }
+        Command::Backup { file } => {
+            let db = crate::db::connect(&database_url).await?;
+            crate::db::backup::backup(&db, &file).await?;
+            eprintln!("backup written to {}", file.display());
+        }
+        Command::Restore { file } => {
+            let rows = crate::db::backup::restore(&database_url, &file).await?;
+            eprintln!("restored {rows} rows from {}", file.display());
         }
         Command::Migrate => {
             let db = crate::db::connect(&database_url).await?;

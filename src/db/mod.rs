@@ -3,6 +3,7 @@
 //! where a query is narrowed to what a [`Caller`](crate::domain::access::Caller) may see.
 
 pub mod audit;
+pub mod backup;
 pub mod bookings;
 pub mod catalog;
 pub mod companies;
@@ -62,6 +63,26 @@ pub async fn is_ready(db: &DatabaseConnection) -> bool {
         return false;
     }
     matches!(Migrator::get_pending_migrations(db).await, Ok(pending) if pending.is_empty())
+}
+
+/// The connection pool at this moment.
+pub struct PoolStats {
+    pub size: u32,
+    pub idle: usize,
+}
+
+pub fn pool_stats(db: &DatabaseConnection) -> Option<PoolStats> {
+    match db.get_database_backend() {
+        DbBackend::Postgres => {
+            let pool = db.get_postgres_connection_pool();
+            Some(PoolStats { size: pool.size(), idle: pool.num_idle() })
+        }
+        DbBackend::Sqlite => {
+            let pool = db.get_sqlite_connection_pool();
+            Some(PoolStats { size: pool.size(), idle: pool.num_idle() })
+        }
+        _ => None,
+    }
 }
 
 /// Hides the password of a `postgres://user:password@host/db` URL in messages.

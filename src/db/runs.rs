@@ -77,6 +77,11 @@ pub async fn list<C: ConnectionTrait>(
     fetch_page(db, select, page).await
 }
 
+pub async fn count_in<C: ConnectionTrait>(db: &C, status: RunStatus) -> Result<u64, DbErr> {
+    use sea_orm::PaginatorTrait;
+    planning_runs::Entity::find().filter(planning_runs::Column::Status.eq(status)).count(db).await
+}
+
 /// Claims the oldest queued run, or a running one whose worker's lease has expired.
 pub async fn claim<C: ConnectionTrait>(
     db: &C,

@@ -183,8 +183,50 @@ fn prometheus() -> &'static PrometheusHandle {
     })
 }
 
-async fn metrics_text() -> String {
+/// The Prometheus text. Gauges of the moment (the database pool, the planning queue) are
+/// read when scraped.
+async fn metrics_text(State(state): State<AppState>) -> String {
+    if let Some(pool) = crate::db::pool_stats(&state.db) {
+        metrics::gauge!("labplan_db_pool_size").set(f64::from(pool.size));
+        metrics::gauge!("labplan_db_pool_idle").set(pool.idle as f64);
+        metrics::gauge!("labplan_db_pool_in_use").set(f64::from(pool.size).max(pool.idle as f64) - pool.idle as f64);
+    }
+    if let Ok(queued) = crate::app::runs::queue_length(&state.db).await {
+        metrics::gauge!("labplan_planning_queue_length").set(queued as f64);
+    }
+    let in_flight = state.max_in_flight().saturating_sub(state.in_flight.available_permits());
+    metrics::gauge!("labplan_http_in_flight").set(in_flight as f64);
     prometheus().render()
+}
+
+/// Routes the in-flight limit leaves alone: probes, metrics, and event streams, which stay
+/// open for as long as a run solves.
+fn unlimited(path: &str) -> bool {
+    matches!(path, "/healthz" | "/readyz" | "/metrics") || path.ends_with("/events")
+}
+
+/// Past the in-flight limit a request is answered 503 with Retry-After at once, so that
+/// waiting times stay bounded under overload instead of growing with the queue.
+pub async fn limit_in_flight(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if unlimited(req.uri().path()) {
+        return next.run(req).await;
+    }
+    let Ok(_permit) = state.in_flight.clone().try_acquire_owned() else {
+        metrics::counter!("labplan_http_shed_total").increment(1);
+        return overloaded();
+    };
+    next.run(req).await
+}
+
+fn overloaded() -> Response {
+    let problem = error::Problem {
+        kind: "https://labplan.local/problems/overloaded".into(),
+        title: "Service Unavailable".into(),
+        status: 503,
+        detail: "the server is at its limit of requests in flight; try again shortly".into(),
+        errors: Vec::new(),
+    };
+    error::problem_response(StatusCode::SERVICE_UNAVAILABLE, &problem)
 }
 
 pub async fn track_metrics(req: Request, next: Next) -> Response {

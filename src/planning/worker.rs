@@ -197,6 +197,10 @@ async fn store(db: &DatabaseConnection, claim: &Claim, outcome: Outcome) {
         Outcome::Cancelled(_) => "cancelled",
         Outcome::Failed(_) => "failed",
     };
+    let gap = match &outcome {
+        Outcome::Succeeded(plan) | Outcome::Cancelled(Some(plan)) => Some(plan.gap),
+        _ => None,
+    };
     if let Outcome::Failed(error) = &outcome {
         tracing::warn!(run = id, %error, "planning run failed");
     }
@@ -208,6 +212,12 @@ async fn store(db: &DatabaseConnection, claim: &Claim, outcome: Outcome) {
         match claim.finish(db, outcome.clone()).await {
             Ok(true) => {
                 metrics::counter!("labplan_planning_runs_finished_total", "status" => status).increment(1);
+                let started = claim.run.started_at.unwrap_or(claim.run.created_at);
+                let seconds = (chrono::Utc::now() - started).num_milliseconds() as f64 / 1000.0;
+                metrics::histogram!("labplan_planning_run_duration_seconds").record(seconds);
+                if let Some(gap) = gap {
+                    metrics::gauge!("labplan_planning_run_gap").set(gap);
+                }
                 tracing::info!(run = id, status, "planning run finished");
             }
             Ok(false) => {
