@@ -223,10 +223,7 @@ fn active_caller(user: &users::Model) -> Option<Caller> {
 /// or a disabled user's.
 pub async fn authenticate_token<C: ConnectionTrait>(db: &C, token: &str) -> AppResult<Option<Caller>> {
     let now = Utc::now();
-    let Some(stored) = queries::live_token(db, &auth::token_hash(token), now).await? else {
-        return Ok(None);
-    };
-    let Some(user) = queries::find(db, stored.user).await? else {
+    let Some((stored, user)) = queries::token_user(db, &auth::token_hash(token), now).await? else {
         return Ok(None);
     };
     let Some(caller) = active_caller(&user) else {

@@ -118,13 +118,14 @@ pub async fn revoke_tokens<C: ConnectionTrait>(db: &C, user: i64, name: Option<&
     Ok(update.exec(db).await?.rows_affected)
 }
 
-/// A token by its hash that is neither revoked nor expired at `now`.
-pub async fn live_token<C: ConnectionTrait>(
+/// A live token and its user, in one query: every API request asks it.
+pub async fn token_user<C: ConnectionTrait>(
     db: &C,
     hash: &str,
     now: DateTime<Utc>,
-) -> Result<Option<api_tokens::Model>, DbErr> {
-    api_tokens::Entity::find()
+) -> Result<Option<(api_tokens::Model, users::Model)>, DbErr> {
+    let found = api_tokens::Entity::find()
+        .find_also_related(users::Entity)
         .filter(api_tokens::Column::TokenHash.eq(hash))
         .filter(api_tokens::Column::RevokedAt.is_null())
         .filter(
@@ -133,7 +134,8 @@ pub async fn live_token<C: ConnectionTrait>(
                 .add(api_tokens::Column::ExpiresAt.gt(now)),
         )
         .one(db)
-        .await
+        .await?;
+    Ok(found.and_then(|(token, user)| user.map(|u| (token, u))))
 }
 
 pub async fn touch_token<C: ConnectionTrait>(db: &C, id: i64, now: DateTime<Utc>) -> Result<(), DbErr> {
