@@ -5,13 +5,13 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use crate::bound::all_columns;
 use crate::data::Data;
 use crate::error::SolveError;
 use crate::explain::assemble;
 use crate::heuristic::{Order, greedy_plain};
 use crate::milp::PartModel;
-use crate::part::{Pair, Part, decompose};
+use crate::model::{Pair, Part};
+use crate::part::decompose;
 use crate::types::{Instance, Plan};
 
 /// What a reference run produced; `plan` is `None` when the method found no plan.
@@ -95,7 +95,7 @@ pub fn monolithic(instance: &Instance, time_limit: Duration) -> Result<BaselineR
     }
     let (mut placement, constant) = placement_with_pins(&data);
     let forced: f64 = dec.forced_out.iter().map(|&r| data.penalty(r)).sum();
-    let cols = all_columns(&all);
+    let cols = all.all_columns();
     let columns = cols.len();
     let model = PartModel::new(&all, cols).without_conflicts();
     let left = time_limit.saturating_sub(started.elapsed()).as_secs_f64();

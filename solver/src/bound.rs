@@ -16,39 +16,7 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
-use crate::milp::{Col, in_conflict, triple_coef};
-use crate::part::Part;
-
-/// Multipliers of a part's rows, each indexed by (local lab, week): π of the capacity
-/// rows, ρ of the conflict rows and τ of the k = 2 rows, all ≥ 0; and κ of the lifted
-/// cardinality rows, indexed by the part's cut instance.
-#[derive(Debug, Clone)]
-pub(crate) struct Mult {
-    pub pi: Vec<f64>,
-    pub rho: Vec<f64>,
-    pub tau: Vec<f64>,
-    pub kappa: Vec<f64>,
-}
-
-impl Mult {
-    pub fn zero(part: &Part) -> Self {
-        let rows = part.labs.len() * part.weeks as usize;
-        Mult { pi: vec![0.0; rows], rho: vec![0.0; rows], tau: vec![0.0; rows], kappa: vec![0.0; part.cuts.inst.len()] }
-    }
-}
-
-impl Mult {
-    /// a·self + (1 − a)·other, row by row: multipliers ≥ 0 stay ≥ 0.
-    pub fn mix(&self, other: &Mult, a: f64) -> Mult {
-        let m = |x: &[f64], y: &[f64]| x.iter().zip(y).map(|(p, q)| a * p + (1.0 - a) * q).collect();
-        Mult {
-            pi: m(&self.pi, &other.pi),
-            rho: m(&self.rho, &other.rho),
-            tau: m(&self.tau, &other.tau),
-            kappa: m(&self.kappa, &other.kappa),
-        }
-    }
-}
+use crate::model::{Col, Mult, Part, in_conflict, triple_coef};
 
 #[derive(Debug, Clone)]
 pub(crate) struct Lagrangian {
@@ -272,23 +240,11 @@ pub(crate) fn select_columns(
     (cols, excluded_min)
 }
 
-pub(crate) fn all_columns(part: &Part) -> Vec<Col> {
-    let mut cols = Vec::with_capacity(part.num_cols());
-    for (r, ps) in part.pairs.iter().enumerate() {
-        for (p, pair) in ps.iter().enumerate() {
-            for &s in &pair.starts {
-                cols.push(Col { r: r as u32, p: p as u32, s });
-            }
-        }
-    }
-    cols
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::cuts::part_cuts;
-    use crate::part::Pair;
+    use crate::model::Pair;
     use proptest::prelude::*;
 
     proptest! {
@@ -322,7 +278,7 @@ mod tests {
                 due: vec![5],
                 tard_rate: vec![300.0],
                 weeks,
-                cuts: crate::cuts::Cuts::default(),
+                cuts: crate::model::Cuts::default(),
             };
             part.cuts = part_cuts(&part);
             let rows = 2 * weeks as usize;

@@ -3,11 +3,7 @@
 use std::time::Instant;
 
 use crate::data::HOURS_EPS;
-use crate::milp::Col;
-use crate::part::{Pair, Part};
-
-/// The booking chosen for each request of a part: (pairing index, start week).
-pub(crate) type Sel = Vec<Option<(usize, u32)>>;
+use crate::model::{Col, Pair, Part, Sel};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Order {
@@ -18,16 +14,6 @@ pub(crate) enum Order {
     PriorityHours,
     /// Earliest due week first, ignoring priority: the plain baseline.
     Edd,
-}
-
-pub(crate) fn objective(part: &Part, sel: &Sel) -> f64 {
-    sel.iter()
-        .enumerate()
-        .map(|(r, s)| match s {
-            Some((p, start)) => part.col_cost(r, &part.pairs[r][*p], *start),
-            None => part.penalty[r],
-        })
-        .sum()
 }
 
 pub(crate) fn fits(part: &Part, load: &[f64], p: &Pair, start: u32) -> bool {

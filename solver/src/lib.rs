@@ -10,6 +10,7 @@ mod error;
 mod explain;
 mod heuristic;
 mod milp;
+mod model;
 mod part;
 mod solve;
 mod types;

@@ -10,13 +10,14 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
-use crate::bound::{Lagrangian, Mult, all_columns, lagrangian, reduced_cost, select_columns, start_costs, subgradient};
+use crate::bound::{Lagrangian, lagrangian, reduced_cost, select_columns, start_costs, subgradient};
 use crate::data::{Data, HOURS_EPS};
 use crate::error::SolveError;
 use crate::explain::assemble;
-use crate::heuristic::{Order, Sel, greedy, greedy_plain, improve, load_of, objective, round_lp};
-use crate::milp::{Col, PartModel};
-use crate::part::{Decomposition, Part, decompose};
+use crate::heuristic::{Order, greedy, greedy_plain, improve, load_of, round_lp};
+use crate::milp::PartModel;
+use crate::model::{Col, Mult, Part, Sel};
+use crate::part::{Decomposition, decompose};
 use crate::types::{Instance, Plan};
 
 /// Columns kept per part at most (memory); beyond, each request keeps some of its
@@ -39,6 +40,12 @@ const MIP_COLS: usize = 120_000;
 /// model of the smallest reduced costs finds good plans fast where the full one
 /// stalls; the reduced-cost limit makes a later one exact once the incumbent is good.
 const MIP_COLS_FIRST: usize = 6_000;
+
+/// How long past its time limit a solve may run before the caller takes its best plan
+/// so far: every phase stops at the deadline by itself, but a HiGHS call can overrun it
+/// by a second or two (building a model of millions of columns).
+const GRACE_SECONDS: f64 = 2.0;
+const GRACE_SHARE: f64 = 0.05;
 
 pub type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
 
@@ -146,7 +153,7 @@ pub fn solve(instance: &Instance, options: &SolveOptions) -> Result<Plan, SolveE
             let _ = tx.send(res);
         });
     }
-    let grace = Duration::from_secs_f64(2.0 + 0.05 * options.time_limit.as_secs_f64());
+    let grace = Duration::from_secs_f64(GRACE_SECONDS + GRACE_SHARE * options.time_limit.as_secs_f64());
     let cancelled = || options.cancel.as_ref().is_some_and(|c| c.load(Ordering::Relaxed));
     loop {
         match rx.recv_timeout(Duration::from_millis(50)) {
@@ -198,59 +205,83 @@ fn run(
     pool.install(|| run_in_pool(inst, options, shared, stop, started))
 }
 
-fn run_in_pool(
-    inst: &Instance,
-    options: &SolveOptions,
-    shared: &Mutex<Option<Shared>>,
-    stop: &AtomicBool,
+/// Shares of the time limit, counted from the start of the solve, at which each phase
+/// ends at the latest. The local search gets a slice of its own because on parts of
+/// tens of thousands of requests it would otherwise eat the whole limit; the
+/// relaxations end by half the limit so that the MILPs, which close most of the gap,
+/// always get time; the priced heuristics may run a little into the MILPs' share.
+const LOCAL_SEARCH_END: f64 = 0.15;
+const RELAXATION_END: f64 = 0.5;
+const PRICED_HEURISTICS_EXTRA: f64 = 0.05;
+/// Of a large part's share of the relaxation phase, the part given to subgradient
+/// steps before column generation: they reach much of the LP bound fast and their
+/// reduced costs pick the first restricted LP's columns; column generation, whose
+/// interior-point rounds are fast enough, should have most of the time.
+const SUBGRADIENT_SHARE: f64 = 0.2;
+/// The least share of what is left of the relaxation phase that a large part gets, so
+/// that none ends without duals (they are its shadow prices).
+const LARGE_PART_MIN_SHARE: f64 = 0.02;
+/// The most of a worker's remaining time one part's MILP takes in one round, so that a
+/// part whose model stalls leaves time to the next rounds and to the others.
+const MIP_ROUND_SHARE: f64 = 0.6;
+/// Below this many seconds left, no MILP is started: building one takes about that.
+const MIP_MIN_SECONDS: f64 = 0.2;
+/// Relative gap under which a part counts as closed.
+const PART_CLOSED: f64 = 1e-6;
+
+/// One solve: the instance decomposed, and what every step shares.
+struct Run<'a> {
+    data: &'a Data<'a>,
+    parts: &'a [Part],
+    options: &'a SolveOptions,
+    shared: &'a Mutex<Option<Shared>>,
+    stop: &'a AtomicBool,
     started: Instant,
-) -> Result<Plan, SolveError> {
-    let data = Data::new(inst)?;
-    let deadline = started + options.time_limit;
-    let cancelled =
-        || stop.load(Ordering::Relaxed) || options.cancel.as_ref().is_some_and(|c| c.load(Ordering::Relaxed));
-    let Decomposition { parts, forced_out, .. } = decompose(&data, options.max_part_columns);
-    let nparts = parts.len();
-    let mut constant: f64 = forced_out.iter().map(|&r| data.penalty(r)).sum();
-    let mut placement: Vec<Option<(usize, u32)>> = vec![None; inst.requests.len()];
-    for (r, pin) in data.pinned.iter().enumerate() {
-        if let Some((l, s)) = *pin {
-            placement[r] = Some((l, s));
-            let span = data.footprint(data.reqs[r].test_type, l).map_or(1, |f| f.span);
-            constant += data.base_cost(r, l) + data.tardiness(r, s + span - 1);
-        }
+    deadline: Instant,
+    /// What lies outside every part: pinned bookings and requests no booking fits.
+    constant: f64,
+}
+
+impl Run<'_> {
+    fn limit(&self) -> f64 {
+        self.options.time_limit.as_secs_f64()
     }
-    let report = |phase: Phase, done: usize| {
-        if let Some(cb) = &options.progress
-            && let Ok(g) = shared.lock()
+
+    /// The moment `share` of the time limit has passed, never past the deadline.
+    fn at_share(&self, share: f64) -> Instant {
+        self.deadline.min(self.started + Duration::from_secs_f64(share * self.limit()))
+    }
+
+    fn cancelled(&self) -> bool {
+        self.stop.load(Ordering::Relaxed) || self.options.cancel.as_ref().is_some_and(|c| c.load(Ordering::Relaxed))
+    }
+
+    fn workers(&self) -> usize {
+        self.options.threads.max(1)
+    }
+
+    fn report(&self, phase: Phase, done: usize) {
+        if let Some(cb) = &self.options.progress
+            && let Ok(g) = self.shared.lock()
             && let Some(s) = g.as_ref()
         {
             let (obj, bound) = s.totals();
             cb(&Progress {
                 phase,
                 parts_done: done,
-                parts_total: nparts,
+                parts_total: self.parts.len(),
                 objective: if s.have_plan { obj } else { f64::INFINITY },
                 bound,
                 gap: gap_of(obj, bound),
-                elapsed: started.elapsed(),
+                elapsed: self.started.elapsed(),
             });
         }
-    };
-    if let Ok(mut g) = shared.lock() {
-        *g = Some(Shared {
-            placement,
-            part_obj: parts.iter().map(|p| p.penalty.iter().sum()).collect(),
-            part_bound: vec![0.0; nparts],
-            constant,
-            shadow: HashMap::new(),
-            have_plan: false,
-        });
     }
-    report(Phase::Decompose, 0);
 
-    let publish = |i: usize, part: &Part, st: &PartState| {
-        if let Ok(mut g) = shared.lock()
+    /// Makes part `i`'s plan and bound the best known, for the caller to take at once.
+    fn publish(&self, i: usize, st: &PartState) {
+        let part = &self.parts[i];
+        if let Ok(mut g) = self.shared.lock()
             && let Some(s) = g.as_mut()
         {
             for (r, sel) in st.sel.iter().enumerate() {
@@ -262,247 +293,339 @@ fn run_in_pool(
             s.part_obj[i] = st.obj;
             s.part_bound[i] = st.bound.min(st.obj);
         }
-    };
-
-    // 1. A valid plan for every part, fast: the one-pass greedy only, published part by
-    // part, so that even an instance of 100,000 requests has a plan within seconds.
-    let mut states: Vec<PartState> = parts
-        .par_iter()
-        .enumerate()
-        .map(|(i, part)| {
-            // Two one-pass orders: by priority, and by due week alone, which on the
-            // generated 100,000-request instance gives a plan half as costly (requests
-            // due early take the early weeks instead of being pushed late by the
-            // priority-3 requests booked first).
-            let (obj, sel) = [Order::PriorityDue, Order::Edd]
-                .into_iter()
-                .map(|order| {
-                    let sel = greedy_plain(part, order, None);
-                    (objective(part, &sel), sel)
-                })
-                .min_by(|a, b| a.0.total_cmp(&b.0))
-                .unwrap_or_else(|| (part.penalty.iter().sum(), vec![None; part.reqs.len()]));
-            let zero = Mult::zero(part);
-            let lag = lagrangian(part, &zero);
-            let st = PartState { sel, obj, bound: lag.value, lag: Some((zero, lag)) };
-            publish(i, part, &st);
-            st
-        })
-        .collect();
-    if let Ok(mut g) = shared.lock()
-        && let Some(s) = g.as_mut()
-    {
-        s.have_plan = true;
     }
-    tracing::info!(seconds = started.elapsed().as_secs_f64(), parts = nparts, "greedy plan of every part");
-    report(Phase::Heuristic, 0);
 
-    // Then the local search and a second greedy order, within a slice of the limit: on
-    // parts of tens of thousands of requests they would otherwise eat the whole of it.
-    let limit = options.time_limit.as_secs_f64();
-    let heuristic_end = deadline.min(started + Duration::from_secs_f64(0.15 * limit));
-    states.par_iter_mut().enumerate().for_each(|(i, st)| {
-        let part = &parts[i];
-        if cancelled() {
-            return;
+    fn target_met(&self, states: &[PartState]) -> bool {
+        let obj = self.constant + states.iter().map(|s| s.obj).sum::<f64>();
+        let bound = self.constant + states.iter().map(|s| s.bound.min(s.obj)).sum::<f64>();
+        gap_of(obj, bound) <= self.options.gap
+    }
+
+    /// Step 1: a valid plan for every part, fast: the one-pass greedy only, published part
+    /// by part, so that even an instance of 100,000 requests has a plan within seconds.
+    fn first_plans(&self) -> Vec<PartState> {
+        let states = self
+            .parts
+            .par_iter()
+            .enumerate()
+            .map(|(i, part)| {
+                // Two one-pass orders: by priority, and by due week alone, which on the
+                // generated 100,000-request instance gives a plan half as costly (requests
+                // due early take the early weeks instead of being pushed late by the
+                // priority-3 requests booked first).
+                let (obj, sel) = [Order::PriorityDue, Order::Edd]
+                    .into_iter()
+                    .map(|order| {
+                        let sel = greedy_plain(part, order, None);
+                        (part.objective(&sel), sel)
+                    })
+                    .min_by(|a, b| a.0.total_cmp(&b.0))
+                    .unwrap_or_else(|| (part.penalty.iter().sum(), vec![None; part.reqs.len()]));
+                let zero = Mult::zero(part);
+                let lag = lagrangian(part, &zero);
+                let st = PartState { sel, obj, bound: lag.value, lag: Some((zero, lag)) };
+                self.publish(i, &st);
+                st
+            })
+            .collect();
+        if let Ok(mut g) = self.shared.lock()
+            && let Some(s) = g.as_mut()
+        {
+            s.have_plan = true;
         }
-        let mut sel = st.sel.clone();
-        let mut load = load_of(part, &sel);
-        improve(part, &mut sel, &mut load, Some(heuristic_end));
-        let mut best = (objective(part, &sel), sel);
-        if Instant::now() < heuristic_end {
-            let sel = greedy(part, Order::PriorityHours, None, Some(heuristic_end));
-            let obj = objective(part, &sel);
-            if obj < best.0 {
-                best = (obj, sel);
+        tracing::info!(
+            seconds = self.started.elapsed().as_secs_f64(),
+            parts = self.parts.len(),
+            "greedy plan of every part"
+        );
+        self.report(Phase::Heuristic, 0);
+        states
+    }
+
+    /// The local search and a third greedy order, within their slice of the limit.
+    fn local_search(&self, states: &mut [PartState]) {
+        let end = self.at_share(LOCAL_SEARCH_END);
+        states.par_iter_mut().enumerate().for_each(|(i, st)| {
+            let part = &self.parts[i];
+            if self.cancelled() {
+                return;
             }
-        }
-        if best.0 < st.obj {
-            (st.obj, st.sel) = best;
-            publish(i, part, st);
-        }
-    });
-    tracing::info!(seconds = started.elapsed().as_secs_f64(), "local search of every part");
-    report(Phase::Heuristic, 0);
-
-    let target_met = |states: &[PartState]| {
-        let obj = constant + states.iter().map(|s| s.obj).sum::<f64>();
-        let bound = constant + states.iter().map(|s| s.bound.min(s.obj)).sum::<f64>();
-        gap_of(obj, bound) <= options.gap
-    };
-
-    // 2. Bounds and duals: the LP relaxation of parts small enough for one, the
-    // subgradient Lagrangian and column generation of the others; both give the shadow
-    // prices and a priced greedy. The phase ends by half the limit at the latest, so that the MILPs, which
-    // close most of the gap, always get time.
-    let part_gap = |st: &PartState| (st.obj - st.bound).max(0.0);
-    let relax_end = deadline.min(started + Duration::from_secs_f64(0.5 * limit));
-    // Parts small enough for one LP first, largest gap first: their LPs take seconds
-    // and give their bound, duals and rounding at once. Then the large ones, which share
-    // what is left of the phase by their gap after the greedy: region-5000's
-    // universal-testing part is as large as its climatic one but has a hundredth of its
-    // gap, and time spent on it is time the climatic part's bound does not get.
-    let large = |i: usize| parts[i].num_cols() > LP_COLS;
-    let mut order: Vec<usize> = (0..nparts).collect();
-    order.sort_by(|&a, &b| large(a).cmp(&large(b)).then(part_gap(&states[b]).total_cmp(&part_gap(&states[a]))));
-    let pending_gap = Mutex::new((0..nparts).filter(|&i| large(i)).map(|i| part_gap(&states[i])).sum::<f64>());
-    let workers = options.threads.max(1) as f64;
-    let relaxed: Vec<(usize, Option<Relaxed>)> = in_order(&order, options.threads, |i| {
-        let part = &parts[i];
-        if cancelled() || Instant::now() >= relax_end {
-            return (i, None);
-        }
-        let left = relax_end.saturating_duration_since(Instant::now()).as_secs_f64();
-        if part.num_cols() > LP_COLS {
-            // Its share of what is left, by its gap against the gaps of the large
-            // parts not yet started, over all workers; no part more than one worker's
-            // whole rest of the phase, and none so little that it gets no duals (they
-            // are its shadow prices).
-            let gap = part_gap(&states[i]);
-            let fraction = match pending_gap.lock() {
-                Ok(mut pending) => {
-                    let f = gap / pending.max(1e-9);
-                    *pending = (*pending - gap).max(0.0);
-                    f
+            let mut sel = st.sel.clone();
+            let mut load = load_of(part, &sel);
+            improve(part, &mut sel, &mut load, Some(end));
+            let mut best = (part.objective(&sel), sel);
+            if Instant::now() < end {
+                let sel = greedy(part, Order::PriorityHours, None, Some(end));
+                let obj = part.objective(&sel);
+                if obj < best.0 {
+                    best = (obj, sel);
                 }
-                Err(_) => 1.0,
-            };
-            let share = (left * workers * fraction).clamp(0.02 * left, left);
-            let until = relax_end.min(Instant::now() + Duration::from_secs_f64(share));
-            let st = &states[i];
-            let zero = Mult::zero(part);
-            // Subgradient steps first, for a fifth of the share: each costs one pass
-            // over the columns, they reach much of the LP bound fast, and their
-            // reduced costs pick the first restricted LP's columns. Column generation
-            // then closes in on the LP bound with the cuts, from that bound upwards;
-            // with the interior-point method its rounds are fast enough that it, not
-            // the subgradient, should have most of the time.
-            let now = Instant::now();
-            let fifth = now + until.saturating_duration_since(now) / 5;
-            let warm = subgradient(part, &zero, st.obj, fifth).0;
-            let pi = warm.pi.clone();
-            let fallback = Relaxed { mult: warm.clone(), cols: Vec::new(), x: Vec::new(), plain: Some(pi) };
-            return (i, Some(colgen(part, &warm, &st.sel, until).unwrap_or(fallback)));
-        }
-        let model = PartModel::new(part, all_columns(part));
+            }
+            if best.0 < st.obj {
+                (st.obj, st.sel) = best;
+                self.publish(i, st);
+            }
+        });
+        tracing::info!(seconds = self.started.elapsed().as_secs_f64(), "local search of every part");
+        self.report(Phase::Heuristic, 0);
+    }
+
+    /// Step 2, bounds and duals: the LP relaxation of parts small enough for one, the
+    /// subgradient Lagrangian and column generation of the others; both give the
+    /// shadow prices and a priced greedy.
+    ///
+    /// Parts small enough for one LP go first, largest gap first: their LPs take
+    /// seconds and give their bound, duals and rounding at once. Then the large ones,
+    /// which share what is left of the phase by their gap after the greedy:
+    /// region-5000's universal-testing part is as large as its climatic one but has a
+    /// hundredth of its gap, and time spent on it is time the climatic part's bound does
+    /// not get.
+    fn relaxations(&self, states: &[PartState]) -> Vec<(usize, Option<Relaxed>)> {
+        let end = self.at_share(RELAXATION_END);
+        let large = |i: usize| self.parts[i].num_cols() > LP_COLS;
+        let mut order: Vec<usize> = (0..self.parts.len()).collect();
+        order.sort_by(|&a, &b| large(a).cmp(&large(b)).then(part_gap(&states[b]).total_cmp(&part_gap(&states[a]))));
+        let pending_gap =
+            Mutex::new((0..self.parts.len()).filter(|&i| large(i)).map(|i| part_gap(&states[i])).sum::<f64>());
+        let relaxed = in_order(&order, self.workers(), |i| {
+            if self.cancelled() || Instant::now() >= end {
+                return (i, None);
+            }
+            if large(i) {
+                (i, Some(self.relax_large(i, &states[i], &pending_gap, end)))
+            } else {
+                (i, self.relax_small(i, end))
+            }
+        });
+        tracing::info!(seconds = self.started.elapsed().as_secs_f64(), "relaxations");
+        relaxed
+    }
+
+    /// A part too large for one LP: subgradient steps, then column generation from
+    /// them, within the part's share of what is left of the phase: its gap against the
+    /// gaps of the large parts not yet started, over all workers, and no more than one
+    /// worker's whole rest of the phase.
+    fn relax_large(&self, i: usize, st: &PartState, pending_gap: &Mutex<f64>, end: Instant) -> Relaxed {
+        let part = &self.parts[i];
+        let left = end.saturating_duration_since(Instant::now()).as_secs_f64();
+        let gap = part_gap(st);
+        let fraction = match pending_gap.lock() {
+            Ok(mut pending) => {
+                let f = gap / pending.max(1e-9);
+                *pending = (*pending - gap).max(0.0);
+                f
+            }
+            Err(_) => 1.0,
+        };
+        let share = (left * self.workers() as f64 * fraction).clamp(LARGE_PART_MIN_SHARE * left, left);
+        let until = end.min(Instant::now() + Duration::from_secs_f64(share));
+        let now = Instant::now();
+        let warm_until = now + until.saturating_duration_since(now).mul_f64(SUBGRADIENT_SHARE);
+        let warm = subgradient(part, &Mult::zero(part), st.obj, warm_until).0;
+        let pi = warm.pi.clone();
+        let fallback = Relaxed { mult: warm.clone(), cols: Vec::new(), x: Vec::new(), plain: Some(pi) };
+        colgen(part, &warm, &st.sel, until).unwrap_or(fallback)
+    }
+
+    /// A part small enough for one LP over all its columns.
+    fn relax_small(&self, i: usize, end: Instant) -> Option<Relaxed> {
+        let part = &self.parts[i];
+        let left = end.saturating_duration_since(Instant::now()).as_secs_f64();
+        let model = PartModel::new(part, part.all_columns());
         let lp_started = Instant::now();
         let lp = model.solve_lp(left * 0.5);
         // Shadow prices come from the relaxation of the rules as stated; the
         // conflict rows would take part of the price onto themselves. That LP is
         // the same size, so it gets about the time the first took.
         let took = lp_started.elapsed().as_secs_f64();
-        let left = relax_end.saturating_duration_since(Instant::now()).as_secs_f64();
+        let left = end.saturating_duration_since(Instant::now()).as_secs_f64();
         let plain = model.without_conflicts();
         let shadow = plain.solve_lp((2.0 * took).max(1.0).min(left * 0.5)).map(|lp| lp.mult.pi);
-        (i, lp.map(|lp| Relaxed { mult: lp.mult, cols: plain.cols, x: lp.x, plain: shadow }))
-    });
-    tracing::info!(seconds = started.elapsed().as_secs_f64(), "relaxations");
-    let improved: Vec<(usize, Option<PartState>)> = relaxed
-        .into_par_iter()
-        .map(|(i, res)| {
-            let Some(Relaxed { mult, cols, x, plain }) = res else {
-                return (i, None);
-            };
-            if let Some(shadow) = plain {
-                record_shadow(shared, &parts[i], &shadow);
+        lp.map(|lp| Relaxed { mult: lp.mult, cols: plain.cols, x: lp.x, plain: shadow })
+    }
+
+    /// The greedy priced by each relaxation's duals and the rounding of its LP; the
+    /// relaxation's Lagrangian bound.
+    fn priced_heuristics(&self, relaxed: Vec<(usize, Option<Relaxed>)>, states: &mut [PartState]) {
+        // The heuristics of this phase may run to the MILP's share, not past it.
+        let until = Some(self.at_share(RELAXATION_END + PRICED_HEURISTICS_EXTRA));
+        let improved: Vec<(usize, Option<PartState>)> = relaxed
+            .into_par_iter()
+            .map(|(i, res)| {
+                let Some(Relaxed { mult, cols, x, plain }) = res else {
+                    return (i, None);
+                };
+                let part = &self.parts[i];
+                if let Some(shadow) = plain {
+                    record_shadow(self.shared, part, &shadow);
+                }
+                let lag = lagrangian(part, &mult);
+                let st = &states[i];
+                let mut best = (st.obj, st.sel.clone());
+                let mut cands = vec![greedy(part, Order::PriorityDue, Some(&mult.pi), until)];
+                if !cols.is_empty() {
+                    cands.push(round_lp(part, &cols, &x, &mult.pi, until));
+                }
+                for sel in cands {
+                    let obj = part.objective(&sel);
+                    if obj < best.0 {
+                        best = (obj, sel);
+                    }
+                }
+                let (obj, sel) = best;
+                let bound = st.bound.max(lag.value);
+                let ns = PartState { sel, obj, bound, lag: Some((mult, lag)) };
+                self.publish(i, &ns);
+                (i, Some(ns))
+            })
+            .collect();
+        for (i, st) in improved {
+            if let Some(st) = st {
+                states[i] = st;
             }
-            let part = &parts[i];
-            let lag = lagrangian(part, &mult);
-            let st = &states[i];
-            let mut best = (st.obj, st.sel.clone());
-            // The heuristics of this phase may run to the MILP's share, not past it.
-            let until = Some(deadline.min(relax_end + Duration::from_secs_f64(0.05 * limit)));
-            let mut cands = vec![greedy(part, Order::PriorityDue, Some(&mult.pi), until)];
-            if !cols.is_empty() {
-                cands.push(round_lp(part, &cols, &x, &mult.pi, until));
+        }
+        tracing::info!(seconds = self.started.elapsed().as_secs_f64(), "priced heuristics");
+        self.report(Phase::Relaxation, 0);
+    }
+
+    /// Step 3: MILPs, hardest gaps first, in rounds until the target gap or the deadline.
+    fn mip_rounds(&self, states: &mut [PartState]) {
+        let mut round = 0;
+        while !self.cancelled()
+            && !self.target_met(states)
+            && Instant::now() + Duration::from_secs_f64(MIP_MIN_SECONDS) < self.deadline
+        {
+            round += 1;
+            let mut open: Vec<usize> = (0..self.parts.len())
+                .filter(|&i| part_gap(&states[i]) > PART_CLOSED * states[i].obj.max(1.0))
+                .collect();
+            if open.is_empty() {
+                break;
             }
-            for sel in cands {
-                let obj = objective(part, &sel);
-                if obj < best.0 {
-                    best = (obj, sel);
+            open.sort_by(|&a, &b| part_gap(&states[b]).total_cmp(&part_gap(&states[a])));
+            let results = self.mip_round(round, &open, states);
+            let mut progressed = false;
+            for (i, res) in results {
+                if let Some(ns) = res {
+                    progressed |= ns.obj < states[i].obj - 1e-6 || ns.bound > states[i].bound + 1e-6;
+                    states[i] = ns;
                 }
             }
-            let (obj, sel) = best;
-            let bound = st.bound.max(lag.value);
-            let ns = PartState { sel, obj, bound, lag: Some((mult, lag)) };
-            publish(i, part, &ns);
-            (i, Some(ns))
-        })
-        .collect();
-    for (i, st) in improved {
-        if let Some(st) = st {
-            states[i] = st;
+            if !progressed && mip_columns(round) >= MIP_COLS {
+                break;
+            }
         }
     }
-    tracing::info!(seconds = started.elapsed().as_secs_f64(), "priced heuristics");
-    report(Phase::Relaxation, 0);
 
-    // 3. MILPs, hardest gaps first, in rounds until the target gap or the deadline.
-    let mut round = 0;
-    while !cancelled() && !target_met(&states) && Instant::now() + Duration::from_millis(200) < deadline {
-        round += 1;
-        let total_obj = constant + states.iter().map(|s| s.obj).sum::<f64>();
-        let mut open: Vec<usize> =
-            (0..nparts).filter(|&i| part_gap(&states[i]) > 1e-6 * states[i].obj.max(1.0)).collect();
-        if open.is_empty() {
-            break;
-        }
-        open.sort_by(|&a, &b| part_gap(&states[b]).total_cmp(&part_gap(&states[a])));
+    /// One round: each open part's MILP over the columns of least reduced cost, with a
+    /// slice of the time left by its share of the open gap.
+    fn mip_round(&self, round: u32, open: &[usize], states: &[PartState]) -> Vec<(usize, Option<PartState>)> {
+        let total_obj = self.constant + states.iter().map(|s| s.obj).sum::<f64>();
         let gap_sum: f64 = open.iter().map(|&i| part_gap(&states[i])).sum();
         let done = std::sync::atomic::AtomicUsize::new(0);
-        let results: Vec<(usize, Option<PartState>)> = in_order(&open, options.threads, |i| {
+        in_order(open, self.workers(), |i| {
             let st = &states[i];
-            let left = deadline.saturating_duration_since(Instant::now()).as_secs_f64();
-            if cancelled() || left < 0.2 {
+            let left = self.deadline.saturating_duration_since(Instant::now()).as_secs_f64();
+            if self.cancelled() || left < MIP_MIN_SECONDS {
                 return (i, None);
             }
-            // No part takes more than 60 % of a worker in one round, so that a part
-            // whose model stalls leaves time to the next rounds and to the others.
-            let share = (part_gap(st) / gap_sum.max(1e-9) * workers).min(0.6);
+            let share = (part_gap(st) / gap_sum.max(1e-9) * self.workers() as f64).min(MIP_ROUND_SHARE);
             let slice = (left * share).max(left.min(1.0));
-            let part = &parts[i];
             // A part is done when its own gap is within its share of the target.
-            let abs_gap = options.gap * total_obj * part_gap(st) / gap_sum.max(1e-9);
-            let budget = (MIP_COLS_FIRST << (2 * (round - 1)).min(20)).min(MIP_COLS);
-            let res = mip_part(part, st, slice, abs_gap.max(1e-6), round, budget, deadline);
+            let abs_gap = self.options.gap * total_obj * part_gap(st) / gap_sum.max(1e-9);
+            let res =
+                mip_part(&self.parts[i], st, slice, abs_gap.max(1e-6), round as i32, mip_columns(round), self.deadline);
             let n = done.fetch_add(1, Ordering::Relaxed) + 1;
             if let Some(ns) = &res {
-                publish(i, part, ns);
-                report(Phase::Mip, n);
+                self.publish(i, ns);
+                self.report(Phase::Mip, n);
             }
             (i, res)
+        })
+    }
+
+    /// Where the remaining gap lies, part by part (LABPLAN_LOG=labplan_solver=debug).
+    fn log_parts(&self, states: &[PartState]) {
+        for (part, st) in self.parts.iter().zip(states) {
+            tracing::debug!(
+                equipment = %self.data.inst.equipment[part.eq].code,
+                requests = part.reqs.len(),
+                labs = part.labs.len(),
+                columns = part.num_cols(),
+                cuts = part.cuts.inst.len(),
+                objective = st.obj,
+                bound = st.bound,
+                gap = part_gap(st),
+                "part at the end"
+            );
+        }
+    }
+
+    fn plan(&self) -> Result<Plan, SolveError> {
+        let guard = self.shared.lock().map_err(|_| SolveError::Solver("solver state poisoned".into()))?;
+        let s = guard.as_ref().ok_or_else(|| SolveError::Solver("no state".into()))?;
+        let (_, bound) = s.totals();
+        Ok(assemble(self.data, &s.placement, bound, &s.shadow, self.started.elapsed().as_secs_f64()))
+    }
+}
+
+/// Columns of round `round`'s MILPs (from 1): [`MIP_COLS_FIRST`], four times more each
+/// round, at most [`MIP_COLS`].
+fn mip_columns(round: u32) -> usize {
+    (MIP_COLS_FIRST << (2 * (round.saturating_sub(1))).min(20)).min(MIP_COLS)
+}
+
+fn part_gap(st: &PartState) -> f64 {
+    (st.obj - st.bound).max(0.0)
+}
+
+fn run_in_pool(
+    inst: &Instance,
+    options: &SolveOptions,
+    shared: &Mutex<Option<Shared>>,
+    stop: &AtomicBool,
+    started: Instant,
+) -> Result<Plan, SolveError> {
+    let data = Data::new(inst)?;
+    let Decomposition { parts, forced_out, .. } = decompose(&data, options.max_part_columns);
+    let mut constant: f64 = forced_out.iter().map(|&r| data.penalty(r)).sum();
+    let mut placement: Vec<Option<(usize, u32)>> = vec![None; inst.requests.len()];
+    for (r, pin) in data.pinned.iter().enumerate() {
+        if let Some((l, s)) = *pin {
+            placement[r] = Some((l, s));
+            let span = data.footprint(data.reqs[r].test_type, l).map_or(1, |f| f.span);
+            constant += data.base_cost(r, l) + data.tardiness(r, s + span - 1);
+        }
+    }
+    if let Ok(mut g) = shared.lock() {
+        *g = Some(Shared {
+            placement,
+            part_obj: parts.iter().map(|p| p.penalty.iter().sum()).collect(),
+            part_bound: vec![0.0; parts.len()],
+            constant,
+            shadow: HashMap::new(),
+            have_plan: false,
         });
-        let mut progressed = false;
-        for (i, res) in results {
-            if let Some(ns) = res {
-                progressed |= ns.obj < states[i].obj - 1e-6 || ns.bound > states[i].bound + 1e-6;
-                states[i] = ns;
-            }
-        }
-        if !progressed && (MIP_COLS_FIRST << (2 * (round - 1)).min(20)) >= MIP_COLS {
-            break;
-        }
     }
-    report(Phase::Done, nparts);
-    // Where the remaining gap lies, part by part (LABPLAN_LOG=labplan_solver=debug).
-    for (i, st) in states.iter().enumerate() {
-        let part = &parts[i];
-        tracing::debug!(
-            equipment = %inst.equipment[part.eq].code,
-            requests = part.reqs.len(),
-            labs = part.labs.len(),
-            columns = part.num_cols(),
-            cuts = part.cuts.inst.len(),
-            objective = st.obj,
-            bound = st.bound,
-            gap = part_gap(st),
-            "part at the end"
-        );
-    }
-    let guard = shared.lock().map_err(|_| SolveError::Solver("solver state poisoned".into()))?;
-    let s = guard.as_ref().ok_or_else(|| SolveError::Solver("no state".into()))?;
-    let (_, bound) = s.totals();
-    Ok(assemble(&data, &s.placement, bound, &s.shadow, started.elapsed().as_secs_f64()))
+    let run = Run {
+        data: &data,
+        parts: &parts,
+        options,
+        shared,
+        stop,
+        started,
+        deadline: started + options.time_limit,
+        constant,
+    };
+    run.report(Phase::Decompose, 0);
+    let mut states = run.first_plans();
+    run.local_search(&mut states);
+    let relaxed = run.relaxations(&states);
+    run.priced_heuristics(relaxed, &mut states);
+    run.mip_rounds(&mut states);
+    run.report(Phase::Done, parts.len());
+    run.log_parts(&states);
+    run.plan()
 }
 
 fn mip_part(
@@ -549,7 +672,7 @@ fn mip_part(
         if fits {
             improve(part, &mut ns, &mut load, Some(deadline));
         }
-        let nobj = objective(part, &ns);
+        let nobj = part.objective(&ns);
         if fits && nobj < obj {
             sel = ns;
             obj = nobj;
