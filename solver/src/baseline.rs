@@ -29,7 +29,7 @@ fn placement_with_pins(data: &Data) -> (Vec<Option<(usize, u32)>>, f64) {
         if let Some((l, s)) = *pin {
             placement[r] = Some((l, s));
             let span = data.footprint(data.reqs[r].test_type, l).map_or(1, |f| f.span);
-            constant += data.base_cost(r, l) + data.tardiness(r, s + span - 1);
+            constant += data.booking_cost(r, l, s, s + span - 1);
         }
     }
     (placement, constant)
@@ -74,6 +74,7 @@ pub fn monolithic(instance: &Instance, time_limit: Duration) -> Result<BaselineR
         penalty: Vec::new(),
         due: Vec::new(),
         tard_rate: Vec::new(),
+        move_week: instance.weights.move_week,
         weeks,
         // The plain model of the rules: no added rows.
         cuts: Default::default(),

@@ -265,6 +265,7 @@ mod tests {
                     usage,
                     cost: 1000.0,
                     starts: (first..=weeks - span).step_by(2).collect(),
+                    home: (lab == 0).then_some(first + 1),
                 })
                 .collect();
             let mut part = Part {
@@ -277,6 +278,7 @@ mod tests {
                 penalty: vec![1e6],
                 due: vec![5],
                 tard_rate: vec![300.0],
+                move_week: 70.0,
                 weeks,
                 cuts: crate::model::Cuts::default(),
             };

@@ -61,6 +61,8 @@ pub(crate) struct Data<'a> {
     pub reqs: Vec<ReqData>,
     /// The confirmed booking of each request, if any: (lab, start week).
     pub pinned: Vec<Option<(usize, u32)>>,
+    /// The current (published, unconfirmed) booking of each request, if any.
+    pub current: Vec<Option<(usize, u32)>>,
     pub lab_index: HashMap<&'a str, usize>,
     pub req_index: HashMap<&'a str, usize>,
     pub eq_index: HashMap<&'a str, usize>,
@@ -110,6 +112,8 @@ fn check_header(inst: &Instance, problems: &mut Vec<InstanceProblem>) {
         ("tardiness_per_week", w.tardiness_per_week),
         ("transport_per_km", w.transport_per_km),
         ("unassigned", w.unassigned),
+        ("move_lab", w.move_lab),
+        ("move_week", w.move_week),
     ] {
         if !(v.is_finite() && v >= 0.0) {
             problems.push(InstanceProblem::Negative { what: format!("weights.{name}"), value: v });
@@ -372,11 +376,13 @@ impl<'a> Data<'a> {
             dist,
             reqs,
             pinned: vec![None; inst.requests.len()],
+            current: vec![None; inst.requests.len()],
             lab_index: idx.lab,
             req_index: idx.request,
             eq_index: idx.eq,
         };
         data.check_pinned(&mut problems);
+        data.check_current(&mut problems);
         if problems.is_empty() { Ok(data) } else { Err(InstanceError { problems }) }
     }
 
@@ -435,6 +441,29 @@ impl<'a> Data<'a> {
             .collect();
         over.sort_by_key(|p| p.to_string());
         problems.extend(over);
+    }
+
+    /// A current booking must name a known request and lab, once, and not a pinned
+    /// request. One that breaks a rule is no error: the request must move, paying its
+    /// penalty.
+    fn check_current(&mut self, problems: &mut Vec<InstanceProblem>) {
+        for c in &self.inst.current {
+            let Some(&r) = self.req_index.get(c.request.as_str()) else {
+                problems.push(InstanceProblem::unknown("request", &c.request, "current".to_string()));
+                continue;
+            };
+            let Some(&l) = self.lab_index.get(c.lab.as_str()) else {
+                problems.push(InstanceProblem::unknown("lab", &c.lab, format!("current booking of {}", c.request)));
+                continue;
+            };
+            if self.inst.pinned.iter().any(|p| p.request == c.request) {
+                problems.push(InstanceProblem::PinnedAndCurrent { request: c.request.clone() });
+            } else if self.current[r].is_some() {
+                problems.push(InstanceProblem::CurrentTwice { request: c.request.clone() });
+            } else {
+                self.current[r] = Some((l, c.start_week));
+            }
+        }
     }
 
     /// Checks one assignment against every rule that concerns it alone (all but
@@ -509,8 +538,33 @@ impl<'a> Data<'a> {
         self.inst.weights.tardiness_per_week * self.reqs[r].priority * f64::from(self.late_weeks(r, end))
     }
 
+    /// The objective term of leaving request r out: its penalty, and the move penalty
+    /// when that drops a current booking.
     pub fn penalty(&self, r: usize) -> f64 {
-        self.inst.weights.unassigned * self.reqs[r].priority
+        self.inst.weights.unassigned * self.reqs[r].priority + self.lab_move(r, usize::MAX)
+    }
+
+    /// The move term of request r at lab l that does not depend on the week:
+    /// `move_lab` when r has a current booking at another lab (or l is none).
+    pub fn lab_move(&self, r: usize, l: usize) -> f64 {
+        match self.current[r] {
+            Some((l0, _)) if l0 != l => self.inst.weights.move_lab,
+            _ => 0.0,
+        }
+    }
+
+    /// The move term of booking request r at lab l from week s.
+    pub fn move_cost(&self, r: usize, l: usize, s: u32) -> f64 {
+        match self.current[r] {
+            Some((l0, s0)) if l0 == l => self.inst.weights.move_week * f64::from(s.abs_diff(s0)),
+            Some(_) => self.inst.weights.move_lab,
+            None => 0.0,
+        }
+    }
+
+    /// The objective term of booking request r at lab l from week s to week `end`.
+    pub fn booking_cost(&self, r: usize, l: usize, s: u32, end: u32) -> f64 {
+        self.base_cost(r, l) + self.tardiness(r, end) + self.move_cost(r, l, s)
     }
 }
 

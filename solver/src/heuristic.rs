@@ -51,6 +51,18 @@ pub(crate) fn greedy(part: &Part, order: Order, prices: Option<&[f64]>, deadline
 
 /// The one-pass greedy without local search.
 pub(crate) fn greedy_plain(part: &Part, order: Order, prices: Option<&[f64]>) -> Sel {
+    greedy_pass(part, order, prices, false)
+}
+
+/// The one-pass greedy that first puts every request back on its current booking
+/// where it still fits, in `order`, and then books the others: a re-plan keeps the
+/// published plan's bookings unless moving them pays, and booking the new requests
+/// first would take the weeks the current bookings hold.
+pub(crate) fn greedy_keeping(part: &Part, order: Order) -> Sel {
+    greedy_pass(part, order, None, true)
+}
+
+fn greedy_pass(part: &Part, order: Order, prices: Option<&[f64]>, keep_current: bool) -> Sel {
     let n = part.reqs.len();
     let mut idx: Vec<usize> = (0..n).collect();
     let demand = |r: usize| part.pairs[r].first().map_or(0.0, |p| p.usage * f64::from(p.span));
@@ -65,7 +77,20 @@ pub(crate) fn greedy_plain(part: &Part, order: Order, prices: Option<&[f64]>) ->
     }
     let mut load = vec![0.0; part.labs.len() * part.weeks as usize];
     let mut sel: Sel = vec![None; n];
+    if keep_current {
+        for &r in &idx {
+            if let Some((p, s)) = part.home_col(r)
+                && fits(part, &load, &part.pairs[r][p], s)
+            {
+                apply(part, &mut load, &part.pairs[r][p], s, 1.0);
+                sel[r] = Some((p, s));
+            }
+        }
+    }
     for r in idx {
+        if sel[r].is_some() {
+            continue;
+        }
         if let Some((_, pi, s)) = best_fit(part, &load, r, prices) {
             apply(part, &mut load, &part.pairs[r][pi], s, 1.0);
             sel[r] = Some((pi, s));

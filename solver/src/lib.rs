@@ -1,4 +1,4 @@
-//! labplan-solver: the planning model of labplan (spec: PLANNING-MODEL.md) — instance
+//! labplan-solver: the planning model of labplan (docs/planning-model.md) — instance
 //! and plan formats, instance checks, plan validation, and an exact decomposed MILP
 //! solver on good_lp + HiGHS. No database, no HTTP.
 
@@ -11,6 +11,7 @@ mod explain;
 mod heuristic;
 mod milp;
 mod model;
+mod moves;
 mod part;
 mod solve;
 mod types;

@@ -15,9 +15,14 @@ pub(crate) struct Pair {
     pub lab: u32,
     pub span: u32,
     pub usage: f64,
-    /// Cost when on time: price × hours + transport.
+    /// Cost when on time and, for a request with a current booking, at that booking's
+    /// week: price × hours + transport (+ `move_lab` away from its current lab). No
+    /// start of the pairing costs less.
     pub cost: f64,
     pub starts: Vec<u32>,
+    /// The start week of the request's current booking, when this pairing is at its lab:
+    /// each week away from it costs the part's `move_week`.
+    pub home: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -38,6 +43,8 @@ pub(crate) struct Part {
     pub due: Vec<u32>,
     /// tardiness_per_week × priority of each request.
     pub tard_rate: Vec<f64>,
+    /// What a current booking pays per week it shifts at its lab.
+    pub move_week: f64,
     pub weeks: u32,
     /// Lifted cardinality rows of the capacity rows (see `cuts.rs`).
     pub cuts: Cuts,
@@ -46,7 +53,16 @@ pub(crate) struct Part {
 impl Part {
     pub fn col_cost(&self, r: usize, p: &Pair, start: u32) -> f64 {
         let end = start + p.span - 1;
-        p.cost + self.tard_rate[r] * f64::from(end.saturating_sub(self.due[r]))
+        let shift = p.home.map_or(0.0, |s0| self.move_week * f64::from(start.abs_diff(s0)));
+        p.cost + self.tard_rate[r] * f64::from(end.saturating_sub(self.due[r])) + shift
+    }
+
+    /// The booking of request r's current booking, when the part allows it.
+    pub fn home_col(&self, r: usize) -> Option<(usize, u32)> {
+        self.pairs[r].iter().enumerate().find_map(|(p, pair)| {
+            let s0 = pair.home?;
+            pair.starts.binary_search(&s0).is_ok().then_some((p, s0))
+        })
     }
 
     pub fn num_cols(&self) -> usize {

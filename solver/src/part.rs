@@ -155,18 +155,18 @@ impl<'a> Scan<'a> {
         }
         let max_late = data.inst.weights.max_late_weeks;
         let pen = data.penalty(r);
-        let base = data.base_cost(r, l);
         (req.release..data.weeks)
             .filter(|&s| u64::from(s) + u64::from(tl.span) <= u64::from(req.due) + u64::from(max_late) + 1)
             .filter(|&s| tl.ok.get(s as usize).copied().unwrap_or(false))
             // A booking costing at least the request's penalty is never better than
             // leaving it out, which frees capacity: dropping it is exact.
-            .filter(|&s| base + data.tardiness(r, s + tl.span - 1) < pen)
+            .filter(|&s| data.booking_cost(r, l, s, s + tl.span - 1) < pen)
             .collect()
     }
 
     /// The pairings of request r with at least one allowed start, as (position in
-    /// `type_labs`, on-time cost), without listing their starts.
+    /// `type_labs`, on-time cost with the move to another lab), without listing their
+    /// starts.
     fn candidates(&self, r: usize) -> Vec<(usize, f64)> {
         let data = self.data;
         let req = &data.reqs[r];
@@ -181,7 +181,7 @@ impl<'a> Scan<'a> {
                 let any = last_by_late.is_some_and(|last| {
                     (req.release..data.weeks).take_while(|&s| u64::from(s) <= last).any(|s| tl.ok[s as usize])
                 });
-                let base = data.base_cost(r, l);
+                let base = data.base_cost(r, l) + data.lab_move(r, l);
                 (any && base < data.penalty(r)).then_some((k, base))
             })
             .collect()
@@ -212,7 +212,7 @@ impl<'a> Scan<'a> {
                 let cap = &self.residual[l][e];
                 let used = load.get(&l);
                 for s in self.allowed(r, k) {
-                    let cost = base + data.tardiness(r, s + tl.span - 1);
+                    let cost = data.booking_cost(r, l, s, s + tl.span - 1);
                     if best.is_some_and(|b| b.0 <= cost) {
                         continue;
                     }
@@ -270,7 +270,8 @@ impl<'a> Scan<'a> {
                         labs.push(l);
                         (labs.len() - 1) as u32
                     });
-                    Pair { lab: local, span: tl.span, usage: tl.usage, cost, starts }
+                    let home = data.current[r].and_then(|(l0, s0)| (l0 == l).then_some(s0));
+                    Pair { lab: local, span: tl.span, usage: tl.usage, cost, starts, home }
                 })
                 .collect();
             pairs.push(ps);
@@ -285,6 +286,7 @@ impl<'a> Scan<'a> {
             penalty: reqs.iter().map(|&r| data.penalty(r)).collect(),
             due: reqs.iter().map(|&r| data.reqs[r].due).collect(),
             tard_rate: reqs.iter().map(|&r| data.inst.weights.tardiness_per_week * data.reqs[r].priority).collect(),
+            move_week: data.inst.weights.move_week,
             reqs,
             weeks: data.weeks,
             cuts: Cuts::default(),
@@ -317,9 +319,10 @@ impl<'a> Scan<'a> {
     /// their starts, cheapest first, and in `floor` the least on-time cost of those it
     /// drops. Half are the cheapest; the other half the cheapest once each lab's hours
     /// are priced by how much the cheapest choices overbook it; and every pairing the
-    /// earliest-due-date greedy over all of them books. Keeping only the cheapest put
-    /// every request of the generated 100,000-request instance on the same few
-    /// low-priced labs, which could not hold them.
+    /// earliest-due-date greedy over all of them books; and the pairing of its current
+    /// booking. Keeping only the cheapest put every request of the generated
+    /// 100,000-request instance on the same few low-priced labs, which could not hold
+    /// them.
     fn truncated_pairings(
         &self,
         members: &[usize],
@@ -364,10 +367,22 @@ impl<'a> Scan<'a> {
         // The part keeps every pairing the earliest-due-date greedy over all of them
         // books, so that the part's own greedy in that order finds the same plan: the
         // kept pairings alone gave a plan 1.6 times that greedy's.
-        for (j, k) in self.edd_choices(members, cand, e) {
+        let mut must = self.edd_choices(members, cand, e);
+        // A request keeps the pairing of its current booking: leaving the booking where
+        // it is should always be open to the part's plans.
+        for (j, &i) in members.iter().enumerate() {
+            let r = self.free[i];
+            if let Some((l0, _)) = data.current[r]
+                && let Some(&(k, _)) = cand[i].iter().find(|x| self.pairing(r, x.0).1 == l0)
+            {
+                must.push((j, k));
+            }
+        }
+        for (j, k) in must {
             if !kept[j].iter().any(|x| x.0 == k) {
                 let r = self.free[members[j]];
-                kept[j].push((k, data.base_cost(r, self.pairing(r, k).1), self.allowed(r, k)));
+                let l = self.pairing(r, k).1;
+                kept[j].push((k, data.base_cost(r, l) + data.lab_move(r, l), self.allowed(r, k)));
                 kept[j].sort_by(|a, b| a.1.total_cmp(&b.1));
             }
         }
@@ -511,10 +526,16 @@ mod tests {
     }
 
     /// What makes a truncated part's bound valid: every pairing a request lost costs, on
-    /// time, at least the floor recorded for it.
+    /// time, at least the floor recorded for it (its move away from a current booking
+    /// included); and a request never loses the pairing of its current booking.
     #[test]
     fn a_truncated_part_records_a_floor_under_every_pairing_it_dropped() {
-        let inst = crowded();
+        let mut inst = crowded();
+        inst.weights.move_lab = 5000.0;
+        inst.current = vec![
+            crate::types::Current { request: "R1".into(), lab: "L7".into(), start_week: 1 },
+            crate::types::Current { request: "R4".into(), lab: "L5".into(), start_week: 2 },
+        ];
         let data = Data::new(&inst).expect("valid");
         let dec = decompose(&data, 1);
         let mut truncated = 0;
@@ -526,7 +547,9 @@ mod tests {
                 for &l in &data.type_labs[t] {
                     if !kept.contains(&l) {
                         truncated += 1;
-                        assert!(data.base_cost(global, l) >= part.floor[r], "lab {l} below the floor of request {r}");
+                        let on_time = data.base_cost(global, l) + data.lab_move(global, l);
+                        assert!(on_time >= part.floor[r], "lab {l} below the floor of request {r}");
+                        assert!(data.current[global].is_none_or(|c| c.0 != l), "request {r} lost its current lab");
                     }
                 }
             }

@@ -14,7 +14,7 @@ use crate::bound::{Lagrangian, lagrangian, reduced_cost, select_columns, start_c
 use crate::data::{Data, HOURS_EPS};
 use crate::error::SolveError;
 use crate::explain::assemble;
-use crate::heuristic::{Order, greedy, greedy_plain, improve, load_of, round_lp};
+use crate::heuristic::{Order, greedy, greedy_keeping, greedy_plain, improve, load_of, round_lp};
 use crate::milp::PartModel;
 use crate::model::{Col, Mult, Part, Sel};
 use crate::part::{Decomposition, decompose};
@@ -313,12 +313,16 @@ impl Run<'_> {
                 // generated 100,000-request instance gives a plan half as costly (requests
                 // due early take the early weeks instead of being pushed late by the
                 // priority-3 requests booked first).
+                // With current bookings, each order also once with them kept first.
+                let keeping = (0..part.reqs.len()).any(|r| part.home_col(r).is_some());
                 let (obj, sel) = [Order::PriorityDue, Order::Edd]
                     .into_iter()
-                    .map(|order| {
-                        let sel = greedy_plain(part, order, None);
-                        (part.objective(&sel), sel)
+                    .flat_map(|order| {
+                        let plain = greedy_plain(part, order, None);
+                        let kept = keeping.then(|| greedy_keeping(part, order));
+                        std::iter::once(plain).chain(kept)
                     })
+                    .map(|sel| (part.objective(&sel), sel))
                     .min_by(|a, b| a.0.total_cmp(&b.0))
                     .unwrap_or_else(|| (part.penalty.iter().sum(), vec![None; part.reqs.len()]));
                 let zero = Mult::zero(part);
@@ -594,7 +598,7 @@ fn run_in_pool(
         if let Some((l, s)) = *pin {
             placement[r] = Some((l, s));
             let span = data.footprint(data.reqs[r].test_type, l).map_or(1, |f| f.span);
-            constant += data.base_cost(r, l) + data.tardiness(r, s + span - 1);
+            constant += data.booking_cost(r, l, s, s + span - 1);
         }
     }
     if let Ok(mut g) = shared.lock() {

@@ -366,6 +366,9 @@ pub async fn plan<C: ConnectionTrait>(db: &C, run: &planning_runs::Model) -> Res
         assignments,
         unassigned,
         bottlenecks,
+        moved: None,
+        moves: Vec::new(),
+        deterministic: None,
     }))
 }
 

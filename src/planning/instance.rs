@@ -1,4 +1,4 @@
-//! The registry as a planning instance (spec PLANNING-MODEL.md) for one horizon.
+//! The registry as a planning instance (docs/planning-model.md) for one horizon.
 //!
 //! Dates become week indices of the horizon: samples ready on a Monday can be tested
 //! that week, ready later in the week means the next one; a request is due in the
@@ -26,6 +26,8 @@ const DEFAULT_WEIGHTS: solver::Weights = solver::Weights {
     transport_per_km: 40.0,
     unassigned: 3_000_000.0,
     max_late_weeks: 8,
+    move_lab: 300_000.0,
+    move_week: 50_000.0,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +88,8 @@ fn weights(settings: &HashMap<String, String>) -> solver::Weights {
             .get("max_late_weeks")
             .and_then(|v| v.parse().ok())
             .unwrap_or(DEFAULT_WEIGHTS.max_late_weeks),
+        move_lab: number("move_lab", DEFAULT_WEIGHTS.move_lab),
+        move_week: number("move_week", DEFAULT_WEIGHTS.move_week),
     }
 }
 
@@ -268,6 +272,7 @@ pub async fn build<C: ConnectionTrait>(db: &C, horizon: Horizon) -> Result<solve
         companies,
         requests,
         pinned,
+        current: Vec::new(),
     })
 }
 

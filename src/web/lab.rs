@@ -229,7 +229,7 @@ impl Cell {
 }
 
 /// The lab's proposed and confirmed bookings laid on the published plan's weeks: each test
-/// uses its hours evenly over the weeks of its booking (PLANNING-MODEL.md), against the
+/// uses its hours evenly over the weeks of its booking (docs/planning-model.md), against the
 /// week's capacity (the override of that week, else the base hours).
 async fn timeline(state: &AppState, lab: &str) -> Result<Option<(Timeline, Catalog)>, sea_orm::DbErr> {
     let Some(run) = crate::db::runs::published(&state.db).await? else {
