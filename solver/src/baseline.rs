@@ -9,7 +9,7 @@ use crate::data::Data;
 use crate::error::SolveError;
 use crate::explain::assemble;
 use crate::heuristic::{Order, greedy_plain};
-use crate::milp::PartModel;
+use crate::milp::{Limit, PartModel};
 use crate::model::{Pair, Part};
 use crate::part::decompose;
 use crate::types::{Instance, Plan};
@@ -100,7 +100,7 @@ pub fn monolithic(instance: &Instance, time_limit: Duration) -> Result<BaselineR
     let columns = cols.len();
     let model = PartModel::new(&all, cols).without_conflicts();
     let left = time_limit.saturating_sub(started.elapsed()).as_secs_f64();
-    let res = model.solve_mip(None, left, 1e-6, 0);
+    let res = model.solve_mip(None, Limit::seconds(left), 1e-6, 0);
     let Some(res) = res else {
         return Ok(BaselineRun { plan: None, columns, seconds: started.elapsed().as_secs_f64() });
     };

@@ -12,11 +12,13 @@
 //! from a request's list have c̄ ≥ their on-time cost ≥ the recorded floor, so the floor
 //! enters m_r and the smallest δ left out in their place.
 
-use std::time::Instant;
-
 use rayon::prelude::*;
 
+use crate::budget::Stop;
 use crate::model::{Col, Mult, Part, in_conflict, triple_coef};
+
+/// Subgradient steps at most: by then the step factor has shrunk past use.
+const SUBGRADIENT_STEPS: usize = 2000;
 
 #[derive(Debug, Clone)]
 pub(crate) struct Lagrangian {
@@ -116,7 +118,8 @@ pub(crate) fn lagrangian(part: &Part, mult: &Mult) -> Lagrangian {
     Lagrangian { value: value_of(part, mult, &m), m }
 }
 
-/// Subgradient ascent on the capacity multipliers π, from `start`, until `deadline`.
+/// Subgradient ascent on the capacity multipliers π, from `start`, until `stop` (each
+/// step is one pass over the part's columns).
 ///
 /// This replaces the LP relaxation on parts too large for one: each step costs one
 /// pass over the columns (the Lagrangian decomposes per request), needs no model in
@@ -128,7 +131,7 @@ pub(crate) fn lagrangian(part: &Part, mult: &Mult) -> Lagrangian {
 /// so that full steps overshoot and the bound never leaves zero multipliers: the step
 /// factor starts small, halves after three steps without a better bound, and grows
 /// after each better one. Returns the best multipliers seen and their Lagrangian.
-pub(crate) fn subgradient(part: &Part, start: &Mult, ub: f64, deadline: Instant) -> (Mult, Lagrangian) {
+pub(crate) fn subgradient(part: &Part, start: &Mult, ub: f64, stop: &Stop) -> (Mult, Lagrangian) {
     let weeks = part.weeks as usize;
     let rows = part.labs.len() * weeks;
     let mut mult = start.clone();
@@ -136,8 +139,9 @@ pub(crate) fn subgradient(part: &Part, start: &Mult, ub: f64, deadline: Instant)
     let mut theta = 0.25;
     let mut stall = 0;
     let mut g = vec![0.0; rows];
-    for _ in 0..2000 {
-        if Instant::now() >= deadline {
+    let pass = part.num_cols() as u64 + 1;
+    for _ in 0..SUBGRADIENT_STEPS {
+        if stop.spend(pass) {
             break;
         }
         let mins: Vec<(f64, Option<(usize, u32)>)> =

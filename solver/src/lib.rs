@@ -4,10 +4,12 @@
 
 pub mod baseline;
 mod bound;
+mod budget;
 mod cuts;
 mod data;
 mod error;
 mod explain;
+pub mod generate;
 mod heuristic;
 mod milp;
 mod model;
@@ -18,7 +20,10 @@ mod types;
 mod validate;
 
 pub use error::{InstanceError, InstanceProblem, SolveError};
-pub use solve::{PART_COLUMNS, Phase, Progress, ProgressFn, SolveOptions, solve};
+pub use solve::{
+    DETERMINISTIC_SAFETY, PART_COLUMNS, PartPlan, PartSummary, Partition, Phase, Progress, ProgressFn, ShadowPrice,
+    SolveOptions, combine, partition, solve, solve_part,
+};
 pub use types::*;
 pub use validate::{ValidationReport, validate};
 

@@ -5,6 +5,7 @@
 use good_lp::solvers::highs::highs as highs_solver;
 use good_lp::{Constraint, Expression, ProblemVariables, SolverModel, Variable, variable};
 
+use crate::budget::Stop;
 use crate::model::{Col, Mult, Part, RowFamilies, RowKey, Sel, in_conflict, triple_coef};
 
 /// The model of one part over a chosen set of columns.
@@ -16,6 +17,44 @@ pub(crate) struct PartModel<'p> {
     by_req: Vec<Vec<usize>>,
     conflicts: bool,
     interior: bool,
+}
+
+/// How long a HiGHS call may run: seconds, and in a deterministic solve a work limit
+/// that ends it first on any machine (simplex and interior-point iterations for an LP,
+/// branch-and-bound nodes for a MILP). A call given a work limit that still reaches its
+/// seconds marks its step as cut.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limit<'s> {
+    pub seconds: f64,
+    pub work: Option<i32>,
+    pub stop: Option<&'s Stop<'s>>,
+}
+
+impl Limit<'_> {
+    pub fn seconds(seconds: f64) -> Self {
+        Limit { seconds, work: None, stop: None }
+    }
+
+    fn apply(&self, model: &mut ::highs::Model, integer: bool) {
+        model.set_option("time_limit", self.seconds.max(0.1));
+        if let Some(w) = self.work {
+            if integer {
+                model.set_option("mip_max_nodes", w.max(1));
+            } else {
+                model.set_option("simplex_iteration_limit", w.max(1));
+                model.set_option("ipm_iteration_limit", w.max(1));
+            }
+        }
+    }
+
+    fn check(&self, status: ::highs::HighsModelStatus) {
+        if status == ::highs::HighsModelStatus::ReachedTimeLimit
+            && self.work.is_some()
+            && let Some(stop) = self.stop
+        {
+            stop.note_time_limit();
+        }
+    }
 }
 
 pub(crate) struct LpResult {
@@ -243,14 +282,14 @@ impl<'p> PartModel<'p> {
 
     /// The LP relaxation: its duals price capacity (shadow prices) and drive the
     /// Lagrangian bound.
-    pub fn solve_lp(&self, time_limit: f64) -> Option<LpResult> {
+    pub fn solve_lp(&self, limit: Limit) -> Option<LpResult> {
         if self.cols.is_empty() {
             return None;
         }
         let started = std::time::Instant::now();
         let (mut model, keys, nrows) = self.build(false);
         let built = started.elapsed().as_secs_f64();
-        model.set_option("time_limit", time_limit.max(0.1));
+        limit.apply(&mut model, false);
         if self.interior {
             model.set_option("solver", "ipm");
         }
@@ -264,6 +303,7 @@ impl<'p> PartModel<'p> {
             status = ?solved.status(),
             "part LP"
         );
+        limit.check(solved.status());
         if solved.status() != ::highs::HighsModelStatus::Optimal {
             return None;
         }
@@ -288,13 +328,13 @@ impl<'p> PartModel<'p> {
         Some(LpResult { value: solved.objective_value() + self.constant(), mult, x })
     }
 
-    /// The MILP from a warm start, within a time limit and an absolute gap.
-    pub fn solve_mip(&self, start: Option<&Sel>, time_limit: f64, abs_gap: f64, seed: i32) -> Option<MipResult> {
+    /// The MILP from a warm start, within its limit and an absolute gap.
+    pub fn solve_mip(&self, start: Option<&Sel>, limit: Limit, abs_gap: f64, seed: i32) -> Option<MipResult> {
         if self.cols.is_empty() {
             return None;
         }
         let (mut model, _, _) = self.build(true);
-        model.set_option("time_limit", time_limit.max(0.1));
+        limit.apply(&mut model, true);
         model.set_option("mip_abs_gap", abs_gap.max(1e-6));
         model.set_option("mip_rel_gap", 1e-9);
         model.set_option("random_seed", seed);
@@ -313,6 +353,7 @@ impl<'p> PartModel<'p> {
             let _ = model.try_set_solution(Some(&x), None, None, None);
         }
         let solved = model.try_solve().ok()?;
+        limit.check(solved.status());
         let bound_raw = solved.double_info_value(c"mip_dual_bound").unwrap_or(f64::NEG_INFINITY);
         let bound = if bound_raw.is_finite() { bound_raw + self.constant() } else { f64::NEG_INFINITY };
         let sel = (solved.primal_solution_status() == ::highs::HighsSolutionStatus::Feasible).then(|| {

@@ -487,6 +487,16 @@ pub(crate) fn decompose(data: &Data, max_cols: usize) -> Decomposition {
     Decomposition { parts, forced_out }
 }
 
+/// Part `which` of [`decompose`] alone, without building the others.
+pub(crate) fn decompose_part(data: &Data, max_cols: usize, which: usize) -> Option<Part> {
+    let scan = Scan::new(data);
+    let cand: Vec<Vec<(usize, f64)>> = scan.free.par_iter().map(|&r| scan.candidates(r)).collect();
+    let (groups, _) = components(&scan, &cand);
+    let members = groups.get(which)?;
+    let e = data.eq_of_type[data.reqs[scan.free[members[0]]].test_type];
+    Some(scan.build_part(members, &cand, e, max_cols))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
