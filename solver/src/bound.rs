@@ -118,14 +118,16 @@ pub(crate) fn lagrangian(part: &Part, mult: &Mult) -> Lagrangian {
     Lagrangian { value: value_of(part, mult, &m), m }
 }
 
-/// Subgradient ascent on the capacity multipliers π, from `start`, until `stop` (each
-/// step is one pass over the part's columns).
+/// Subgradient ascent on the capacity and conflict multipliers π and ρ, from `start`,
+/// until `stop` (each step is one pass over the part's columns).
 ///
 /// This replaces the LP relaxation on parts too large for one: each step costs one
 /// pass over the columns (the Lagrangian decomposes per request), needs no model in
-/// memory, and every π ≥ 0 it visits gives a valid bound, so stopping at any time is
-/// safe. Its limit is the bound of the LP relaxation of the capacity rows, and π then
-/// approaches that LP's duals, which also makes it the part's shadow prices. Steps
+/// memory, and every π, ρ ≥ 0 it visits gives a valid bound, so stopping at any time is
+/// safe. Its limit is the bound of the LP relaxation of the capacity and conflict rows,
+/// and π then approaches that LP's duals, which also makes it the part's shadow prices.
+/// The conflict rows matter where chambers hold one test a week: a capacity row lets
+/// 1.25 tests of 80 h share a 100 h week, the conflict row only one. Steps
 /// follow Polyak's rule towards the part's incumbent `ub`. That incumbent can be far
 /// above the optimum (on the generated 100,000-request instance, five times the bound),
 /// so that full steps overshoot and the bound never leaves zero multipliers: the step
@@ -139,6 +141,7 @@ pub(crate) fn subgradient(part: &Part, start: &Mult, ub: f64, stop: &Stop) -> (M
     let mut theta = 0.25;
     let mut stall = 0;
     let mut g = vec![0.0; rows];
+    let mut gc = vec![0.0; rows];
     let pass = part.num_cols() as u64 + 1;
     for _ in 0..SUBGRADIENT_STEPS {
         if stop.spend(pass) {
@@ -163,15 +166,22 @@ pub(crate) fn subgradient(part: &Part, start: &Mult, ub: f64, stop: &Stop) -> (M
         if theta < 1e-5 || target <= 1e-9 * ub.abs().max(1.0) {
             break;
         }
-        // g = hours the minimiser books on each row − capacity.
+        // g = hours the minimiser books on each row − capacity; and for the conflict
+        // rows, the bookings of more than half the capacity it puts there − 1, scaled
+        // by the capacity so that ρ moves in roubles per hour like π (ρ = C·ρ').
         for (row, gv) in g.iter_mut().enumerate() {
             *gv = -part.cap[row / weeks][row % weeks];
         }
+        gc.iter_mut().for_each(|x| *x = -1.0);
         for (r, &(_, arg)) in mins.iter().enumerate() {
             if let Some((p, s)) = arg {
                 let pair = &part.pairs[r][p];
                 for w in s..s + pair.span {
-                    g[part.row(pair.lab, w)] += pair.usage;
+                    let row = part.row(pair.lab, w);
+                    g[row] += pair.usage;
+                    if in_conflict(pair.usage, part.cap[pair.lab as usize][w as usize]) {
+                        gc[row] += 1.0;
+                    }
                 }
             }
         }
@@ -184,13 +194,24 @@ pub(crate) fn subgradient(part: &Part, start: &Mult, ub: f64, stop: &Stop) -> (M
             }
             norm += *gv * *gv;
         }
+        for (row, (gv, &q)) in gc.iter_mut().zip(&mult.rho).enumerate() {
+            if q <= 0.0 && *gv < 0.0 {
+                *gv = 0.0;
+            }
+            *gv *= part.cap[row / weeks][row % weeks];
+            norm += *gv * *gv;
+        }
         if norm <= 1e-12 {
-            // The minimiser fits every row with complementary slackness: π is optimal.
+            // The minimiser fits every row with complementary slackness: optimal.
             break;
         }
         let step = theta * target / norm;
         for (p, &gv) in mult.pi.iter_mut().zip(&g) {
             *p = (*p + step * gv).max(0.0);
+        }
+        for (row, (q, &gv)) in mult.rho.iter_mut().zip(&gc).enumerate() {
+            let c = part.cap[row / weeks][row % weeks];
+            *q = (*q + step * gv * c).max(0.0);
         }
     }
     best.unwrap_or_else(|| {

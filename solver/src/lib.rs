@@ -21,8 +21,8 @@ mod validate;
 
 pub use error::{InstanceError, InstanceProblem, SolveError};
 pub use solve::{
-    DETERMINISTIC_SAFETY, PART_COLUMNS, PartPlan, PartSummary, Partition, Phase, Progress, ProgressFn, ShadowPrice,
-    SolveOptions, combine, partition, solve, solve_part,
+    DETERMINISTIC_SAFETY, LP_COLUMNS, PART_COLUMNS, PartPlan, PartSummary, Partition, Phase, Progress, ProgressFn,
+    ShadowPrice, SolveOptions, combine, partition, solve, solve_part,
 };
 pub use types::*;
 pub use validate::{ValidationReport, validate};

@@ -174,3 +174,28 @@ proptest! {
         prop_assert!(plan.objective >= best - 1e-6);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    /// The methods of parts too large for one LP (subgradient steps on the capacity and
+    /// conflict rows, column generation), forced on small instances with current
+    /// bookings and truncated parts, and cut short by a tiny time limit: the bound stays
+    /// below the brute-force optimum and the plan validates.
+    #[test]
+    fn large_part_methods_keep_a_proven_bound(inst in with_current(many_labs_strategy(), 6), short in any::<bool>()) {
+        prop_assume!(inst.check().is_ok());
+        let options = SolveOptions {
+            max_lp_columns: 0,
+            max_part_columns: if short { 1 } else { PART_COLUMNS },
+            time_limit: std::time::Duration::from_millis(if short { 50 } else { 5000 }),
+            ..exact_options()
+        };
+        let plan = solve(&inst, &options).expect("solve");
+        let report = validate(&inst, &plan);
+        prop_assert!(report.violations.is_empty(), "{:?}", report.violations);
+        let best = brute_force(&inst);
+        prop_assert!(plan.bound <= best + 1e-6, "bound {} above the optimum {}", plan.bound, best);
+        prop_assert!(plan.objective >= best - 1e-6);
+    }
+}

@@ -92,6 +92,10 @@ pub struct BenchArgs {
     /// Write the scaling picture (SVG) here
     #[arg(long)]
     pub svg: Option<PathBuf>,
+    /// Move weights the stability scenario tries beside none, as MOVE_LAB:MOVE_WEEK
+    /// roubles (default: the registry's defaults)
+    #[arg(long, value_delimiter = ',')]
+    pub move_weights: Vec<String>,
 }
 
 fn read_instance(path: &Path) -> anyhow::Result<Instance> {
@@ -548,7 +552,7 @@ fn short(y: f64) -> String {
 /// Re-planning that keeps its word, on cluster-1300: solve, take the plan as the current
 /// bookings, add 5 % new requests (copies of every twentieth request, new ids), and solve
 /// again with and without move weights.
-fn stability(data_dir: &Path, limit: f64) -> anyhow::Result<String> {
+fn stability(data_dir: &Path, limit: f64, weights: &[(f64, f64)]) -> anyhow::Result<String> {
     let base = read_instance(&data_dir.join("cluster-1300.json"))?;
     eprintln!("== stability: cluster-1300, {limit:.0} s per solve");
     let first = measure("stability base", &base, limit, false)?.plan;
@@ -574,7 +578,7 @@ fn stability(data_dir: &Path, limit: f64) -> anyhow::Result<String> {
         limit
     );
     let mut free_objective = None;
-    for (move_lab, move_week) in [(0.0, 0.0), (DEFAULT_MOVE_LAB, DEFAULT_MOVE_WEEK)] {
+    for &(move_lab, move_week) in std::iter::once(&(0.0, 0.0)).chain(weights) {
         let mut inst = next.clone();
         inst.weights.move_lab = move_lab;
         inst.weights.move_week = move_week;
@@ -588,9 +592,9 @@ fn stability(data_dir: &Path, limit: f64) -> anyhow::Result<String> {
         });
         free_objective.get_or_insert(plain);
         t.push_str(&format!(
-            "| {} / {} | {moved} | {dropped} | {:.2} % | {} | {diff} | {} |\n",
-            money(move_lab),
-            money(move_week),
+            "| {:.0} / {:.0} | {moved} | {dropped} | {:.2} % | {} | {diff} | {} |\n",
+            move_lab,
+            move_week,
             moved as f64 / current.max(1) as f64 * 100.0,
             money(plain),
             money(penalties)
@@ -698,7 +702,15 @@ pub fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
     }
     if wants("stability") {
         t.push_str("\nStability:\n\n");
-        t.push_str(&stability(&args.data, 60.0 * scale)?);
+        let mut weights = Vec::new();
+        for w in &args.move_weights {
+            let (a, b) = w.split_once(':').context("--move-weights takes MOVE_LAB:MOVE_WEEK")?;
+            weights.push((a.trim().parse()?, b.trim().parse()?));
+        }
+        if weights.is_empty() {
+            weights.push((DEFAULT_MOVE_LAB, DEFAULT_MOVE_WEEK));
+        }
+        t.push_str(&stability(&args.data, 60.0 * scale, &weights)?);
     }
     if wants("reference") {
         t.push_str("\nAgainst HiGHS per equipment class:\n\n");
