@@ -126,14 +126,15 @@ pub(crate) fn lagrangian(part: &Part, mult: &Mult) -> Lagrangian {
 /// memory, and every π, ρ ≥ 0 it visits gives a valid bound, so stopping at any time is
 /// safe. Its limit is the bound of the LP relaxation of the capacity and conflict rows,
 /// and π then approaches that LP's duals, which also makes it the part's shadow prices.
-/// The conflict rows matter where chambers hold one test a week: a capacity row lets
-/// 1.25 tests of 80 h share a 100 h week, the conflict row only one. Steps
+/// The conflict rows (with `conflicts`) matter where chambers hold one test a week: a
+/// capacity row lets 1.25 tests of 80 h share a 100 h week, the conflict row only one.
+/// Steps
 /// follow Polyak's rule towards the part's incumbent `ub`. That incumbent can be far
 /// above the optimum (on the generated 100,000-request instance, five times the bound),
 /// so that full steps overshoot and the bound never leaves zero multipliers: the step
 /// factor starts small, halves after three steps without a better bound, and grows
 /// after each better one. Returns the best multipliers seen and their Lagrangian.
-pub(crate) fn subgradient(part: &Part, start: &Mult, ub: f64, stop: &Stop) -> (Mult, Lagrangian) {
+pub(crate) fn subgradient(part: &Part, start: &Mult, ub: f64, conflicts: bool, stop: &Stop) -> (Mult, Lagrangian) {
     let weeks = part.weeks as usize;
     let rows = part.labs.len() * weeks;
     let mut mult = start.clone();
@@ -195,7 +196,7 @@ pub(crate) fn subgradient(part: &Part, start: &Mult, ub: f64, stop: &Stop) -> (M
             norm += *gv * *gv;
         }
         for (row, (gv, &q)) in gc.iter_mut().zip(&mult.rho).enumerate() {
-            if q <= 0.0 && *gv < 0.0 {
+            if !conflicts || (q <= 0.0 && *gv < 0.0) {
                 *gv = 0.0;
             }
             *gv *= part.cap[row / weeks][row % weeks];

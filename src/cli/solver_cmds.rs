@@ -604,8 +604,8 @@ fn stability(data_dir: &Path, limit: f64, weights: &[(f64, f64)]) -> anyhow::Res
 }
 
 /// The registry's default move weights (docs/planning-model.md).
-const DEFAULT_MOVE_LAB: f64 = 300_000.0;
-const DEFAULT_MOVE_WEEK: f64 = 50_000.0;
+const DEFAULT_MOVE_LAB: f64 = 1_500_000.0;
+const DEFAULT_MOVE_WEEK: f64 = 200_000.0;
 
 /// The optimizer in 60 s against HiGHS on each equipment class apart with
 /// `per_class` seconds each, on generated instances of 500–2,000 requests.

@@ -26,8 +26,8 @@ const DEFAULT_WEIGHTS: solver::Weights = solver::Weights {
     transport_per_km: 40.0,
     unassigned: 3_000_000.0,
     max_late_weeks: 8,
-    move_lab: 300_000.0,
-    move_week: 50_000.0,
+    move_lab: 1_500_000.0,
+    move_week: 200_000.0,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
