@@ -12,43 +12,13 @@
 //! from a request's list have c̄ ≥ their on-time cost ≥ the recorded floor, so the floor
 //! enters m_r and the smallest δ left out in their place.
 
-use std::time::Instant;
-
 use rayon::prelude::*;
 
-use crate::milp::{Col, in_conflict, triple_coef};
-use crate::part::Part;
+use crate::budget::Stop;
+use crate::model::{Col, Mult, Part, in_conflict, triple_coef};
 
-/// Multipliers of a part's rows, each indexed by (local lab, week): π of the capacity
-/// rows, ρ of the conflict rows and τ of the k = 2 rows, all ≥ 0; and κ of the lifted
-/// cardinality rows, indexed by the part's cut instance.
-#[derive(Debug, Clone)]
-pub(crate) struct Mult {
-    pub pi: Vec<f64>,
-    pub rho: Vec<f64>,
-    pub tau: Vec<f64>,
-    pub kappa: Vec<f64>,
-}
-
-impl Mult {
-    pub fn zero(part: &Part) -> Self {
-        let rows = part.labs.len() * part.weeks as usize;
-        Mult { pi: vec![0.0; rows], rho: vec![0.0; rows], tau: vec![0.0; rows], kappa: vec![0.0; part.cuts.inst.len()] }
-    }
-}
-
-impl Mult {
-    /// a·self + (1 − a)·other, row by row: multipliers ≥ 0 stay ≥ 0.
-    pub fn mix(&self, other: &Mult, a: f64) -> Mult {
-        let m = |x: &[f64], y: &[f64]| x.iter().zip(y).map(|(p, q)| a * p + (1.0 - a) * q).collect();
-        Mult {
-            pi: m(&self.pi, &other.pi),
-            rho: m(&self.rho, &other.rho),
-            tau: m(&self.tau, &other.tau),
-            kappa: m(&self.kappa, &other.kappa),
-        }
-    }
-}
+/// Subgradient steps at most: by then the step factor has shrunk past use.
+const SUBGRADIENT_STEPS: usize = 2000;
 
 #[derive(Debug, Clone)]
 pub(crate) struct Lagrangian {
@@ -148,19 +118,23 @@ pub(crate) fn lagrangian(part: &Part, mult: &Mult) -> Lagrangian {
     Lagrangian { value: value_of(part, mult, &m), m }
 }
 
-/// Subgradient ascent on the capacity multipliers π, from `start`, until `deadline`.
+/// Subgradient ascent on the capacity and conflict multipliers π and ρ, from `start`,
+/// until `stop` (each step is one pass over the part's columns).
 ///
 /// This replaces the LP relaxation on parts too large for one: each step costs one
 /// pass over the columns (the Lagrangian decomposes per request), needs no model in
-/// memory, and every π ≥ 0 it visits gives a valid bound, so stopping at any time is
-/// safe. Its limit is the bound of the LP relaxation of the capacity rows, and π then
-/// approaches that LP's duals, which also makes it the part's shadow prices. Steps
+/// memory, and every π, ρ ≥ 0 it visits gives a valid bound, so stopping at any time is
+/// safe. Its limit is the bound of the LP relaxation of the capacity and conflict rows,
+/// and π then approaches that LP's duals, which also makes it the part's shadow prices.
+/// The conflict rows (with `conflicts`) matter where chambers hold one test a week: a
+/// capacity row lets 1.25 tests of 80 h share a 100 h week, the conflict row only one.
+/// Steps
 /// follow Polyak's rule towards the part's incumbent `ub`. That incumbent can be far
 /// above the optimum (on the generated 100,000-request instance, five times the bound),
 /// so that full steps overshoot and the bound never leaves zero multipliers: the step
 /// factor starts small, halves after three steps without a better bound, and grows
 /// after each better one. Returns the best multipliers seen and their Lagrangian.
-pub(crate) fn subgradient(part: &Part, start: &Mult, ub: f64, deadline: Instant) -> (Mult, Lagrangian) {
+pub(crate) fn subgradient(part: &Part, start: &Mult, ub: f64, conflicts: bool, stop: &Stop) -> (Mult, Lagrangian) {
     let weeks = part.weeks as usize;
     let rows = part.labs.len() * weeks;
     let mut mult = start.clone();
@@ -168,8 +142,10 @@ pub(crate) fn subgradient(part: &Part, start: &Mult, ub: f64, deadline: Instant)
     let mut theta = 0.25;
     let mut stall = 0;
     let mut g = vec![0.0; rows];
-    for _ in 0..2000 {
-        if Instant::now() >= deadline {
+    let mut gc = vec![0.0; rows];
+    let pass = part.num_cols() as u64 + 1;
+    for _ in 0..SUBGRADIENT_STEPS {
+        if stop.spend(pass) {
             break;
         }
         let mins: Vec<(f64, Option<(usize, u32)>)> =
@@ -191,15 +167,22 @@ pub(crate) fn subgradient(part: &Part, start: &Mult, ub: f64, deadline: Instant)
         if theta < 1e-5 || target <= 1e-9 * ub.abs().max(1.0) {
             break;
         }
-        // g = hours the minimiser books on each row − capacity.
+        // g = hours the minimiser books on each row − capacity; and for the conflict
+        // rows, the bookings of more than half the capacity it puts there − 1, scaled
+        // by the capacity so that ρ moves in roubles per hour like π (ρ = C·ρ').
         for (row, gv) in g.iter_mut().enumerate() {
             *gv = -part.cap[row / weeks][row % weeks];
         }
+        gc.iter_mut().for_each(|x| *x = -1.0);
         for (r, &(_, arg)) in mins.iter().enumerate() {
             if let Some((p, s)) = arg {
                 let pair = &part.pairs[r][p];
                 for w in s..s + pair.span {
-                    g[part.row(pair.lab, w)] += pair.usage;
+                    let row = part.row(pair.lab, w);
+                    g[row] += pair.usage;
+                    if in_conflict(pair.usage, part.cap[pair.lab as usize][w as usize]) {
+                        gc[row] += 1.0;
+                    }
                 }
             }
         }
@@ -212,13 +195,24 @@ pub(crate) fn subgradient(part: &Part, start: &Mult, ub: f64, deadline: Instant)
             }
             norm += *gv * *gv;
         }
+        for (row, (gv, &q)) in gc.iter_mut().zip(&mult.rho).enumerate() {
+            if !conflicts || (q <= 0.0 && *gv < 0.0) {
+                *gv = 0.0;
+            }
+            *gv *= part.cap[row / weeks][row % weeks];
+            norm += *gv * *gv;
+        }
         if norm <= 1e-12 {
-            // The minimiser fits every row with complementary slackness: π is optimal.
+            // The minimiser fits every row with complementary slackness: optimal.
             break;
         }
         let step = theta * target / norm;
         for (p, &gv) in mult.pi.iter_mut().zip(&g) {
             *p = (*p + step * gv).max(0.0);
+        }
+        for (row, (q, &gv)) in mult.rho.iter_mut().zip(&gc).enumerate() {
+            let c = part.cap[row / weeks][row % weeks];
+            *q = (*q + step * gv * c).max(0.0);
         }
     }
     best.unwrap_or_else(|| {
@@ -272,23 +266,11 @@ pub(crate) fn select_columns(
     (cols, excluded_min)
 }
 
-pub(crate) fn all_columns(part: &Part) -> Vec<Col> {
-    let mut cols = Vec::with_capacity(part.num_cols());
-    for (r, ps) in part.pairs.iter().enumerate() {
-        for (p, pair) in ps.iter().enumerate() {
-            for &s in &pair.starts {
-                cols.push(Col { r: r as u32, p: p as u32, s });
-            }
-        }
-    }
-    cols
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::cuts::part_cuts;
-    use crate::part::Pair;
+    use crate::model::Pair;
     use proptest::prelude::*;
 
     proptest! {
@@ -309,6 +291,7 @@ mod tests {
                     usage,
                     cost: 1000.0,
                     starts: (first..=weeks - span).step_by(2).collect(),
+                    home: (lab == 0).then_some(first + 1),
                 })
                 .collect();
             let mut part = Part {
@@ -321,8 +304,9 @@ mod tests {
                 penalty: vec![1e6],
                 due: vec![5],
                 tard_rate: vec![300.0],
+                move_week: 70.0,
                 weeks,
-                cuts: crate::cuts::Cuts::default(),
+                cuts: crate::model::Cuts::default(),
             };
             part.cuts = part_cuts(&part);
             let rows = 2 * weeks as usize;

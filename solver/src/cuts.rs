@@ -21,37 +21,11 @@
 use std::collections::HashMap;
 
 use crate::data::HOURS_EPS;
-use crate::milp::triple_coef;
-use crate::part::Part;
+use crate::model::{Cut, Cuts, Part, USAGE_EPS, triple_coef};
 
-/// Usages closer than this are the same (they come from the same hours / span).
-const USAGE_EPS: f64 = 1e-7;
 /// Distinct usages at one lab beyond which no cuts are lifted (the three reference
 /// instances and the generated one have at most six per lab and equipment class).
 const MAX_USAGES: usize = 8;
-
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Cut {
-    pub rhs: f64,
-    /// (usage, coefficient), ascending by usage; a usage not listed has coefficient 0.
-    pub coef: Vec<(f64, f64)>,
-}
-
-impl Cut {
-    pub fn a(&self, usage: f64) -> f64 {
-        self.coef.iter().find(|(u, _)| (u - usage).abs() <= USAGE_EPS).map_or(0.0, |c| c.1)
-    }
-}
-
-/// The cuts of a part: each instance is a (row, cut) pair.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Cuts {
-    pub cuts: Vec<Cut>,
-    /// (row, index into `cuts`) of each instance.
-    pub inst: Vec<(usize, u32)>,
-    /// Instances of each row.
-    pub by_row: Vec<Vec<u32>>,
-}
 
 /// Largest Σ a·n over multisets of `items` (usage, a) with Σ usage·n ≤ room.
 fn best(items: &[(f64, f64)], room: f64) -> f64 {

@@ -61,9 +61,292 @@ pub(crate) struct Data<'a> {
     pub reqs: Vec<ReqData>,
     /// The confirmed booking of each request, if any: (lab, start week).
     pub pinned: Vec<Option<(usize, u32)>>,
+    /// The current (published, unconfirmed) booking of each request, if any.
+    pub current: Vec<Option<(usize, u32)>>,
     pub lab_index: HashMap<&'a str, usize>,
     pub req_index: HashMap<&'a str, usize>,
     pub eq_index: HashMap<&'a str, usize>,
+}
+
+/// The ids of the instance resolved to positions.
+struct Indexes<'a> {
+    region: HashMap<&'a str, usize>,
+    eq: HashMap<&'a str, usize>,
+    test_type: HashMap<&'a str, usize>,
+    lab: HashMap<&'a str, usize>,
+    company: HashMap<&'a str, usize>,
+    request: HashMap<&'a str, usize>,
+}
+
+impl<'a> Indexes<'a> {
+    fn new(inst: &'a Instance, problems: &mut Vec<InstanceProblem>) -> Self {
+        Indexes {
+            region: index_of(&inst.regions, |r| r.code.as_str(), "region", problems),
+            eq: index_of(&inst.equipment, |e| e.code.as_str(), "equipment", problems),
+            test_type: index_of(&inst.test_types, |t| t.code.as_str(), "test type", problems),
+            lab: index_of(&inst.labs, |l| l.id.as_str(), "lab", problems),
+            company: index_of(&inst.companies, |c| c.id.as_str(), "company", problems),
+            request: index_of(&inst.requests, |r| r.id.as_str(), "request", problems),
+        }
+    }
+}
+
+/// Format, horizon and weights.
+fn check_header(inst: &Instance, problems: &mut Vec<InstanceProblem>) {
+    if inst.format != INSTANCE_FORMAT {
+        problems.push(InstanceProblem::Format(inst.format.clone()));
+    }
+    match NaiveDate::parse_from_str(&inst.horizon.start, "%Y-%m-%d") {
+        Ok(d) if d.weekday() != Weekday::Mon => problems.push(InstanceProblem::HorizonNotMonday {
+            start: inst.horizon.start.clone(),
+            weekday: d.weekday().to_string(),
+        }),
+        Ok(_) => {}
+        Err(_) => problems.push(InstanceProblem::BadDate(inst.horizon.start.clone())),
+    }
+    if inst.horizon.weeks == 0 {
+        problems.push(InstanceProblem::EmptyHorizon);
+    }
+    let w = &inst.weights;
+    for (name, v) in [
+        ("tardiness_per_week", w.tardiness_per_week),
+        ("transport_per_km", w.transport_per_km),
+        ("unassigned", w.unassigned),
+        ("move_lab", w.move_lab),
+        ("move_week", w.move_week),
+    ] {
+        if !(v.is_finite() && v >= 0.0) {
+            problems.push(InstanceProblem::Negative { what: format!("weights.{name}"), value: v });
+        }
+    }
+}
+
+/// The symmetric distance matrix between regions; `None` where no distance is given.
+fn distances(
+    inst: &Instance,
+    region_index: &HashMap<&str, usize>,
+    problems: &mut Vec<InstanceProblem>,
+) -> Vec<Vec<Option<f64>>> {
+    let nreg = inst.regions.len();
+    let mut dist = vec![vec![None; nreg]; nreg];
+    for (i, row) in dist.iter_mut().enumerate() {
+        row[i] = Some(0.0);
+    }
+    for d in &inst.distances {
+        let ends = (region_index.get(d.from.as_str()), region_index.get(d.to.as_str()));
+        for code in [&d.from, &d.to] {
+            if !region_index.contains_key(code.as_str()) {
+                problems.push(InstanceProblem::unknown("region", code, format!("distance {}–{}", d.from, d.to)));
+            }
+        }
+        if !(d.km.is_finite() && d.km >= 0.0) {
+            problems.push(InstanceProblem::Negative { what: format!("distance {}–{}", d.from, d.to), value: d.km });
+        }
+        if let (Some(&a), Some(&b)) = ends {
+            dist[a][b] = Some(d.km);
+            dist[b][a] = Some(d.km);
+        }
+    }
+    dist
+}
+
+/// The equipment class and hours of each test type (`usize::MAX` for an unknown class).
+fn test_types(
+    inst: &Instance,
+    eq_index: &HashMap<&str, usize>,
+    problems: &mut Vec<InstanceProblem>,
+) -> (Vec<usize>, Vec<f64>) {
+    for e in &inst.equipment {
+        if !(e.max_hours_per_test_week.is_finite() && e.max_hours_per_test_week > 0.0) {
+            problems.push(InstanceProblem::Negative {
+                what: format!("equipment {} max_hours_per_test_week", e.code),
+                value: e.max_hours_per_test_week,
+            });
+        }
+    }
+    let mut eq_of_type = Vec::with_capacity(inst.test_types.len());
+    let mut hours_of_type = Vec::with_capacity(inst.test_types.len());
+    for t in &inst.test_types {
+        match eq_index.get(t.equipment.as_str()) {
+            Some(&e) => eq_of_type.push(e),
+            None => {
+                problems.push(InstanceProblem::unknown("equipment", &t.equipment, format!("test type {}", t.code)));
+                eq_of_type.push(usize::MAX);
+            }
+        }
+        if !(t.hours.is_finite() && t.hours > 0.0) {
+            problems.push(InstanceProblem::Negative { what: format!("test type {} hours", t.code), value: t.hours });
+        }
+        hours_of_type.push(t.hours);
+    }
+    (eq_of_type, hours_of_type)
+}
+
+/// Each lab's region, offers (base capacity every week) and accreditation.
+fn labs(inst: &Instance, idx: &Indexes, problems: &mut Vec<InstanceProblem>) -> Vec<LabData> {
+    let weeks = inst.horizon.weeks;
+    let neq = inst.equipment.len();
+    let mut labs = Vec::with_capacity(inst.labs.len());
+    for l in &inst.labs {
+        let region = idx.region.get(l.region.as_str()).copied().unwrap_or_else(|| {
+            problems.push(InstanceProblem::unknown("region", &l.region, format!("lab {}", l.id)));
+            usize::MAX
+        });
+        let mut offers: Vec<Option<Offer>> = vec![None; neq];
+        for c in &l.capacity {
+            let Some(&e) = idx.eq.get(c.equipment.as_str()) else {
+                problems.push(InstanceProblem::unknown("equipment", &c.equipment, format!("lab {} capacity", l.id)));
+                continue;
+            };
+            for (what, v) in [("hours_per_week", c.hours_per_week), ("price_per_hour", c.price_per_hour)] {
+                if !(v.is_finite() && v >= 0.0) {
+                    problems.push(InstanceProblem::Negative {
+                        what: format!("lab {} {} {what}", l.id, c.equipment),
+                        value: v,
+                    });
+                }
+            }
+            if offers[e].is_some() {
+                problems.push(InstanceProblem::Duplicate { kind: "capacity", id: format!("{} {}", l.id, c.equipment) });
+            }
+            // A class offered at zero base hours has no rate, so no test can run there.
+            if c.hours_per_week > 0.0 {
+                let max = inst.equipment[e].max_hours_per_test_week;
+                offers[e] = Some(Offer {
+                    price: c.price_per_hour,
+                    rate: max.min(c.hours_per_week),
+                    cap: vec![c.hours_per_week; weeks as usize],
+                });
+            }
+        }
+        let mut accredited = HashSet::new();
+        for code in &l.accredited {
+            match idx.test_type.get(code.as_str()) {
+                Some(&t) => {
+                    accredited.insert(t);
+                }
+                None => {
+                    problems.push(InstanceProblem::unknown("test type", code, format!("lab {} accreditation", l.id)))
+                }
+            }
+        }
+        labs.push(LabData { region, offers, accredited });
+    }
+    labs
+}
+
+/// Puts each capacity override in its week.
+fn apply_overrides(inst: &Instance, idx: &Indexes, labs: &mut [LabData], problems: &mut Vec<InstanceProblem>) {
+    for o in &inst.capacity_overrides {
+        let what = format!("capacity override {} {} week {}", o.lab, o.equipment, o.week);
+        if !(o.hours_per_week.is_finite() && o.hours_per_week >= 0.0) {
+            problems.push(InstanceProblem::Negative { what: what.clone(), value: o.hours_per_week });
+        }
+        let (Some(&l), Some(&e)) = (idx.lab.get(o.lab.as_str()), idx.eq.get(o.equipment.as_str())) else {
+            if !idx.lab.contains_key(o.lab.as_str()) {
+                problems.push(InstanceProblem::unknown("lab", &o.lab, what.clone()));
+            }
+            if !idx.eq.contains_key(o.equipment.as_str()) {
+                problems.push(InstanceProblem::unknown("equipment", &o.equipment, what));
+            }
+            continue;
+        };
+        // Overrides past the horizon concern a later run; the lab may also have
+        // closed a class it offers no base capacity for, which changes nothing.
+        if let Some(offer) = labs[l].offers[e].as_mut()
+            && let Some(c) = offer.cap.get_mut(o.week as usize)
+        {
+            *c = o.hours_per_week.max(0.0);
+        }
+    }
+}
+
+/// For each test type, the labs accredited for it that offer capacity of its class,
+/// and all the labs accredited for it; both in lab order.
+fn type_labs(ntypes: usize, labs: &[LabData], eq_of_type: &[usize]) -> (Vec<Vec<usize>>, Vec<Vec<usize>>) {
+    let mut offering = vec![Vec::new(); ntypes];
+    let mut accredited = vec![Vec::new(); ntypes];
+    for (li, lab) in labs.iter().enumerate() {
+        let mut acc: Vec<usize> = lab.accredited.iter().copied().collect();
+        acc.sort_unstable();
+        for t in acc {
+            accredited[t].push(li);
+            if eq_of_type[t] != usize::MAX && lab.offers[eq_of_type[t]].is_some() {
+                offering[t].push(li);
+            }
+        }
+    }
+    (offering, accredited)
+}
+
+/// Each request resolved; a distance must exist between its company and every lab
+/// that could take it.
+fn requests(
+    inst: &Instance,
+    idx: &Indexes,
+    labs: &[LabData],
+    type_labs: &[Vec<usize>],
+    dist: &[Vec<Option<f64>>],
+    problems: &mut Vec<InstanceProblem>,
+) -> Vec<ReqData> {
+    let mut company_region = Vec::with_capacity(inst.companies.len());
+    for c in &inst.companies {
+        company_region.push(idx.region.get(c.region.as_str()).copied().unwrap_or_else(|| {
+            problems.push(InstanceProblem::unknown("region", &c.region, format!("company {}", c.id)));
+            usize::MAX
+        }));
+    }
+    let mut reqs = Vec::with_capacity(inst.requests.len());
+    let mut missing_dist = HashSet::new();
+    for r in &inst.requests {
+        let region = match idx.company.get(r.company.as_str()) {
+            Some(&c) => company_region[c],
+            None => {
+                problems.push(InstanceProblem::unknown("company", &r.company, format!("request {}", r.id)));
+                usize::MAX
+            }
+        };
+        let test_type = idx.test_type.get(r.test_type.as_str()).copied().unwrap_or_else(|| {
+            problems.push(InstanceProblem::unknown("test type", &r.test_type, format!("request {}", r.id)));
+            usize::MAX
+        });
+        if r.samples < 1 {
+            problems.push(InstanceProblem::Invalid(format!("request {}: samples must be at least 1", r.id)));
+        }
+        if !(1..=3).contains(&r.priority) {
+            problems
+                .push(InstanceProblem::Invalid(format!("request {}: priority {} is not 1, 2 or 3", r.id, r.priority)));
+        }
+        let mut excluded = Vec::new();
+        for l in &r.excluded_labs {
+            match idx.lab.get(l.as_str()) {
+                Some(&li) => excluded.push(li),
+                None => problems.push(InstanceProblem::unknown("lab", l, format!("request {} excluded_labs", r.id))),
+            }
+        }
+        if region != usize::MAX && test_type != usize::MAX {
+            for &l in &type_labs[test_type] {
+                let lr = labs[l].region;
+                if lr != usize::MAX && dist[region][lr].is_none() && missing_dist.insert((region, lr)) {
+                    problems.push(InstanceProblem::MissingDistance {
+                        from: inst.regions[region].code.clone(),
+                        to: inst.regions[lr].code.clone(),
+                        request: r.id.clone(),
+                    });
+                }
+            }
+        }
+        reqs.push(ReqData {
+            region,
+            test_type,
+            samples: f64::from(r.samples),
+            release: r.release_week,
+            due: r.due_week,
+            priority: f64::from(r.priority),
+            excluded,
+        });
+    }
+    reqs
 }
 
 impl<'a> Data<'a> {
@@ -71,244 +354,20 @@ impl<'a> Data<'a> {
     /// rather than stopping at the first, so one error names all offending ids.
     pub fn new(inst: &'a Instance) -> Result<Self, InstanceError> {
         let mut problems = Vec::new();
-        if inst.format != INSTANCE_FORMAT {
-            problems.push(InstanceProblem::Format(inst.format.clone()));
-        }
-        match NaiveDate::parse_from_str(&inst.horizon.start, "%Y-%m-%d") {
-            Ok(d) if d.weekday() != Weekday::Mon => problems.push(InstanceProblem::HorizonNotMonday {
-                start: inst.horizon.start.clone(),
-                weekday: d.weekday().to_string(),
-            }),
-            Ok(_) => {}
-            Err(_) => problems.push(InstanceProblem::BadDate(inst.horizon.start.clone())),
-        }
-        if inst.horizon.weeks == 0 {
-            problems.push(InstanceProblem::EmptyHorizon);
-        }
-        let w = &inst.weights;
-        for (name, v) in [
-            ("tardiness_per_week", w.tardiness_per_week),
-            ("transport_per_km", w.transport_per_km),
-            ("unassigned", w.unassigned),
-        ] {
-            if !(v.is_finite() && v >= 0.0) {
-                problems.push(InstanceProblem::Negative { what: format!("weights.{name}"), value: v });
-            }
-        }
-        let weeks = inst.horizon.weeks;
-
-        let region_index = index_of(&inst.regions, |r| r.code.as_str(), "region", &mut problems);
-        let eq_index = index_of(&inst.equipment, |e| e.code.as_str(), "equipment", &mut problems);
-        let type_index = index_of(&inst.test_types, |t| t.code.as_str(), "test type", &mut problems);
-        let lab_index = index_of(&inst.labs, |l| l.id.as_str(), "lab", &mut problems);
-        let company_index = index_of(&inst.companies, |c| c.id.as_str(), "company", &mut problems);
-        let req_index = index_of(&inst.requests, |r| r.id.as_str(), "request", &mut problems);
-
-        let nreg = inst.regions.len();
-        let mut dist = vec![vec![None; nreg]; nreg];
-        for (i, row) in dist.iter_mut().enumerate() {
-            row[i] = Some(0.0);
-        }
-        for d in &inst.distances {
-            let ends = (region_index.get(d.from.as_str()), region_index.get(d.to.as_str()));
-            for code in [&d.from, &d.to] {
-                if !region_index.contains_key(code.as_str()) {
-                    problems.push(InstanceProblem::unknown("region", code, format!("distance {}–{}", d.from, d.to)));
-                }
-            }
-            if !(d.km.is_finite() && d.km >= 0.0) {
-                problems
-                    .push(InstanceProblem::Negative { what: format!("distance {}–{}", d.from, d.to), value: d.km });
-            }
-            if let (Some(&a), Some(&b)) = ends {
-                dist[a][b] = Some(d.km);
-                dist[b][a] = Some(d.km);
-            }
-        }
-
-        for e in &inst.equipment {
-            if !(e.max_hours_per_test_week.is_finite() && e.max_hours_per_test_week > 0.0) {
-                problems.push(InstanceProblem::Negative {
-                    what: format!("equipment {} max_hours_per_test_week", e.code),
-                    value: e.max_hours_per_test_week,
-                });
-            }
-        }
-        let mut eq_of_type = Vec::with_capacity(inst.test_types.len());
-        let mut hours_of_type = Vec::with_capacity(inst.test_types.len());
-        for t in &inst.test_types {
-            match eq_index.get(t.equipment.as_str()) {
-                Some(&e) => eq_of_type.push(e),
-                None => {
-                    problems.push(InstanceProblem::unknown("equipment", &t.equipment, format!("test type {}", t.code)));
-                    eq_of_type.push(usize::MAX);
-                }
-            }
-            if !(t.hours.is_finite() && t.hours > 0.0) {
-                problems
-                    .push(InstanceProblem::Negative { what: format!("test type {} hours", t.code), value: t.hours });
-            }
-            hours_of_type.push(t.hours);
-        }
-
-        let neq = inst.equipment.len();
-        let mut labs = Vec::with_capacity(inst.labs.len());
-        for l in &inst.labs {
-            let region = region_index.get(l.region.as_str()).copied().unwrap_or_else(|| {
-                problems.push(InstanceProblem::unknown("region", &l.region, format!("lab {}", l.id)));
-                usize::MAX
-            });
-            let mut offers: Vec<Option<Offer>> = vec![None; neq];
-            for c in &l.capacity {
-                let Some(&e) = eq_index.get(c.equipment.as_str()) else {
-                    problems.push(InstanceProblem::unknown(
-                        "equipment",
-                        &c.equipment,
-                        format!("lab {} capacity", l.id),
-                    ));
-                    continue;
-                };
-                for (what, v) in [("hours_per_week", c.hours_per_week), ("price_per_hour", c.price_per_hour)] {
-                    if !(v.is_finite() && v >= 0.0) {
-                        problems.push(InstanceProblem::Negative {
-                            what: format!("lab {} {} {what}", l.id, c.equipment),
-                            value: v,
-                        });
-                    }
-                }
-                if offers[e].is_some() {
-                    problems
-                        .push(InstanceProblem::Duplicate { kind: "capacity", id: format!("{} {}", l.id, c.equipment) });
-                }
-                // A class offered at zero base hours has no rate, so no test can run there.
-                if c.hours_per_week > 0.0 {
-                    let max = inst.equipment[e].max_hours_per_test_week;
-                    offers[e] = Some(Offer {
-                        price: c.price_per_hour,
-                        rate: max.min(c.hours_per_week),
-                        cap: vec![c.hours_per_week; weeks as usize],
-                    });
-                }
-            }
-            let mut accredited = HashSet::new();
-            for code in &l.accredited {
-                match type_index.get(code.as_str()) {
-                    Some(&t) => {
-                        accredited.insert(t);
-                    }
-                    None => problems.push(InstanceProblem::unknown(
-                        "test type",
-                        code,
-                        format!("lab {} accreditation", l.id),
-                    )),
-                }
-            }
-            labs.push(LabData { region, offers, accredited });
-        }
-        for o in &inst.capacity_overrides {
-            let what = format!("capacity override {} {} week {}", o.lab, o.equipment, o.week);
-            if !(o.hours_per_week.is_finite() && o.hours_per_week >= 0.0) {
-                problems.push(InstanceProblem::Negative { what: what.clone(), value: o.hours_per_week });
-            }
-            let (Some(&l), Some(&e)) = (lab_index.get(o.lab.as_str()), eq_index.get(o.equipment.as_str())) else {
-                if !lab_index.contains_key(o.lab.as_str()) {
-                    problems.push(InstanceProblem::unknown("lab", &o.lab, what.clone()));
-                }
-                if !eq_index.contains_key(o.equipment.as_str()) {
-                    problems.push(InstanceProblem::unknown("equipment", &o.equipment, what));
-                }
-                continue;
-            };
-            // Overrides past the horizon concern a later run; the lab may also have
-            // closed a class it offers no base capacity for, which changes nothing.
-            if let Some(offer) = labs[l].offers[e].as_mut()
-                && let Some(c) = offer.cap.get_mut(o.week as usize)
-            {
-                *c = o.hours_per_week.max(0.0);
-            }
-        }
-
-        let mut type_labs = vec![Vec::new(); inst.test_types.len()];
-        let mut type_accredited = vec![Vec::new(); inst.test_types.len()];
-        for (li, lab) in labs.iter().enumerate() {
-            let mut acc: Vec<usize> = lab.accredited.iter().copied().collect();
-            acc.sort_unstable();
-            for t in acc {
-                type_accredited[t].push(li);
-                if eq_of_type[t] != usize::MAX && lab.offers[eq_of_type[t]].is_some() {
-                    type_labs[t].push(li);
-                }
-            }
-        }
-
-        let mut company_region = Vec::with_capacity(inst.companies.len());
-        for c in &inst.companies {
-            company_region.push(region_index.get(c.region.as_str()).copied().unwrap_or_else(|| {
-                problems.push(InstanceProblem::unknown("region", &c.region, format!("company {}", c.id)));
-                usize::MAX
-            }));
-        }
-        let mut reqs = Vec::with_capacity(inst.requests.len());
-        let mut missing_dist = HashSet::new();
-        for r in &inst.requests {
-            let region = match company_index.get(r.company.as_str()) {
-                Some(&c) => company_region[c],
-                None => {
-                    problems.push(InstanceProblem::unknown("company", &r.company, format!("request {}", r.id)));
-                    usize::MAX
-                }
-            };
-            let test_type = type_index.get(r.test_type.as_str()).copied().unwrap_or_else(|| {
-                problems.push(InstanceProblem::unknown("test type", &r.test_type, format!("request {}", r.id)));
-                usize::MAX
-            });
-            if r.samples < 1 {
-                problems.push(InstanceProblem::Invalid(format!("request {}: samples must be at least 1", r.id)));
-            }
-            if !(1..=3).contains(&r.priority) {
-                problems.push(InstanceProblem::Invalid(format!(
-                    "request {}: priority {} is not 1, 2 or 3",
-                    r.id, r.priority
-                )));
-            }
-            let mut excluded = Vec::new();
-            for l in &r.excluded_labs {
-                match lab_index.get(l.as_str()) {
-                    Some(&li) => excluded.push(li),
-                    None => {
-                        problems.push(InstanceProblem::unknown("lab", l, format!("request {} excluded_labs", r.id)))
-                    }
-                }
-            }
-            if region != usize::MAX && test_type != usize::MAX {
-                for &l in &type_labs[test_type] {
-                    let lr = labs[l].region;
-                    if lr != usize::MAX && dist[region][lr].is_none() && missing_dist.insert((region, lr)) {
-                        problems.push(InstanceProblem::MissingDistance {
-                            from: inst.regions[region].code.clone(),
-                            to: inst.regions[lr].code.clone(),
-                            request: r.id.clone(),
-                        });
-                    }
-                }
-            }
-            reqs.push(ReqData {
-                region,
-                test_type,
-                samples: f64::from(r.samples),
-                release: r.release_week,
-                due: r.due_week,
-                priority: f64::from(r.priority),
-                excluded,
-            });
-        }
+        check_header(inst, &mut problems);
+        let idx = Indexes::new(inst, &mut problems);
+        let dist = distances(inst, &idx.region, &mut problems);
+        let (eq_of_type, hours_of_type) = test_types(inst, &idx.eq, &mut problems);
+        let mut labs = labs(inst, &idx, &mut problems);
+        apply_overrides(inst, &idx, &mut labs, &mut problems);
+        let (type_labs, type_accredited) = type_labs(inst.test_types.len(), &labs, &eq_of_type);
+        let reqs = requests(inst, &idx, &labs, &type_labs, &dist, &mut problems);
         if !problems.is_empty() {
             return Err(InstanceError { problems });
         }
-
         let mut data = Data {
             inst,
-            weeks,
+            weeks: inst.horizon.weeks,
             eq_of_type,
             hours_of_type,
             labs,
@@ -317,11 +376,13 @@ impl<'a> Data<'a> {
             dist,
             reqs,
             pinned: vec![None; inst.requests.len()],
-            lab_index,
-            req_index,
-            eq_index,
+            current: vec![None; inst.requests.len()],
+            lab_index: idx.lab,
+            req_index: idx.request,
+            eq_index: idx.eq,
         };
         data.check_pinned(&mut problems);
+        data.check_current(&mut problems);
         if problems.is_empty() { Ok(data) } else { Err(InstanceError { problems }) }
     }
 
@@ -380,6 +441,29 @@ impl<'a> Data<'a> {
             .collect();
         over.sort_by_key(|p| p.to_string());
         problems.extend(over);
+    }
+
+    /// A current booking must name a known request and lab, once, and not a pinned
+    /// request. One that breaks a rule is no error: the request must move, paying its
+    /// penalty.
+    fn check_current(&mut self, problems: &mut Vec<InstanceProblem>) {
+        for c in &self.inst.current {
+            let Some(&r) = self.req_index.get(c.request.as_str()) else {
+                problems.push(InstanceProblem::unknown("request", &c.request, "current".to_string()));
+                continue;
+            };
+            let Some(&l) = self.lab_index.get(c.lab.as_str()) else {
+                problems.push(InstanceProblem::unknown("lab", &c.lab, format!("current booking of {}", c.request)));
+                continue;
+            };
+            if self.inst.pinned.iter().any(|p| p.request == c.request) {
+                problems.push(InstanceProblem::PinnedAndCurrent { request: c.request.clone() });
+            } else if self.current[r].is_some() {
+                problems.push(InstanceProblem::CurrentTwice { request: c.request.clone() });
+            } else {
+                self.current[r] = Some((l, c.start_week));
+            }
+        }
     }
 
     /// Checks one assignment against every rule that concerns it alone (all but
@@ -454,8 +538,33 @@ impl<'a> Data<'a> {
         self.inst.weights.tardiness_per_week * self.reqs[r].priority * f64::from(self.late_weeks(r, end))
     }
 
+    /// The objective term of leaving request r out: its penalty, and the move penalty
+    /// when that drops a current booking.
     pub fn penalty(&self, r: usize) -> f64 {
-        self.inst.weights.unassigned * self.reqs[r].priority
+        self.inst.weights.unassigned * self.reqs[r].priority + self.lab_move(r, usize::MAX)
+    }
+
+    /// The move term of request r at lab l that does not depend on the week:
+    /// `move_lab` when r has a current booking at another lab (or l is none).
+    pub fn lab_move(&self, r: usize, l: usize) -> f64 {
+        match self.current[r] {
+            Some((l0, _)) if l0 != l => self.inst.weights.move_lab,
+            _ => 0.0,
+        }
+    }
+
+    /// The move term of booking request r at lab l from week s.
+    pub fn move_cost(&self, r: usize, l: usize, s: u32) -> f64 {
+        match self.current[r] {
+            Some((l0, s0)) if l0 == l => self.inst.weights.move_week * f64::from(s.abs_diff(s0)),
+            Some(_) => self.inst.weights.move_lab,
+            None => 0.0,
+        }
+    }
+
+    /// The objective term of booking request r at lab l from week s to week `end`.
+    pub fn booking_cost(&self, r: usize, l: usize, s: u32, end: u32) -> f64 {
+        self.base_cost(r, l) + self.tardiness(r, end) + self.move_cost(r, l, s)
     }
 }
 

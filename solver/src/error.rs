@@ -31,6 +31,10 @@ pub enum InstanceProblem {
     Invalid(String),
     #[error("pinned booking of {request} at {lab} from week {start_week} breaks a rule: {rule}")]
     PinnedBreaksRule { request: String, lab: String, start_week: u32, rule: String },
+    #[error("request {request} is both pinned and current: a confirmed booking is only pinned")]
+    PinnedAndCurrent { request: String },
+    #[error("request {request} has more than one current booking")]
+    CurrentTwice { request: String },
     #[error(
         "pinned bookings {} use {used:.2} h of {equipment} at lab {lab} in week {week}, over its capacity {capacity}",
         .requests.join(", ")

@@ -4,10 +4,13 @@
 use std::collections::HashMap;
 
 use crate::data::{Data, HOURS_EPS};
+use crate::moves::{moves, settle};
 use crate::types::{Assignment, Bottleneck, PLAN_FORMAT, Plan, PlanStatus, Reason, Unassigned};
 
 /// Builds the plan from where each request is placed, computing every figure by the
-/// rules so that the reported objective is exactly the validated one.
+/// rules so that the reported objective is exactly the validated one. A move of a
+/// current booking that does not pay is undone first (see `moves.rs`): that never
+/// raises the objective, so `bound` stays below it.
 pub(crate) fn assemble(
     data: &Data,
     placement: &[Option<(usize, u32)>],
@@ -16,6 +19,9 @@ pub(crate) fn assemble(
     seconds: f64,
 ) -> Plan {
     let inst = data.inst;
+    let mut settled = placement.to_vec();
+    settle(data, &mut settled);
+    let placement = &settled[..];
     let mut objective = 0.0;
     let mut assignments = Vec::new();
     let mut unassigned = Vec::new();
@@ -28,7 +34,7 @@ pub(crate) fn assemble(
                     continue;
                 };
                 let end = s + fp.span - 1;
-                let cost = data.base_cost(r, l) + data.tardiness(r, end);
+                let cost = data.booking_cost(r, l, s, end);
                 objective += cost;
                 let e = data.eq_of_type[t];
                 for w in s..=end {
@@ -74,6 +80,8 @@ pub(crate) fn assemble(
     let bound = bound.min(objective);
     let gap = ((objective - bound) / objective.max(1.0)).max(0.0);
     let status = if gap <= 1e-9 { PlanStatus::Optimal } else { PlanStatus::Feasible };
+    let has_current = data.current.iter().any(Option::is_some);
+    let (moved, moves) = if has_current { moves(data, placement) } else { (0, Vec::new()) };
     Plan {
         format: PLAN_FORMAT.to_string(),
         status,
@@ -84,6 +92,9 @@ pub(crate) fn assemble(
         assignments,
         unassigned,
         bottlenecks,
+        moved: has_current.then_some(moved),
+        moves,
+        deterministic: None,
     }
 }
 

@@ -1,13 +1,8 @@
 //! Greedy plans for one part: fast, always valid, and the starting point of the MILP.
 
-use std::time::Instant;
-
+use crate::budget::Stop;
 use crate::data::HOURS_EPS;
-use crate::milp::Col;
-use crate::part::{Pair, Part};
-
-/// The booking chosen for each request of a part: (pairing index, start week).
-pub(crate) type Sel = Vec<Option<(usize, u32)>>;
+use crate::model::{Col, Pair, Part, Sel};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Order {
@@ -18,16 +13,6 @@ pub(crate) enum Order {
     PriorityHours,
     /// Earliest due week first, ignoring priority: the plain baseline.
     Edd,
-}
-
-pub(crate) fn objective(part: &Part, sel: &Sel) -> f64 {
-    sel.iter()
-        .enumerate()
-        .map(|(r, s)| match s {
-            Some((p, start)) => part.col_cost(r, &part.pairs[r][*p], *start),
-            None => part.penalty[r],
-        })
-        .sum()
 }
 
 pub(crate) fn fits(part: &Part, load: &[f64], p: &Pair, start: u32) -> bool {
@@ -56,15 +41,27 @@ pub(crate) fn load_of(part: &Part, sel: &Sel) -> Vec<f64> {
 /// Assigns requests one by one in `order`, each to its cheapest booking that still
 /// fits. With `prices` (per capacity row, e.g. LP duals) the choice also weighs the
 /// congestion a booking causes, but the plan is always valid.
-pub(crate) fn greedy(part: &Part, order: Order, prices: Option<&[f64]>, deadline: Option<Instant>) -> Sel {
+pub(crate) fn greedy(part: &Part, order: Order, prices: Option<&[f64]>, stop: &Stop) -> Sel {
     let mut sel = greedy_plain(part, order, prices);
     let mut load = load_of(part, &sel);
-    improve(part, &mut sel, &mut load, deadline);
+    improve(part, &mut sel, &mut load, stop);
     sel
 }
 
 /// The one-pass greedy without local search.
 pub(crate) fn greedy_plain(part: &Part, order: Order, prices: Option<&[f64]>) -> Sel {
+    greedy_pass(part, order, prices, false)
+}
+
+/// The one-pass greedy that first puts every request back on its current booking
+/// where it still fits, in `order`, and then books the others: a re-plan keeps the
+/// published plan's bookings unless moving them pays, and booking the new requests
+/// first would take the weeks the current bookings hold.
+pub(crate) fn greedy_keeping(part: &Part, order: Order) -> Sel {
+    greedy_pass(part, order, None, true)
+}
+
+fn greedy_pass(part: &Part, order: Order, prices: Option<&[f64]>, keep_current: bool) -> Sel {
     let n = part.reqs.len();
     let mut idx: Vec<usize> = (0..n).collect();
     let demand = |r: usize| part.pairs[r].first().map_or(0.0, |p| p.usage * f64::from(p.span));
@@ -79,7 +76,20 @@ pub(crate) fn greedy_plain(part: &Part, order: Order, prices: Option<&[f64]>) ->
     }
     let mut load = vec![0.0; part.labs.len() * part.weeks as usize];
     let mut sel: Sel = vec![None; n];
+    if keep_current {
+        for &r in &idx {
+            if let Some((p, s)) = part.home_col(r)
+                && fits(part, &load, &part.pairs[r][p], s)
+            {
+                apply(part, &mut load, &part.pairs[r][p], s, 1.0);
+                sel[r] = Some((p, s));
+            }
+        }
+    }
     for r in idx {
+        if sel[r].is_some() {
+            continue;
+        }
         if let Some((_, pi, s)) = best_fit(part, &load, r, prices) {
             apply(part, &mut load, &part.pairs[r][pi], s, 1.0);
             sel[r] = Some((pi, s));
@@ -92,7 +102,7 @@ pub(crate) fn greedy_plain(part: &Part, order: Order, prices: Option<&[f64]>) ->
 /// its request is still open and it fits, then the priced greedy for the requests left
 /// and the local search. Time-indexed relaxations are mostly integral where capacity is
 /// tight, so this keeps the LP's packing where a one-pass greedy fragments capacity.
-pub(crate) fn round_lp(part: &Part, cols: &[Col], x: &[f64], prices: &[f64], deadline: Option<Instant>) -> Sel {
+pub(crate) fn round_lp(part: &Part, cols: &[Col], x: &[f64], prices: &[f64], stop: &Stop) -> Sel {
     let mut order: Vec<usize> = (0..cols.len().min(x.len())).filter(|&j| x[j] > 1e-6).collect();
     let cost = |j: usize| {
         let c = cols[j];
@@ -118,7 +128,7 @@ pub(crate) fn round_lp(part: &Part, cols: &[Col], x: &[f64], prices: &[f64], dea
             sel[r] = Some((pi, s));
         }
     }
-    improve(part, &mut sel, &mut load, deadline);
+    improve(part, &mut sel, &mut load, stop);
     sel
 }
 
@@ -140,20 +150,25 @@ fn best_fit(part: &Part, load: &[f64], r: usize, prices: Option<&[f64]>) -> Opti
     best
 }
 
-fn past(deadline: Option<Instant>) -> bool {
-    deadline.is_some_and(|d| Instant::now() >= d)
+/// Work of trying one booking in `eject_insert`, in columns scanned: it weighs each
+/// booking it overlaps.
+const EJECT_WORK: u64 = 4;
+
+/// The columns of request r: the work of scanning its bookings once.
+fn work_of(part: &Part, r: usize) -> u64 {
+    part.pairs[r].iter().map(|p| p.starts.len() as u64).sum::<u64>() + 1
 }
 
 /// Cheap local search: move each booked request to a cheaper booking that fits, and
 /// book left-out requests where they now fit; repeat while anything improves. Stops at
-/// `deadline`: on a part of tens of thousands of requests one round takes long, and
-/// every step keeps the plan valid, so stopping anywhere is safe.
-pub(crate) fn improve(part: &Part, sel: &mut Sel, load: &mut [f64], deadline: Option<Instant>) {
+/// `stop`: on a part of tens of thousands of requests one round takes long, and every
+/// step keeps the plan valid, so stopping anywhere is safe.
+pub(crate) fn improve(part: &Part, sel: &mut Sel, load: &mut [f64], stop: &Stop) {
     for _round in 0..4 {
         let mut changed = false;
         #[allow(clippy::needless_range_loop)] // r also indexes the part's pairings and penalties
         for r in 0..sel.len() {
-            if r % 64 == 0 && past(deadline) {
+            if stop.spend(work_of(part, r)) {
                 return;
             }
             let current = match sel[r] {
@@ -181,8 +196,8 @@ pub(crate) fn improve(part: &Part, sel: &mut Sel, load: &mut [f64], deadline: Op
                 apply(part, load, &part.pairs[r][p], s, 1.0);
             }
         }
-        changed |= eject_insert(part, sel, load, deadline);
-        if !changed || past(deadline) {
+        changed |= eject_insert(part, sel, load, stop);
+        if !changed || stop.done() {
             break;
         }
     }
@@ -193,7 +208,7 @@ pub(crate) fn improve(part: &Part, sel: &mut Sel, load: &mut [f64], deadline: Op
 /// out, r put in, and b rebooked at its cheapest fitting booking or left out, whichever
 /// lowers the objective most. Single moves cannot do this: where capacity is full, r
 /// fits only once b has moved, and b moves only to a costlier booking.
-fn eject_insert(part: &Part, sel: &mut Sel, load: &mut [f64], deadline: Option<Instant>) -> bool {
+fn eject_insert(part: &Part, sel: &mut Sel, load: &mut [f64], stop: &Stop) -> bool {
     let mut changed = false;
     let mut open: Vec<usize> = (0..sel.len()).filter(|&r| sel[r].is_none()).collect();
     open.sort_by(|&a, &b| part.penalty[b].total_cmp(&part.penalty[a]));
@@ -205,8 +220,9 @@ fn eject_insert(part: &Part, sel: &mut Sel, load: &mut [f64], deadline: Option<I
             at_lab[part.pairs[b][bp].lab as usize].push(b);
         }
     }
-    for (k, r) in open.into_iter().enumerate() {
-        if k % 16 == 0 && past(deadline) {
+    for r in open {
+        // Each booking of r is tried against the few bookings it overlaps at its lab.
+        if stop.spend(EJECT_WORK * work_of(part, r)) {
             break;
         }
         // (gain, r's booking, blocker, blocker's new booking)

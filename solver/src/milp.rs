@@ -5,21 +5,8 @@
 use good_lp::solvers::highs::highs as highs_solver;
 use good_lp::{Constraint, Expression, ProblemVariables, SolverModel, Variable, variable};
 
-use crate::bound::Mult;
-use crate::data::HOURS_EPS;
-use crate::heuristic::Sel;
-use crate::part::Part;
-
-/// One booking: request r (local), its pairing p, start week s.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) struct Col {
-    pub r: u32,
-    pub p: u32,
-    pub s: u32,
-}
-
-/// What a capacity row and its conflict row are about: (local lab, week).
-pub(crate) type RowKey = usize;
+use crate::budget::Stop;
+use crate::model::{Col, Mult, Part, RowFamilies, RowKey, Sel, in_conflict, triple_coef};
 
 /// The model of one part over a chosen set of columns.
 pub(crate) struct PartModel<'p> {
@@ -30,6 +17,44 @@ pub(crate) struct PartModel<'p> {
     by_req: Vec<Vec<usize>>,
     conflicts: bool,
     interior: bool,
+}
+
+/// How long a HiGHS call may run: seconds, and in a deterministic solve a work limit
+/// that ends it first on any machine (simplex and interior-point iterations for an LP,
+/// branch-and-bound nodes for a MILP). A call given a work limit that still reaches its
+/// seconds marks its step as cut.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limit<'s> {
+    pub seconds: f64,
+    pub work: Option<i32>,
+    pub stop: Option<&'s Stop<'s>>,
+}
+
+impl Limit<'_> {
+    pub fn seconds(seconds: f64) -> Self {
+        Limit { seconds, work: None, stop: None }
+    }
+
+    fn apply(&self, model: &mut ::highs::Model, integer: bool) {
+        model.set_option("time_limit", self.seconds.max(0.1));
+        if let Some(w) = self.work {
+            if integer {
+                model.set_option("mip_max_nodes", w.max(1));
+            } else {
+                model.set_option("simplex_iteration_limit", w.max(1));
+                model.set_option("ipm_iteration_limit", w.max(1));
+            }
+        }
+    }
+
+    fn check(&self, status: ::highs::HighsModelStatus) {
+        if status == ::highs::HighsModelStatus::ReachedTimeLimit
+            && self.work.is_some()
+            && let Some(stop) = self.stop
+        {
+            stop.note_time_limit();
+        }
+    }
 }
 
 pub(crate) struct LpResult {
@@ -46,23 +71,6 @@ pub(crate) struct MipResult {
     pub sel: Option<Sel>,
     /// Proven lower bound on the part objective over these columns.
     pub bound: f64,
-}
-
-/// Whether a booking using `usage` hours of a row with capacity `cap` belongs to the
-/// row's conflict clique. Two members need more than the capacity, so at most one can
-/// run that week: Σ members ≤ 1 is valid for every integer plan. It is the k = 1 case
-/// of the dual-feasible-function inequality Σ (⌈(k+1)·u/C⌉ − 1)·x ≤ k, and cuts off the
-/// LP's habit of running 1.3 tests in a chamber that fits one.
-pub(crate) fn in_conflict(usage: f64, cap: f64) -> bool {
-    usage > cap / 2.0 + 1e-9
-}
-
-/// Coefficient of a booking using `usage` hours in the k = 2 row of a row with capacity
-/// `cap`: ⌈3u/C⌉ − 1 (0, 1 or 2). C includes the checker's slack, so that no plan the
-/// checker accepts is cut off, and the ceiling a hair's breadth down, so that rounding
-/// never overstates it.
-pub(crate) fn triple_coef(usage: f64, cap: f64) -> f64 {
-    ((3.0 * usage / (cap + HOURS_EPS) - 1e-9).ceil() - 1.0).clamp(0.0, 2.0)
 }
 
 impl<'p> PartModel<'p> {
@@ -102,8 +110,7 @@ impl<'p> PartModel<'p> {
     }
 
     fn row_cap(&self, row: RowKey) -> f64 {
-        let w = self.part.weeks as usize;
-        self.part.cap[row / w][row % w]
+        self.part.row_cap(row)
     }
 
     /// Σ (cost − penalty)·x: the part objective less the constant Σ penalties, so that
@@ -227,7 +234,9 @@ impl<'p> PartModel<'p> {
         out
     }
 
-    fn build(&self, integer: bool) -> (::highs::Model, [Vec<RowKey>; 4], usize) {
+    /// The model with its rows added family by family; returns the keys of each
+    /// family's rows, in the order they were added, and the number of rows.
+    fn build(&self, integer: bool) -> (::highs::Model, RowFamilies<Vec<usize>>, usize) {
         let mut pv = ProblemVariables::new();
         let x: Vec<Variable> = self
             .cols
@@ -235,33 +244,28 @@ impl<'p> PartModel<'p> {
             .map(|_| pv.add(if integer { variable().binary() } else { variable().min(0.0).max(1.0) }))
             .collect();
         let mut problem = pv.minimise(self.objective(&x)).using(highs_solver);
-        let cap_rows = self.capacity_rows(&x);
-        let conf_rows = if self.conflicts { self.conflict_rows(&x) } else { Vec::new() };
-        let mut cap_keys = Vec::with_capacity(cap_rows.len());
-        let mut conf_keys = Vec::with_capacity(conf_rows.len());
-        for (k, c) in cap_rows {
-            problem.add_constraint(c);
-            cap_keys.push(k);
-        }
-        for (k, c) in conf_rows {
-            problem.add_constraint(c);
-            conf_keys.push(k);
-        }
-        let mut tri_keys = Vec::new();
-        if self.conflicts {
-            for (k, c) in self.triple_rows(&x) {
-                problem.add_constraint(c);
-                tri_keys.push(k);
-            }
-        }
-        let mut cut_keys = Vec::new();
-        if self.conflicts {
-            for (k, c) in self.cut_rows(&x) {
-                problem.add_constraint(c);
-                cut_keys.push(k);
-            }
-        }
-        let mut nrows = cap_keys.len() + conf_keys.len() + tri_keys.len() + cut_keys.len();
+        let families = RowFamilies {
+            capacity: self.capacity_rows(&x),
+            conflict: if self.conflicts { self.conflict_rows(&x) } else { Vec::new() },
+            triple: if self.conflicts { self.triple_rows(&x) } else { Vec::new() },
+            lifted: if self.conflicts { self.cut_rows(&x) } else { Vec::new() },
+        };
+        let mut add = |rows: Vec<(usize, Constraint)>| -> Vec<usize> {
+            rows.into_iter()
+                .map(|(k, c)| {
+                    problem.add_constraint(c);
+                    k
+                })
+                .collect()
+        };
+        // The order here is the order of the rows, hence of their duals.
+        let keys = RowFamilies {
+            capacity: add(families.capacity),
+            conflict: add(families.conflict),
+            triple: add(families.triple),
+            lifted: add(families.lifted),
+        };
+        let mut nrows = keys.capacity.len() + keys.conflict.len() + keys.triple.len() + keys.lifted.len();
         for c in self.assignment_rows(&x) {
             problem.add_constraint(c);
             nrows += 1;
@@ -269,7 +273,7 @@ impl<'p> PartModel<'p> {
         let mut model = problem.into_inner();
         model.make_quiet();
         model.set_option("threads", 1);
-        (model, [cap_keys, conf_keys, tri_keys, cut_keys], nrows)
+        (model, keys, nrows)
     }
 
     fn constant(&self) -> f64 {
@@ -278,14 +282,14 @@ impl<'p> PartModel<'p> {
 
     /// The LP relaxation: its duals price capacity (shadow prices) and drive the
     /// Lagrangian bound.
-    pub fn solve_lp(&self, time_limit: f64) -> Option<LpResult> {
+    pub fn solve_lp(&self, limit: Limit) -> Option<LpResult> {
         if self.cols.is_empty() {
             return None;
         }
         let started = std::time::Instant::now();
         let (mut model, keys, nrows) = self.build(false);
         let built = started.elapsed().as_secs_f64();
-        model.set_option("time_limit", time_limit.max(0.1));
+        limit.apply(&mut model, false);
         if self.interior {
             model.set_option("solver", "ipm");
         }
@@ -299,31 +303,38 @@ impl<'p> PartModel<'p> {
             status = ?solved.status(),
             "part LP"
         );
+        limit.check(solved.status());
         if solved.status() != ::highs::HighsModelStatus::Optimal {
             return None;
         }
         let sol = solved.get_solution();
         let duals = sol.dual_rows();
         let mut mult = Mult::zero(self.part);
-        // Rows were added family by family, so their duals follow in that order.
+        // Rows were added family by family (see `build`), so their duals follow in
+        // that order.
         let mut offset = 0;
-        for (keys, target) in keys.iter().zip([&mut mult.pi, &mut mult.rho, &mut mult.tau, &mut mult.kappa]) {
+        let mut take = |keys: &[usize], target: &mut Vec<f64>| {
             for (i, &k) in keys.iter().enumerate() {
                 target[k] = (-duals.get(offset + i).copied().unwrap_or(0.0)).max(0.0);
             }
             offset += keys.len();
-        }
+        };
+        let target = mult.families_mut();
+        take(&keys.capacity, target.capacity);
+        take(&keys.conflict, target.conflict);
+        take(&keys.triple, target.triple);
+        take(&keys.lifted, target.lifted);
         let x = sol.columns().to_vec();
         Some(LpResult { value: solved.objective_value() + self.constant(), mult, x })
     }
 
-    /// The MILP from a warm start, within a time limit and an absolute gap.
-    pub fn solve_mip(&self, start: Option<&Sel>, time_limit: f64, abs_gap: f64, seed: i32) -> Option<MipResult> {
+    /// The MILP from a warm start, within its limit and an absolute gap.
+    pub fn solve_mip(&self, start: Option<&Sel>, limit: Limit, abs_gap: f64, seed: i32) -> Option<MipResult> {
         if self.cols.is_empty() {
             return None;
         }
         let (mut model, _, _) = self.build(true);
-        model.set_option("time_limit", time_limit.max(0.1));
+        limit.apply(&mut model, true);
         model.set_option("mip_abs_gap", abs_gap.max(1e-6));
         model.set_option("mip_rel_gap", 1e-9);
         model.set_option("random_seed", seed);
@@ -342,6 +353,7 @@ impl<'p> PartModel<'p> {
             let _ = model.try_set_solution(Some(&x), None, None, None);
         }
         let solved = model.try_solve().ok()?;
+        limit.check(solved.status());
         let bound_raw = solved.double_info_value(c"mip_dual_bound").unwrap_or(f64::NEG_INFINITY);
         let bound = if bound_raw.is_finite() { bound_raw + self.constant() } else { f64::NEG_INFINITY };
         let sel = (solved.primal_solution_status() == ::highs::HighsSolutionStatus::Feasible).then(|| {
@@ -356,33 +368,5 @@ impl<'p> PartModel<'p> {
             sel
         });
         Some(MipResult { sel, bound })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    proptest! {
-        /// The k = 2 row is valid: any set of bookings that fits a week, within the
-        /// checker's slack, has coefficients summing to at most 2.
-        #[test]
-        fn triple_row_never_cuts_a_fitting_week(cap in 1.0f64..300.0, parts in prop::collection::vec(0.01f64..1.0, 1..6)) {
-            let total: f64 = parts.iter().sum();
-            // Scale the usages to fill the week exactly, the hardest case.
-            let usages: Vec<f64> = parts.iter().map(|p| p / total * (cap + HOURS_EPS)).collect();
-            let sum: f64 = usages.iter().map(|&u| triple_coef(u, cap)).sum();
-            prop_assert!(sum <= 2.0 + 1e-12, "usages {:?} cap {} coefficients sum {}", usages, cap, sum);
-        }
-    }
-
-    #[test]
-    fn triple_coefficients() {
-        assert_eq!(triple_coef(120.0, 279.0), 1.0);
-        assert_eq!(triple_coef(93.0, 279.0), 0.0);
-        assert_eq!(triple_coef(200.0, 279.0), 2.0);
-        // A third exactly: three such tests fit, so it must not count.
-        assert_eq!(triple_coef(10.0, 30.0), 0.0);
     }
 }

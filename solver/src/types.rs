@@ -28,6 +28,10 @@ pub struct Instance {
     pub requests: Vec<Request>,
     #[serde(default)]
     pub pinned: Vec<Pinned>,
+    /// Bookings of the published plan that their labs have not confirmed yet: a plan
+    /// may move them, paying `weights.move_lab` or `weights.move_week`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub current: Vec<Current>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -43,6 +47,16 @@ pub struct Weights {
     pub transport_per_km: f64,
     pub unassigned: f64,
     pub max_late_weeks: u32,
+    /// Roubles for moving a current booking to another lab or leaving it out.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub move_lab: f64,
+    /// Roubles per week a current booking starts earlier or later at its lab.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub move_week: f64,
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -145,6 +159,14 @@ pub struct Pinned {
     pub start_week: u32,
 }
 
+/// A request's booking in the published plan that its lab has not confirmed yet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Current {
+    pub request: String,
+    pub lab: String,
+    pub start_week: u32,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PlanStatus {
@@ -164,6 +186,19 @@ pub struct Plan {
     pub assignments: Vec<Assignment>,
     pub unassigned: Vec<Unassigned>,
     pub bottlenecks: Vec<Bottleneck>,
+    /// How many current bookings the plan moves or drops; absent when the instance
+    /// has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved: Option<usize>,
+    /// Each current booking the plan moves or drops, with what the move costs and what
+    /// it saves.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub moves: Vec<Move>,
+    /// Whether the solve was asked to be deterministic and kept to it: the same
+    /// instance and options give this same plan and bound on any machine, whatever its
+    /// load. Absent when it was not asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deterministic: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -174,6 +209,35 @@ pub struct Assignment {
     pub end_week: u32,
     pub late_weeks: u32,
     pub cost: f64,
+}
+
+/// A lab and a start week.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Slot {
+    pub lab: String,
+    pub start_week: u32,
+}
+
+/// A current booking that the plan moves or drops.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Move {
+    pub request: String,
+    /// The current booking.
+    pub from: Slot,
+    /// Where the plan books the request; absent when it leaves it out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<Slot>,
+    /// The move's term of the objective: `move_lab`, or `move_week` × weeks shifted.
+    pub penalty: f64,
+    /// What the plan saves by the move, before its penalty: the objective of the plan
+    /// with the request kept at its current booking (and the bookings in its way
+    /// rebooked, see docs/planning-model.md), less the plan's objective, plus the
+    /// penalty. Absent when the current booking breaks a rule and cannot be kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub saving: Option<f64>,
+    /// Why the current booking cannot be kept, when it cannot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forced: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

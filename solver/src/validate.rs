@@ -6,7 +6,8 @@ use std::collections::{HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use crate::data::{Data, HOURS_EPS};
-use crate::types::{Instance, PLAN_FORMAT, Plan, PlanStatus};
+use crate::moves::{money_tolerance, moves};
+use crate::types::{Instance, Move, PLAN_FORMAT, Plan, PlanStatus};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ValidationReport {
@@ -24,7 +25,52 @@ impl ValidationReport {
 
 /// Money agrees when it differs by less than a kopeck per million roubles.
 fn money_eq(a: f64, b: f64) -> bool {
-    (a - b).abs() <= 1e-6 * a.abs().max(b.abs()).max(1.0) + 1e-6
+    (a - b).abs() <= money_tolerance(a, b)
+}
+
+/// The plan moves a current booking only when that pays: each move's saving, by the
+/// repair of `moves.rs` (docs/planning-model.md, "Stability"), is at least its penalty;
+/// and the plan reports its moves as they are.
+fn check_moves(data: &Data, plan: &Plan, placed: &[Option<(usize, u32)>], v: &mut Vec<String>) {
+    if data.current.iter().all(Option::is_none) {
+        return;
+    }
+    let (count, moves) = moves(data, placed);
+    if plan.moved != Some(count) {
+        v.push(format!("the plan reports {:?} moved bookings, it moves or drops {count}", plan.moved));
+    }
+    for m in &moves {
+        let to =
+            m.to.as_ref().map_or("nowhere (left out)".to_string(), |t| format!("{} from week {}", t.lab, t.start_week));
+        if let Some(saving) = m.saving
+            && saving < m.penalty - money_tolerance(saving, m.penalty)
+        {
+            v.push(format!(
+                "request {} moves from {} week {} to {to}: the move costs {:.0} but saves only {saving:.0}",
+                m.request, m.from.lab, m.from.start_week, m.penalty
+            ));
+        }
+        let same = |r: &Move| {
+            r.from == m.from
+                && r.to == m.to
+                && money_eq(r.penalty, m.penalty)
+                && match (r.saving, m.saving) {
+                    (Some(a), Some(b)) => money_eq(a, b),
+                    (None, None) => true,
+                    _ => false,
+                }
+        };
+        match plan.moves.iter().find(|r| r.request == m.request) {
+            Some(r) if same(r) => {}
+            Some(r) => v.push(format!("the plan reports the move of {} as {r:?}; the rules give {m:?}", m.request)),
+            None => v.push(format!("the plan does not report the move of {}", m.request)),
+        }
+    }
+    for r in &plan.moves {
+        if !moves.iter().any(|m| m.request == r.request) {
+            v.push(format!("the plan reports a move of {} that it does not make", r.request));
+        }
+    }
 }
 
 pub fn validate(instance: &Instance, plan: &Plan) -> ValidationReport {
@@ -63,7 +109,7 @@ pub fn validate(instance: &Instance, plan: &Plan) -> ValidationReport {
                     Some(fp) => fp,
                     None => {
                         // No span without capacity: count what the rules can still price.
-                        objective += data.base_cost(r, l) + data.tardiness(r, a.end_week);
+                        objective += data.booking_cost(r, l, a.start_week, a.end_week);
                         placed[r] = Some((l, a.start_week));
                         continue;
                     }
@@ -78,7 +124,7 @@ pub fn validate(instance: &Instance, plan: &Plan) -> ValidationReport {
         if a.late_weeks != late {
             v.push(format!("request {}: late_weeks is {}, the rules give {late}", a.request, a.late_weeks));
         }
-        let cost = data.base_cost(r, l) + data.tardiness(r, end);
+        let cost = data.booking_cost(r, l, a.start_week, end);
         if !money_eq(a.cost, cost) {
             v.push(format!("request {}: cost is {}, the rules give {cost}", a.request, a.cost));
         }
@@ -122,6 +168,7 @@ pub fn validate(instance: &Instance, plan: &Plan) -> ValidationReport {
             ));
         }
     }
+    let rules_hold = v.is_empty();
     let mut over: Vec<_> = load
         .iter()
         .filter_map(|(&(l, e, wk), &used)| {
@@ -137,6 +184,9 @@ pub fn validate(instance: &Instance, plan: &Plan) -> ValidationReport {
     over.sort();
     v.extend(over);
 
+    if rules_hold && v.is_empty() {
+        check_moves(&data, plan, &placed, &mut v);
+    }
     if !money_eq(plan.objective, objective) {
         v.push(format!("plan objective is {}, the rules give {objective}", plan.objective));
     }

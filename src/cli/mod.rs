@@ -86,6 +86,8 @@ pub enum Command {
     Validate(solver_cmds::ValidateArgs),
     /// Benchmark the optimizer on the reference instances
     Bench(solver_cmds::BenchArgs),
+    /// Generate a synthetic planning instance
+    Generate(solver_cmds::GenerateArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -241,6 +243,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .await
                 .context("the benchmark panicked")??;
         }
+        Command::Generate(args) => solver_cmds::run_generate(args)?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -24,6 +24,33 @@ pub struct SolveArgs {
     /// Worker threads (default: all cores)
     #[arg(long)]
     pub threads: Option<usize>,
+    /// The same plan for the same instance and options on any machine: steps stop by
+    /// work, not by the clock (the time limit sets the work; see docs/planning-model.md)
+    #[arg(long)]
+    pub deterministic: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GenerateArgs {
+    /// Where to write the instance (labplan-instance/1 JSON)
+    #[arg(long)]
+    pub output: PathBuf,
+    #[arg(long, default_value_t = 1300)]
+    pub requests: usize,
+    #[arg(long, default_value_t = 102)]
+    pub companies: usize,
+    #[arg(long, default_value_t = 40)]
+    pub labs: usize,
+    #[arg(long, default_value_t = 26)]
+    pub weeks: u32,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Demand as a share of capacity per equipment class
+    #[arg(long, default_value_t = 0.9)]
+    pub load: f64,
+    /// Share of requests with a confirmed booking
+    #[arg(long, default_value_t = 0.03)]
+    pub pinned: f64,
 }
 
 #[derive(Debug, clap::Args)]
@@ -37,23 +64,38 @@ pub struct ValidateArgs {
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
     /// Folder of the reference instances (small-200, cluster-1300, region-5000)
-    #[arg(long, default_value = "../shared/data")]
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/data"))]
     pub data: PathBuf,
-    /// The instance generator, for the 100,000-request row
-    #[arg(long, default_value = "../shared/tools/gen_instance.py")]
-    pub generator: PathBuf,
+    /// What to run, comma-separated, of: small-200, cluster-1300, cluster-1300-deterministic,
+    /// region-5000, generated-20000, generated-100000, stability, reference
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "small-200,cluster-1300,cluster-1300-deterministic,region-5000,generated-20000,generated-100000,stability"
+    )]
+    pub only: Vec<String>,
     /// Skip the generated 100,000-request instance
     #[arg(long)]
     pub skip_large: bool,
     /// Time limit of the monolithic reference model, seconds (default: the instance's own limit)
     #[arg(long)]
     pub baseline_time_limit: Option<f64>,
+    /// Seconds HiGHS gets per equipment class in the `reference` comparison
+    #[arg(long, default_value_t = 300.0)]
+    pub reference_seconds: f64,
     /// Scale every time limit (e.g. 0.1 for a quick run)
     #[arg(long, default_value_t = 1.0)]
     pub time_scale: f64,
-    /// Also write the table (Markdown) to this file
+    /// Also write the tables (Markdown) to this file
     #[arg(long)]
     pub output: Option<PathBuf>,
+    /// Write the scaling picture (SVG) here
+    #[arg(long)]
+    pub svg: Option<PathBuf>,
+    /// Move weights the stability scenario tries beside none, as MOVE_LAB:MOVE_WEEK
+    /// roubles (default: the registry's defaults)
+    #[arg(long, value_delimiter = ',')]
+    pub move_weights: Vec<String>,
 }
 
 fn read_instance(path: &Path) -> anyhow::Result<Instance> {
@@ -91,6 +133,7 @@ pub fn run_solve(args: SolveArgs) -> anyhow::Result<()> {
         gap: args.gap.max(0.0),
         threads: args.threads.unwrap_or_else(|| SolveOptions::default().threads).max(1),
         progress: Some(progress_printer()),
+        deterministic: args.deterministic,
         ..SolveOptions::default()
     };
     let plan = labplan_solver::solve(&instance, &options)?;
@@ -108,6 +151,23 @@ pub fn run_solve(args: SolveArgs) -> anyhow::Result<()> {
         plan.solve_seconds,
         args.output.display()
     );
+    Ok(())
+}
+
+pub fn run_generate(args: GenerateArgs) -> anyhow::Result<()> {
+    let params = labplan_solver::generate::GenParams {
+        requests: args.requests,
+        companies: args.companies,
+        labs: args.labs,
+        weeks: args.weeks,
+        seed: args.seed,
+        load: args.load,
+        pinned: args.pinned,
+    };
+    let instance = labplan_solver::generate::generate(&params);
+    let json = serde_json::to_string_pretty(&instance)?;
+    std::fs::write(&args.output, json).with_context(|| format!("could not write {}", args.output.display()))?;
+    eprintln!("{} requests, {} labs -> {}", instance.requests.len(), instance.labs.len(), args.output.display());
     Ok(())
 }
 
@@ -164,11 +224,11 @@ struct Row {
     limit: f64,
     first: Option<f64>,
     to_1pct: Option<f64>,
-    plan: Option<Plan>,
+    plan: Plan,
     seconds: f64,
     memory: Option<u64>,
     mono: String,
-    greedy: String,
+    greedy: Plan,
 }
 
 /// The spec refuses an instance whose pinned bookings break a rule. For a benchmark of
@@ -201,8 +261,16 @@ fn without_broken_pins(name: &str, mut instance: Instance, notes: &mut Vec<Strin
     Ok(instance)
 }
 
-fn bench_one(name: &str, instance: &Instance, limit: f64, baseline_limit: f64) -> anyhow::Result<Row> {
-    eprintln!("== {name}: {} requests, time limit {limit:.0} s", instance.requests.len());
+/// One optimizer run with the time of its first valid plan and of its 1 % gap.
+struct Measured {
+    plan: Plan,
+    first: Option<f64>,
+    to_1pct: Option<f64>,
+    seconds: f64,
+    memory: Option<u64>,
+}
+
+fn measure(name: &str, instance: &Instance, limit: f64, deterministic: bool) -> anyhow::Result<Measured> {
     let first = Arc::new(Mutex::new(None::<f64>));
     let to_1pct = Arc::new(Mutex::new(None::<f64>));
     let printer = progress_printer();
@@ -210,6 +278,7 @@ fn bench_one(name: &str, instance: &Instance, limit: f64, baseline_limit: f64) -
     let options = SolveOptions {
         time_limit: Duration::from_secs_f64(limit),
         gap: 1e-4,
+        deterministic,
         progress: Some(Arc::new(move |p: &Progress| {
             let t = p.elapsed.as_secs_f64();
             if p.objective.is_finite() {
@@ -237,16 +306,30 @@ fn bench_one(name: &str, instance: &Instance, limit: f64, baseline_limit: f64) -
         "{name}: the plan breaks rules: {:?}",
         &report.violations[..report.violations.len().min(5)]
     );
-    let ratio = |obj: f64| {
-        if plan.objective > 0.0 { format!("{:.3}×", obj / plan.objective) } else { "—".into() }
-    };
+    let first = first.lock().ok().and_then(|f| *f);
+    let to_1pct = to_1pct.lock().ok().and_then(|f| *f);
+    Ok(Measured { plan, first, to_1pct, seconds, memory })
+}
 
+fn ratio(ours: f64, other: f64) -> String {
+    if ours > 0.0 { format!("{:.3}×", other / ours) } else { "—".into() }
+}
+
+fn bench_one(
+    name: &str,
+    instance: &Instance,
+    limit: f64,
+    baseline_limit: f64,
+    deterministic: bool,
+) -> anyhow::Result<Row> {
+    eprintln!("== {name}: {} requests, time limit {limit:.0} s", instance.requests.len());
+    let m = measure(name, instance, limit, deterministic)?;
     let greedy = labplan_solver::baseline::greedy_edd(instance)?;
     anyhow::ensure!(labplan_solver::validate(instance, &greedy).is_valid(), "{name}: greedy plan invalid");
-    let greedy = format!("{} ({}) in {:.2} s", money(greedy.objective), ratio(greedy.objective), greedy.solve_seconds);
-
     let columns = labplan_solver::baseline::count_columns(instance)?;
-    let mono = if columns > 4_000_000 {
+    let mono = if deterministic || baseline_limit <= 0.0 {
+        "—".to_string()
+    } else if columns > 4_000_000 {
         format!("not built: {columns} columns")
     } else {
         eprintln!("   monolithic HiGHS model, {columns} columns, {baseline_limit:.0} s");
@@ -259,7 +342,7 @@ fn bench_one(name: &str, instance: &Instance, limit: f64, baseline_limit: f64) -
                 format!(
                     "{} ({}), bound {}, gap {:.1} %, {:.0} s, {}",
                     money(p.objective),
-                    ratio(p.objective),
+                    ratio(m.plan.objective, p.objective),
                     money(p.bound),
                     p.gap * 100.0,
                     run.seconds,
@@ -269,98 +352,369 @@ fn bench_one(name: &str, instance: &Instance, limit: f64, baseline_limit: f64) -
             None => format!("no plan in {:.0} s ({columns} columns)", run.seconds),
         }
     };
-    let first = first.lock().ok().and_then(|f| *f);
-    let to_1pct = to_1pct.lock().ok().and_then(|f| *f);
     Ok(Row {
         name: name.to_string(),
         requests: instance.requests.len(),
         limit,
-        first,
-        to_1pct,
-        plan: Some(plan),
-        seconds,
-        memory,
+        first: m.first,
+        to_1pct: m.to_1pct,
+        plan: m.plan,
+        seconds: m.seconds,
+        memory: m.memory,
         mono,
         greedy,
     })
 }
 
+/// The generated instances of the bench: `requests` requests, companies and labs in the
+/// proportions of the 100,000-request one (8,000 companies, 2,000 labs), 52 weeks.
+fn generated(requests: usize) -> Instance {
+    labplan_solver::generate::generate(&labplan_solver::generate::GenParams {
+        requests,
+        companies: (requests * 2 / 25).max(30),
+        labs: (requests / 50).max(20),
+        weeks: 52,
+        seed: 1,
+        ..Default::default()
+    })
+}
+
+fn main_table(rows: &[Row]) -> String {
+    let mut t = String::new();
+    t.push_str("| instance | requests | limit | first valid plan | to 1 % gap | objective | bound | gap | time | peak memory | monolithic HiGHS (objective, ratio to ours, bound, gap, time, memory) | greedy EDD (objective, ratio) |\n");
+    t.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n");
+    for r in rows {
+        let p = &r.plan;
+        t.push_str(&format!(
+            "| {} | {} | {:.0} s | {} | {} | {} | {} | {:.2} % | {:.1} s | {} | {} | {} ({}) in {:.2} s |\n",
+            r.name,
+            r.requests,
+            r.limit,
+            secs(r.first),
+            secs(r.to_1pct),
+            money(p.objective),
+            money(p.bound),
+            p.gap * 100.0,
+            r.seconds,
+            gib(r.memory),
+            r.mono,
+            money(r.greedy.objective),
+            ratio(p.objective, r.greedy.objective),
+            r.greedy.solve_seconds
+        ));
+    }
+    t
+}
+
+/// How cost grows with size: the rows of the 1,300 to 100,000-request instances.
+fn scaling_rows(rows: &[Row]) -> Vec<&Row> {
+    let mut v: Vec<&Row> = rows.iter().filter(|r| r.requests >= 1000 && !r.name.contains("deterministic")).collect();
+    v.sort_by_key(|r| r.requests);
+    v
+}
+
+fn scaling_table(rows: &[&Row]) -> String {
+    let mut t = String::from(
+        "| requests | instance | limit | time to first plan | gap at the limit | peak memory | greedy EDD: time, objective over ours, its gap to our bound |\n|---:|---|---:|---:|---:|---:|---|\n",
+    );
+    for r in rows {
+        let greedy_gap = (r.greedy.objective - r.plan.bound) / r.greedy.objective.max(1.0);
+        t.push_str(&format!(
+            "| {} | {} | {:.0} s | {} | {:.2} % | {} | {:.2} s, {}, {:.1} % |\n",
+            r.requests,
+            r.name,
+            r.limit,
+            secs(r.first),
+            r.plan.gap * 100.0,
+            gib(r.memory),
+            r.greedy.solve_seconds,
+            ratio(r.plan.objective, r.greedy.objective),
+            greedy_gap * 100.0
+        ));
+    }
+    t
+}
+
+/// Three panels against the number of requests (log scale): time to the first plan,
+/// gap at the limit (ours, and the greedy plan's against our bound), peak memory.
+fn scaling_svg(rows: &[&Row]) -> String {
+    let (w, h, pad) = (300.0, 220.0, 45.0);
+    let xs: Vec<f64> = rows.iter().map(|r| (r.requests as f64).log10()).collect();
+    let (x0, x1) = (xs.first().copied().unwrap_or(3.0) - 0.1, xs.last().copied().unwrap_or(5.0) + 0.1);
+    type Series = (&'static str, &'static str, Vec<f64>);
+    let panels: Vec<(&str, Vec<Series>)> = vec![
+        (
+            "time to first plan (s)",
+            vec![
+                ("optimizer", "#1f77b4", rows.iter().map(|r| r.first.unwrap_or(f64::NAN)).collect()),
+                ("greedy EDD", "#ff7f0e", rows.iter().map(|r| r.greedy.solve_seconds).collect()),
+            ],
+        ),
+        (
+            "gap at the limit (%)",
+            vec![
+                ("optimizer", "#1f77b4", rows.iter().map(|r| r.plan.gap * 100.0).collect()),
+                (
+                    "greedy EDD vs our bound",
+                    "#ff7f0e",
+                    rows.iter()
+                        .map(|r| (r.greedy.objective - r.plan.bound) / r.greedy.objective.max(1.0) * 100.0)
+                        .collect(),
+                ),
+            ],
+        ),
+        (
+            "peak memory (GiB)",
+            vec![(
+                "optimizer",
+                "#1f77b4",
+                rows.iter().map(|r| r.memory.map_or(f64::NAN, |b| b as f64 / (1u64 << 30) as f64)).collect(),
+            )],
+        ),
+    ];
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
+        3.0 * w,
+        h + 30.0
+    );
+    for (k, (title, series)) in panels.iter().enumerate() {
+        let ox = k as f64 * w;
+        let ymax =
+            series.iter().flat_map(|s| s.2.iter().copied()).filter(|v| v.is_finite()).fold(0.0f64, f64::max) * 1.1;
+        let ymax = if ymax > 0.0 { ymax } else { 1.0 };
+        let px = |x: f64| ox + pad + (x - x0) / (x1 - x0) * (w - pad - 10.0);
+        let py = |y: f64| h - pad + 10.0 - y / ymax * (h - pad - 10.0);
+        svg.push_str(&format!("<text x=\"{}\" y=\"14\" font-weight=\"bold\">{title}</text>\n", ox + pad));
+        svg.push_str(&format!(
+            "<line x1=\"{a}\" y1=\"{b}\" x2=\"{c}\" y2=\"{b}\" stroke=\"black\"/><line x1=\"{a}\" y1=\"{b}\" x2=\"{a}\" y2=\"20\" stroke=\"black\"/>\n",
+            a = px(x0),
+            b = py(0.0),
+            c = px(x1)
+        ));
+        for i in 0..=4 {
+            let y = ymax * f64::from(i) / 4.0;
+            svg.push_str(&format!(
+                "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>\n",
+                px(x0) - 4.0,
+                py(y) + 4.0,
+                short(y)
+            ));
+        }
+        for (r, &x) in rows.iter().zip(&xs) {
+            svg.push_str(&format!(
+                "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n",
+                px(x),
+                py(0.0) + 14.0,
+                r.requests
+            ));
+        }
+        for (j, (label, color, ys)) in series.iter().enumerate() {
+            let pts: Vec<String> = xs
+                .iter()
+                .zip(ys)
+                .filter(|(_, y)| y.is_finite())
+                .map(|(&x, &y)| format!("{:.1},{:.1}", px(x), py(y)))
+                .collect();
+            svg.push_str(&format!(
+                "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\" points=\"{}\"/>\n",
+                pts.join(" ")
+            ));
+            for p in &pts {
+                let (cx, cy) = p.split_once(',').unwrap_or(("0", "0"));
+                svg.push_str(&format!("<circle cx=\"{cx}\" cy=\"{cy}\" r=\"3\" fill=\"{color}\"/>\n"));
+            }
+            svg.push_str(&format!(
+                "<text x=\"{}\" y=\"{}\" fill=\"{color}\">{label}</text>\n",
+                ox + pad + 8.0,
+                32.0 + 13.0 * j as f64
+            ));
+        }
+        svg.push_str(&format!(
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">requests (log scale)</text>\n",
+            ox + w / 2.0,
+            h + 22.0
+        ));
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
+fn short(y: f64) -> String {
+    if y >= 100.0 {
+        format!("{y:.0}")
+    } else if y >= 10.0 {
+        format!("{y:.1}")
+    } else {
+        format!("{y:.2}")
+    }
+}
+
+/// Re-planning that keeps its word, on cluster-1300: solve, take the plan as the current
+/// bookings, add 5 % new requests (copies of every twentieth request, new ids), and solve
+/// again with and without move weights.
+fn stability(data_dir: &Path, limit: f64, weights: &[(f64, f64)]) -> anyhow::Result<String> {
+    let base = read_instance(&data_dir.join("cluster-1300.json"))?;
+    eprintln!("== stability: cluster-1300, {limit:.0} s per solve");
+    let first = measure("stability base", &base, limit, false)?.plan;
+    let mut next = base.clone();
+    next.current = first
+        .assignments
+        .iter()
+        .filter(|a| !base.pinned.iter().any(|p| p.request == a.request))
+        .map(|a| labplan_solver::Current { request: a.request.clone(), lab: a.lab.clone(), start_week: a.start_week })
+        .collect();
+    let new: Vec<labplan_solver::Request> = base
+        .requests
+        .iter()
+        .step_by(20)
+        .map(|r| labplan_solver::Request { id: format!("{}-N", r.id), ..r.clone() })
+        .collect();
+    let added = new.len();
+    next.requests.extend(new);
+    let current = next.current.len();
+    let mut t = format!(
+        "cluster-1300 solved ({:.0} s), its {current} bookings taken as current, {added} new requests added (copies of every 20th request), solved again for {limit:.0} s:\n\n\
+         | move weights (move_lab, move_week) | bookings moved | of which dropped | moved share | objective without move terms | difference to no move weights | move penalties paid |\n|---|---:|---:|---:|---:|---:|---:|\n",
+        limit
+    );
+    let mut free_objective = None;
+    for &(move_lab, move_week) in std::iter::once(&(0.0, 0.0)).chain(weights) {
+        let mut inst = next.clone();
+        inst.weights.move_lab = move_lab;
+        inst.weights.move_week = move_week;
+        let plan = measure("stability re-plan", &inst, limit, false)?.plan;
+        let moved = plan.moved.unwrap_or(0);
+        let dropped = plan.moves.iter().filter(|m| m.to.is_none()).count();
+        let penalties: f64 = plan.moves.iter().map(|m| m.penalty).sum();
+        let plain = plan.objective - penalties;
+        let diff = free_objective.map_or("—".to_string(), |f: f64| {
+            format!("{:+.2} M ({:+.2} %)", (plain - f) / 1e6, (plain - f) / f * 100.0)
+        });
+        free_objective.get_or_insert(plain);
+        t.push_str(&format!(
+            "| {:.0} / {:.0} | {moved} | {dropped} | {:.2} % | {} | {diff} | {} |\n",
+            move_lab,
+            move_week,
+            moved as f64 / current.max(1) as f64 * 100.0,
+            money(plain),
+            money(penalties)
+        ));
+    }
+    Ok(t)
+}
+
+/// The registry's default move weights (docs/planning-model.md).
+const DEFAULT_MOVE_LAB: f64 = 1_500_000.0;
+const DEFAULT_MOVE_WEEK: f64 = 200_000.0;
+
+/// The optimizer in 60 s against HiGHS on each equipment class apart with
+/// `per_class` seconds each, on generated instances of 500–2,000 requests.
+fn reference(per_class: f64, scale: f64) -> anyhow::Result<String> {
+    let mut t = format!(
+        "| generated instance | requests | optimizer, {:.0} s: objective, bound, gap | HiGHS per class, {per_class:.0} s each: objective, bound, time | ours / HiGHS |\n|---|---:|---|---|---:|\n",
+        60.0 * scale
+    );
+    for (requests, seed, load) in [(500, 11, 0.8), (1200, 12, 0.95), (2000, 13, 1.1)] {
+        let inst = labplan_solver::generate::generate(&labplan_solver::generate::GenParams {
+            requests,
+            companies: (requests / 12).max(20),
+            labs: (requests / 32).max(16),
+            weeks: 26,
+            seed,
+            load,
+            ..Default::default()
+        });
+        let name = format!("{requests} requests, seed {seed}, load {load}");
+        eprintln!("== reference: {name}");
+        let ours = measure(&name, &inst, 60.0 * scale, false)?.plan;
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let run = labplan_solver::baseline::per_class(&inst, Duration::from_secs_f64(per_class), threads)?;
+        let (theirs, verdict) = match &run.plan {
+            Some(p) => {
+                anyhow::ensure!(labplan_solver::validate(&inst, p).is_valid(), "{name}: reference plan invalid");
+                (
+                    format!("{}, {}, {:.0} s", money(p.objective), money(p.bound), run.seconds),
+                    format!("{:.4}", ours.objective / p.objective),
+                )
+            }
+            None => (format!("no plan for some class in {:.0} s", run.seconds), "—".into()),
+        };
+        t.push_str(&format!(
+            "| seed {seed}, load {load} | {requests} | {}, {}, {:.2} % | {theirs} | {verdict} |\n",
+            money(ours.objective),
+            money(ours.bound),
+            ours.gap * 100.0
+        ));
+    }
+    Ok(t)
+}
+
 pub fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
+    let wants = |name: &str| args.only.iter().any(|o| o == name);
     let mut rows = Vec::new();
     let mut notes = Vec::new();
+    let scale = args.time_scale;
     for (name, limit) in [("small-200", 30.0), ("cluster-1300", 60.0), ("region-5000", 120.0)] {
         let path = args.data.join(format!("{name}.json"));
+        let det = name == "cluster-1300" && wants("cluster-1300-deterministic");
+        if !wants(name) && !det {
+            continue;
+        }
         if !path.exists() {
             notes.push(format!("{name}: skipped, {} not found", path.display()));
             eprintln!("{}", notes.last().map_or("", |s| s.as_str()));
             continue;
         }
         let instance = without_broken_pins(name, read_instance(&path)?, &mut notes)?;
-        let limit = limit * args.time_scale;
-        rows.push(bench_one(name, &instance, limit, args.baseline_time_limit.unwrap_or(limit) * args.time_scale)?);
-    }
-    if args.skip_large {
-        notes.push("generated 100,000 requests: skipped (--skip-large)".into());
-    } else if !args.generator.exists() {
-        notes.push(format!("generated 100,000 requests: skipped, no generator at {}", args.generator.display()));
-        eprintln!("{}", notes.last().map_or("", |s| s.as_str()));
-    } else {
-        let dir = std::env::temp_dir().join(format!("labplan-bench-{}", std::process::id()));
-        std::fs::create_dir_all(&dir)?;
-        let path = dir.join("gen-100000.json");
-        eprintln!("== generating 100,000 requests into {}", path.display());
-        let out = std::process::Command::new("python3")
-            .arg(&args.generator)
-            .args(["--requests", "100000", "--companies", "8000", "--labs", "2000", "--weeks", "52"])
-            .output()
-            .context("could not run python3")?;
-        if out.status.success() {
-            std::fs::write(&path, &out.stdout)?;
-            let instance = without_broken_pins("generated-100000", read_instance(&path)?, &mut notes)?;
-            let limit = 600.0 * args.time_scale;
-            let row = bench_one(
-                "generated-100000",
-                &instance,
-                limit,
-                args.baseline_time_limit.unwrap_or(120.0) * args.time_scale,
-            );
-            let _ = std::fs::remove_dir_all(&dir);
-            match row {
-                Ok(row) => rows.push(row),
-                Err(e) => notes.push(format!("generated 100,000 requests: failed: {e:#}")),
-            }
-        } else {
-            notes.push(format!(
-                "generated 100,000 requests: skipped, the generator failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
+        let limit = limit * scale;
+        let baseline = args.baseline_time_limit.unwrap_or(limit / scale) * scale;
+        if wants(name) {
+            rows.push(bench_one(name, &instance, limit, baseline, false)?);
+        }
+        if det {
+            rows.push(bench_one(&format!("{name} (deterministic)"), &instance, limit, 0.0, true)?);
         }
     }
-    let mut t = String::new();
-    t.push_str("| instance | requests | limit | first valid plan | to 1 % gap | objective | bound | gap | time | peak memory | monolithic HiGHS (objective, ratio to ours, bound, gap, time, memory) | greedy EDD (objective, ratio) |\n");
-    t.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n");
-    for r in &rows {
-        let (obj, bound, gap) = r.plan.as_ref().map_or(("—".into(), "—".into(), "—".into()), |p| {
-            (money(p.objective), money(p.bound), format!("{:.2} %", p.gap * 100.0))
-        });
-        t.push_str(&format!(
-            "| {} | {} | {:.0} s | {} | {} | {} | {} | {} | {:.1} s | {} | {} | {} |\n",
-            r.name,
-            r.requests,
-            r.limit,
-            secs(r.first),
-            secs(r.to_1pct),
-            obj,
-            bound,
-            gap,
-            r.seconds,
-            gib(r.memory),
-            r.mono,
-            r.greedy
-        ));
+    for (requests, limit) in [(20_000, 300.0), (100_000, 600.0)] {
+        let name = format!("generated-{requests}");
+        if !wants(&name) || (args.skip_large && requests > 20_000) {
+            continue;
+        }
+        eprintln!("== generating {requests} requests");
+        let instance = without_broken_pins(&name, generated(requests), &mut notes)?;
+        let baseline = args.baseline_time_limit.unwrap_or(120.0) * scale;
+        match bench_one(&name, &instance, limit * scale, baseline, false) {
+            Ok(row) => rows.push(row),
+            Err(e) => notes.push(format!("{name}: failed: {e:#}")),
+        }
     }
+    let mut t = main_table(&rows);
     for n in &notes {
         t.push_str(&format!("\n{n}\n"));
+    }
+    let scaling = scaling_rows(&rows);
+    if scaling.len() > 1 {
+        t.push_str("\nHow cost grows with size:\n\n");
+        t.push_str(&scaling_table(&scaling));
+        if let Some(svg) = &args.svg {
+            std::fs::write(svg, scaling_svg(&scaling)).with_context(|| format!("could not write {}", svg.display()))?;
+        }
+    }
+    if wants("stability") {
+        t.push_str("\nStability:\n\n");
+        let mut weights = Vec::new();
+        for w in &args.move_weights {
+            let (a, b) = w.split_once(':').context("--move-weights takes MOVE_LAB:MOVE_WEEK")?;
+            weights.push((a.trim().parse()?, b.trim().parse()?));
+        }
+        if weights.is_empty() {
+            weights.push((DEFAULT_MOVE_LAB, DEFAULT_MOVE_WEEK));
+        }
+        t.push_str(&stability(&args.data, 60.0 * scale, &weights)?);
+    }
+    if wants("reference") {
+        t.push_str("\nAgainst HiGHS per equipment class:\n\n");
+        t.push_str(&reference(args.reference_seconds * scale, scale)?);
     }
     println!("{t}");
     if let Some(out) = &args.output {

@@ -21,6 +21,8 @@ const DEFAULT_WEIGHTS: solver::Weights = solver::Weights {
     transport_per_km: 40.0,
     unassigned: 3_000_000.0,
     max_late_weeks: 8,
+    move_lab: 1_500_000.0,
+    move_week: 200_000.0,
 };
 
 fn weights(settings: &HashMap<String, String>) -> solver::Weights {
@@ -33,6 +35,8 @@ fn weights(settings: &HashMap<String, String>) -> solver::Weights {
             .get("max_late_weeks")
             .and_then(|v| v.parse().ok())
             .unwrap_or(DEFAULT_WEIGHTS.max_late_weeks),
+        move_lab: number("move_lab", DEFAULT_WEIGHTS.move_lab),
+        move_week: number("move_week", DEFAULT_WEIGHTS.move_week),
     }
 }
 
@@ -56,6 +60,7 @@ pub async fn build<C: ConnectionTrait>(db: &C, horizon: Horizon) -> Result<solve
         companies: catalog.companies,
         requests,
         pinned,
+        current: Vec::new(),
     })
 }
 

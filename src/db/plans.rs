@@ -146,5 +146,8 @@ pub async fn plan<C: ConnectionTrait>(db: &C, run: &planning_runs::Model) -> Res
         assignments,
         unassigned,
         bottlenecks,
+        moved: None,
+        moves: Vec::new(),
+        deterministic: None,
     }))
 }

@@ -208,7 +208,7 @@ impl Cell {
 }
 
 /// The lab's proposed and confirmed bookings laid on the published plan's weeks: each test
-/// uses its hours evenly over the weeks of its booking (PLANNING-MODEL.md), against the
+/// uses its hours evenly over the weeks of its booking (docs/planning-model.md), against the
 /// week's capacity (the override of that week, else the base hours).
 async fn timeline(state: &AppState, page: &Page, lab: &str) -> Result<Option<(Timeline, Catalog)>, AppError> {
     let Some(run) = runs::published_run(&state.db, &page.caller).await? else {

@@ -13,6 +13,8 @@ pub fn base() -> Instance {
             transport_per_km: 1.0,
             unassigned: 100_000.0,
             max_late_weeks: 2,
+            move_lab: 0.0,
+            move_week: 0.0,
         },
         regions: vec![region("RU-SAM"), region("RU-MOW")],
         distances: vec![Distance { from: "RU-SAM".into(), to: "RU-MOW".into(), km: 1000.0 }],
@@ -39,6 +41,7 @@ pub fn base() -> Instance {
         companies: vec![Company { id: "C1".into(), name: String::new(), region: "RU-SAM".into() }],
         requests: vec![],
         pinned: vec![],
+        current: vec![],
     }
 }
 
@@ -113,6 +116,7 @@ pub fn brute_force(inst: &Instance) -> f64 {
         let e = inst.equipment.iter().find(|e| e.code == t.equipment).expect("eq");
         let comp = inst.companies.iter().find(|c| c.id == r.company).expect("company");
         let pin = inst.pinned.iter().find(|p| p.request == r.id);
+        let current = inst.current.iter().find(|c| c.request == r.id);
         let mut opts: Vec<Option<Opt>> = if pin.is_some() { vec![] } else { vec![None] };
         for (l, lab) in inst.labs.iter().enumerate() {
             if !lab.accredited.contains(&r.test_type) || r.excluded_labs.contains(&lab.id) {
@@ -139,9 +143,15 @@ pub fn brute_force(inst: &Instance) -> f64 {
                 if pin.is_some_and(|p| p.lab != lab.id || p.start_week != s) {
                     continue;
                 }
+                let moving = match current {
+                    Some(c) if c.lab == lab.id => w.move_week * f64::from(s.abs_diff(c.start_week)),
+                    Some(_) => w.move_lab,
+                    None => 0.0,
+                };
                 let cost = c.price_per_hour * t.hours
                     + w.transport_per_km * km(&comp.region, &lab.region) * f64::from(r.samples)
-                    + w.tardiness_per_week * f64::from(r.priority) * f64::from(late);
+                    + w.tardiness_per_week * f64::from(r.priority) * f64::from(late)
+                    + moving;
                 opts.push(Some((l, s, cost, span, usage)));
             }
         }
@@ -154,7 +164,12 @@ pub fn brute_force(inst: &Instance) -> f64 {
         let mut obj = 0.0;
         for (i, r) in inst.requests.iter().enumerate() {
             match options[i].get(choice[i]).copied().flatten() {
-                None => obj += w.unassigned * f64::from(r.priority),
+                None => {
+                    obj += w.unassigned * f64::from(r.priority);
+                    if inst.current.iter().any(|c| c.request == r.id) {
+                        obj += w.move_lab;
+                    }
+                }
                 Some((l, s, cost, span, usage)) => {
                     obj += cost;
                     let t = inst.test_types.iter().find(|t| t.code == r.test_type).expect("type");
@@ -181,6 +196,10 @@ pub fn brute_force(inst: &Instance) -> f64 {
             i += 1;
         }
     }
+}
+
+pub fn current(request: &str, lab: &str, start_week: u32) -> Current {
+    Current { request: request.into(), lab: lab.into(), start_week }
 }
 
 pub fn exact_options() -> SolveOptions {
