@@ -509,11 +509,14 @@ async fn postgres_killed_worker_run_is_retried() {
     let second = Worker::start(&db.url, dir.path(), "second");
     let started = Instant::now();
     let run = loop {
-        let (_, run) = app.get(&format!("/api/v1/planning-runs/{id}")).await;
+        // Plan first, run second: the plan and the run's end commit together, so a plan
+        // seen here must belong to a run that has already ended when it is read next.
+        let stored = count(&app.db, &format!("SELECT COUNT(*) FROM plan_assignments WHERE run = {id}")).await;
         let (status, _) = app.get(&format!("/api/v1/planning-runs/{id}/plan")).await;
+        let (_, run) = app.get(&format!("/api/v1/planning-runs/{id}")).await;
         if run["status"] != "succeeded" {
             assert_eq!(status, StatusCode::CONFLICT, "a plan is visible before the run ended: {run}");
-            assert_eq!(count(&app.db, &format!("SELECT COUNT(*) FROM plan_assignments WHERE run = {id}")).await, 0);
+            assert_eq!(stored, 0, "plan rows stored before the run ended: {run}");
         }
         if run["status"] == "succeeded" {
             break run;
