@@ -250,6 +250,23 @@ fn expectations() -> Vec<(&'static str, &'static str, &'static str, Value, [u16;
             e.clone(),
             DENY_ALL_BUT([403, 403, 404, 404, 404]),
         ),
+        ("get", "/api/v1/scenarios", "/api/v1/scenarios", e.clone(), DENY_ALL_BUT([403, 403, 200, 200, 200])),
+        ("post", "/api/v1/scenarios", "/api/v1/scenarios", e.clone(), DENY_ALL_BUT([403, 403, 422, 422, 403])),
+        ("get", "/api/v1/scenarios/{id}", "/api/v1/scenarios/999", e.clone(), DENY_ALL_BUT([403, 403, 404, 404, 404])),
+        (
+            "get",
+            "/api/v1/scenarios/{id}/compare",
+            "/api/v1/scenarios/999/compare",
+            e.clone(),
+            DENY_ALL_BUT([403, 403, 404, 404, 404]),
+        ),
+        (
+            "get",
+            "/api/v1/scenarios/{id}/instance",
+            "/api/v1/scenarios/999/instance",
+            e.clone(),
+            DENY_ALL_BUT([403, 403, 404, 404, 404]),
+        ),
         ("get", "/api/v1/assignments", "/api/v1/assignments", e.clone(), DENY_ALL_BUT([200, 200, 200, 200, 200])),
         (
             "post",

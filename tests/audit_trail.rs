@@ -187,6 +187,11 @@ async fn every_writing_route_leaves_an_audit_row(db: TestDb) {
     audited(&app, Who::Planner, "post", &path, json!({}), "planning_run").await;
     walk("post", "/planning-runs/{id}/cancel");
 
+    // A scenario is only audited: the registry is not its to change.
+    let scenario = json!({"name": "без изменений", "changes": [], "time_limit_seconds": 1});
+    audited(&app, Who::Ministry, "post", "/api/v1/scenarios", scenario, "scenario").await;
+    walk("post", "/scenarios");
+
     let missing: Vec<_> = writing.difference(&walked).collect();
     assert!(missing.is_empty(), "writing routes the walk does not cover: {missing:?}");
     app.stop().await;

@@ -248,6 +248,60 @@ async fn ministry_dashboard_shows_its_charts() {
     assert_eq!(b.text("#helps").await, "Where new capacity helps most");
     assert!(b.wait_until(&drawn, 20).await);
     b.screenshot("dashboard-en").await;
+
+    // From the capacity ranking to a solved scenario and its comparison.
+    b.click("#lang-ru").await;
+    assert!(b.wait_until("return document.documentElement.lang === 'ru'", 20).await);
+    let first = "#try-in-scenario li:first-child a";
+    let (lab, equipment) = (b.attr(first, "data-lab").await.unwrap(), b.attr(first, "data-equipment").await.unwrap());
+    let ranked = b.find("#table-capacity_helps tbody tr:first-child th").await.prop("textContent").await.unwrap();
+    let ranked = ranked.unwrap_or_default();
+    assert!(ranked.starts_with(&lab), "the first link is the first ranked pair: {ranked}");
+    b.click(first).await;
+    assert!(b.wait_until("return location.pathname === '/scenarios'", 20).await);
+    assert_eq!(b.text("h1").await, "Сценарии «что если»");
+    assert_eq!(b.value("#f-cap_lab").await, lab, "the form starts from the ranked pair");
+    assert_eq!(b.value("#f-cap_equipment").await, equipment);
+    assert_eq!(b.value("#f-cap_hours").await, "40");
+    assert!(b.find("#f-use_capacity").await.is_selected().await.unwrap());
+    b.screenshot("scenario-new").await;
+
+    // Hours beyond the rule are refused on the form, which keeps what was typed.
+    b.fill("#f-cap_hours", "99999").await;
+    b.fill("#f-time_limit_seconds", "5").await;
+    b.click("#create-scenario").await;
+    assert!(b.wait_until("return document.querySelector('#f-cap_hours-error') !== null", 20).await);
+    assert_eq!(b.value("#f-cap_hours").await, "99999");
+    assert_eq!(b.value("#f-cap_lab").await, lab);
+    b.fill("#f-cap_hours", "40").await;
+    b.click("#create-scenario").await;
+    assert!(b.wait_until("return location.pathname === '/scenarios/compare'", 20).await);
+    assert_eq!(b.text("h1").await, "Сравнение сценариев");
+    // The page refreshes itself until both plans are solved.
+    assert!(b.wait_until("return document.querySelector('#pending') === null", 120).await, "the scenario is solved");
+    let headers = b.all("#summary thead th").await.len();
+    assert_eq!(headers, 3, "a label column, the baseline and the scenario");
+    assert!(b.text("#summary thead").await.contains("Базовый вариант"));
+    assert!(b.exists("#estimates tbody tr").await, "the estimate beside the exact figure");
+    let estimate = b.text("#estimates tbody tr td:nth-of-type(1)").await;
+    let exact = b.text("#estimates tbody tr td:nth-of-type(2)").await;
+    assert!(!estimate.is_empty() && exact != "—", "{estimate} / {exact}");
+    let compared = b.all("[data-chart]").await.len();
+    assert!(compared >= 4, "unmet and late by region and class, cost, utilisation: {compared}");
+    let drawn = format!("return document.querySelectorAll('[data-chart][data-rendered=true]').length === {compared}");
+    assert!(b.wait_until(&drawn, 20).await, "every comparison chart is rendered");
+    let href = b.attr("#csv-by_region", "href").await.expect("a CSV of the comparison");
+    let csv = b.client.execute(&format!("return fetch('{href}').then(r => r.text())"), vec![]).await.unwrap();
+    let csv = csv.as_str().unwrap();
+    assert!(csv.lines().count() > 2 && csv.contains("Базовый вариант"), "{csv}");
+    b.client.set_window_size(1366, 2400).await.unwrap();
+    let shot = b.screenshot("scenario-compare").await;
+    common::browser::update_docs_screenshot(&shot, "scenario-compare.png");
+    b.client.set_window_size(1366, 900).await.unwrap();
+
+    // The list has the scenario and its baseline.
+    b.goto("/scenarios").await;
+    assert_eq!(b.all("#scenarios tbody tr").await.len(), 2);
     b.close().await;
     app.stop().await;
 }

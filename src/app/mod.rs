@@ -17,6 +17,7 @@ pub mod policy;
 pub mod records;
 pub mod requests;
 pub mod runs;
+pub mod scenarios;
 pub mod signin;
 pub mod users;
 

@@ -35,6 +35,9 @@ pub enum Op {
     /// Confirm or decline a booking of one's own lab
     AnswerBooking,
     ReadDashboard,
+    /// Build what-if scenarios: changed copies of the registry, solved, never published
+    Scenarios,
+    ReadScenarios,
     ReadAudit,
     ManageUsers,
 }
@@ -51,7 +54,9 @@ impl Op {
             Self::ReadCompanies | Self::ReadRequests => &[Company, Planner, Ministry, Admin],
             Self::FileRequest | Self::ChangeRequest => &[Company],
             // Planning: the planner runs and publishes; the ministry and the admin read.
-            Self::ReadRuns | Self::ReadDashboard => OVERSIGHT,
+            Self::ReadRuns | Self::ReadDashboard | Self::ReadScenarios => OVERSIGHT,
+            // What new capacity would change is the planner's and the ministry's question.
+            Self::Scenarios => &[Planner, Ministry],
             Self::Plan => &[Planner],
             Self::AnswerBooking => &[Lab],
         }

@@ -14,6 +14,7 @@ use utoipa::ToSchema;
 use super::policy::Op;
 use super::{AppError, AppResult, Work, require};
 use crate::db::Db;
+use crate::db::instance::{DEFAULT_FREEZE_WEEKS, PlanOptions};
 use crate::db::runs::{self as queries, Beat, NewRun, Outcome};
 use crate::db::{bookings, plans, requests, settings};
 use crate::domain::access::Caller;
@@ -21,7 +22,7 @@ use crate::domain::diff::{self, Diff, Placement};
 use crate::domain::horizon::{DEFAULT_WEEKS, Horizon, MAX_WEEKS};
 use crate::domain::paging::{ListResponse, PageRequest};
 use crate::domain::status::{PlanStatus, RequestStatus, RunStatus};
-use crate::domain::{Errors, Msg, parse_i32_in, parse_monday};
+use crate::domain::{Errors, Msg, parse_i32_in, parse_int_in, parse_monday};
 use crate::entities::{planning_runs, test_requests};
 
 /// A run's default wall-clock limit, and the most a planner may give one.
@@ -60,6 +61,18 @@ pub struct PlanningRun {
     pub error: Option<String>,
     pub published: bool,
     pub published_at: Option<DateTime<Utc>>,
+    /// Published bookings starting this many weeks from the horizon's start were kept
+    pub freeze_weeks: Option<i32>,
+    /// The move weights the run used, roubles
+    pub move_lab: Option<f64>,
+    pub move_week: Option<f64>,
+    /// How many published bookings the plan moves or drops
+    pub moved: Option<i32>,
+    /// Whether the run was asked to be deterministic
+    pub deterministic: bool,
+    /// Whether its plan is: the same registry and parameters give the same plan on any
+    /// machine (false when a step had to stop by the clock)
+    pub plan_deterministic: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -110,6 +123,12 @@ impl PlanningRun {
             error: run.error,
             published: published_id == Some(run.id),
             published_at: run.published_at,
+            freeze_weeks: run.freeze_weeks,
+            move_lab: run.move_lab,
+            move_week: run.move_week,
+            moved: run.moved,
+            deterministic: run.deterministic,
+            plan_deterministic: run.plan_deterministic,
         }
     }
 }
@@ -150,13 +169,14 @@ pub async fn get<C: ConnectionTrait>(db: &C, caller: &Caller, id: i64) -> AppRes
     Ok(PlanningRun::new(run, published_id(db).await?))
 }
 
-/// The registry's default horizon: its stored planning setting, else from next Monday.
+/// The registry's default horizon: its stored planning setting, else from this week's
+/// Monday (planning goes on week after week; what started already is history).
 pub async fn default_horizon<C: ConnectionTrait>(db: &C) -> AppResult<Horizon> {
     let settings = settings::all(db).await?;
     let start = settings
         .get("horizon_start")
         .and_then(|s| s.parse::<NaiveDate>().ok())
-        .unwrap_or_else(|| crate::domain::week_monday(Utc::now().date_naive()) + chrono::Days::new(7));
+        .unwrap_or_else(|| crate::domain::week_monday(Utc::now().date_naive()));
     let weeks = settings.get("horizon_weeks").and_then(|s| s.parse().ok()).unwrap_or(DEFAULT_WEEKS);
     Ok(Horizon { start, weeks })
 }
@@ -176,7 +196,29 @@ pub struct StartRun {
     /// Stop once the proven gap is at most this (0–1); default 0.01
     #[schema(minimum = 0, maximum = 1)]
     pub gap: Option<f64>,
+    /// Published bookings that start in the horizon's first this many weeks are kept as
+    /// they are (0–26); default: the registry's `freeze_weeks`, else 2
+    #[schema(minimum = 0, maximum = 26)]
+    pub freeze_weeks: Option<i64>,
+    /// Roubles for moving a published booking to another lab or dropping it; default:
+    /// the registry's `move_lab`
+    #[schema(minimum = 0)]
+    pub move_lab: Option<f64>,
+    /// Roubles per week a published booking moves within its lab; default: the
+    /// registry's `move_week`
+    #[schema(minimum = 0)]
+    pub move_week: Option<f64>,
+    /// The same registry and parameters give the same plan and bound on any machine,
+    /// whatever its load (work limits instead of the clock); default false
+    #[serde(default)]
+    pub deterministic: bool,
 }
+
+/// The dearest move weight a run takes, in roubles: far above any test's cost.
+pub const MAX_MOVE_WEIGHT: f64 = 1e10;
+
+/// The most weeks of a freeze window: half a year.
+pub const MAX_FREEZE_WEEKS: i64 = 26;
 
 /// Reads the registry into an instance and queues it for the workers.
 pub async fn start<C: Db>(db: &C, caller: &Caller, cmd: StartRun) -> AppResult<PlanningRun> {
@@ -199,22 +241,52 @@ pub async fn start<C: Db>(db: &C, caller: &Caller, cmd: StartRun) -> AppResult<P
     );
     let gap = cmd.gap.unwrap_or(DEFAULT_GAP);
     e.check("gap", gap.is_finite() && (0.0..=1.0).contains(&gap), Msg::Fraction);
+    let stored = settings::all(db).await?;
+    let freeze_weeks = match cmd.freeze_weeks {
+        Some(w) => e.take("freeze_weeks", parse_int_in(w, 0, MAX_FREEZE_WEEKS)),
+        None => stored.get("freeze_weeks").and_then(|s| s.parse().ok()).unwrap_or(i64::from(DEFAULT_FREEZE_WEEKS)),
+    };
+    for (field, value) in [("move_lab", cmd.move_lab), ("move_week", cmd.move_week)] {
+        if let Some(v) = value {
+            e.check(
+                field,
+                v.is_finite() && (0.0..=MAX_MOVE_WEIGHT).contains(&v),
+                Msg::Range(0, MAX_MOVE_WEIGHT as i64),
+            );
+        }
+    }
     e.finish()?;
 
     let horizon = Horizon { start, weeks };
+    let options = PlanOptions {
+        freeze_weeks: u32::try_from(freeze_weeks).unwrap_or(DEFAULT_FREEZE_WEEKS),
+        move_lab: cmd.move_lab,
+        move_week: cmd.move_week,
+    };
     let mut work = Work::begin(db, caller).await?;
-    let instance = crate::db::instance::build(work.db(), horizon).await?;
-    let run = queries::create(
-        work.db(),
-        NewRun { horizon, time_limit_seconds: time_limit, gap, created_by: caller.actor(), instance: &instance },
-    )
-    .await?;
+    let instance = crate::db::instance::build(work.db(), horizon, options).await?;
+    let new = NewRun {
+        horizon,
+        time_limit_seconds: time_limit,
+        gap,
+        created_by: caller.actor(),
+        instance: &instance,
+        freeze_weeks: options.freeze_weeks,
+        deterministic: cmd.deterministic,
+        scenario: false,
+    };
+    let run = queries::create(work.db(), new).await?;
     work.audit(
         "start",
         "planning_run",
         run.id.to_string(),
         None,
-        Some(json!({"horizon_start": start, "horizon_weeks": weeks, "time_limit_seconds": time_limit, "gap": gap, "requests": run.requests})),
+        Some(json!({
+            "horizon_start": start, "horizon_weeks": weeks, "time_limit_seconds": time_limit, "gap": gap,
+            "requests": run.requests, "current": instance.current.len(), "pinned": instance.pinned.len(),
+            "freeze_weeks": options.freeze_weeks, "move_lab": instance.weights.move_lab,
+            "move_week": instance.weights.move_week, "deterministic": cmd.deterministic,
+        })),
     );
     work.commit().await?;
     tracing::info!(run = run.id, requests = run.requests, "planning run queued");
@@ -270,6 +342,9 @@ pub async fn publish<C: Db>(db: &C, caller: &Caller, id: i64) -> AppResult<Publi
     let mut work = Work::begin(db, caller).await?;
     crate::db::runs::lock_publication(work.db()).await?;
     let run = load(work.db(), id).await?;
+    if run.scenario {
+        return Err(AppError::Conflict(format!("planning run {id} solves a what-if scenario and cannot be published")));
+    }
     if run.objective.is_none() || !matches!(run.status, RunStatus::Succeeded | RunStatus::Cancelled) {
         return Err(AppError::Conflict(format!(
             "planning run {id} is {} and has no plan to publish",
@@ -441,6 +516,13 @@ pub async fn plan<C: ConnectionTrait>(db: &C, caller: &Caller, id: i64) -> AppRe
     plans::plan(db, &run)
         .await?
         .ok_or_else(|| AppError::Conflict(format!("planning run {id} is {} and has no plan", run.status.as_str())))
+}
+
+/// The published bookings a run's plan moves or drops, each with its penalty and saving.
+pub async fn moves<C: ConnectionTrait>(db: &C, caller: &Caller, id: i64) -> AppResult<Vec<solver::Move>> {
+    require(caller, Op::ReadRuns)?;
+    load(db, id).await?;
+    Ok(plans::moves(db, id).await?.into_iter().map(plans::to_move).collect())
 }
 
 /// How many requests a run's plan places and leaves out; None before it has a plan.

@@ -2,6 +2,11 @@
 //!
 //! Dates become week indices of the horizon (see [`Horizon`]). Bookings a lab has
 //! confirmed become `pinned`; a lab that declined a request is not offered it again.
+//! The published plan's other bookings become `current` (a plan may move them, paying
+//! the move weights), except those that start inside the freeze window: those are
+//! pinned like confirmed ones, unless they no longer fit (then they are current and must
+//! move). Confirmed work that started before the horizon is under way: history, not
+//! planned again.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -15,8 +20,24 @@ use crate::entities::{
     request_excluded_labs, test_requests, test_types,
 };
 
-/// Weights when the registry holds none: those of the founding data set.
-const DEFAULT_WEIGHTS: solver::Weights = solver::Weights {
+/// What a run asks of the instance beyond the registry: the freeze window and, if given,
+/// move weights other than the registry's.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PlanOptions {
+    /// Published bookings starting in the horizon's first this many weeks are kept as
+    /// they are.
+    pub freeze_weeks: u32,
+    pub move_lab: Option<f64>,
+    pub move_week: Option<f64>,
+}
+
+/// The freeze window when the registry sets none: two weeks, the time a lab needs to
+/// prepare for a test (samples on their way, staff and equipment booked).
+pub const DEFAULT_FREEZE_WEEKS: u32 = 2;
+
+/// Weights when the registry holds none: those of the founding data set; the move
+/// weights are docs/planning-model.md's registry defaults.
+pub const DEFAULT_WEIGHTS: solver::Weights = solver::Weights {
     tardiness_per_week: 150_000.0,
     transport_per_km: 40.0,
     unassigned: 3_000_000.0,
@@ -41,16 +62,23 @@ fn weights(settings: &HashMap<String, String>) -> solver::Weights {
 }
 
 /// Reads the registry into an instance for `horizon`.
-pub async fn build<C: ConnectionTrait>(db: &C, horizon: Horizon) -> Result<solver::Instance, DbErr> {
+pub async fn build<C: ConnectionTrait>(
+    db: &C,
+    horizon: Horizon,
+    options: PlanOptions,
+) -> Result<solver::Instance, DbErr> {
     let settings = super::settings::all(db).await?;
     let catalog = catalog(db).await?;
     let (labs, capacity_overrides) = labs(db, horizon).await?;
-    let (requests, pinned) = requests(db, horizon).await?;
-    Ok(solver::Instance {
+    let (requests, pinned, current, under_way) = requests(db, horizon, options.freeze_weeks).await?;
+    let mut weights = weights(&settings);
+    weights.move_lab = options.move_lab.unwrap_or(weights.move_lab);
+    weights.move_week = options.move_week.unwrap_or(weights.move_week);
+    let mut instance = solver::Instance {
         format: solver::INSTANCE_FORMAT.to_string(),
         name: Some(format!("registry {} + {} weeks", horizon.start, horizon.weeks)),
         horizon: solver::Horizon { start: horizon.start.format("%Y-%m-%d").to_string(), weeks: horizon.weeks },
-        weights: weights(&settings),
+        weights,
         regions: catalog.regions,
         distances: catalog.distances,
         equipment: catalog.equipment,
@@ -59,9 +87,95 @@ pub async fn build<C: ConnectionTrait>(db: &C, horizon: Horizon) -> Result<solve
         capacity_overrides,
         companies: catalog.companies,
         requests,
-        pinned,
-        current: Vec::new(),
-    })
+        pinned: pinned.iter().map(|p| p.booking.clone()).collect(),
+        current,
+    };
+    hold_capacity_under_way(&mut instance, horizon, &under_way);
+    unfreeze_what_no_longer_fits(&mut instance, &pinned);
+    Ok(instance)
+}
+
+/// Confirmed work that started before the horizon and is still running.
+struct UnderWay {
+    lab: String,
+    test_type: String,
+    start: chrono::NaiveDate,
+    end: chrono::NaiveDate,
+}
+
+/// Work under way is history, not planned again, but it still uses its equipment in the
+/// horizon's first weeks: those hours come off the weeks' capacity (as overrides), so
+/// the plan does not promise them twice. A test uses its hours evenly over the weeks it
+/// was booked for, as the planning model has it.
+fn hold_capacity_under_way(instance: &mut solver::Instance, horizon: Horizon, under_way: &[UnderWay]) {
+    let mut used: BTreeMap<(String, String, u32), f64> = BTreeMap::new();
+    for w in under_way {
+        let Some(test_type) = instance.test_types.iter().find(|t| t.code == w.test_type) else { continue };
+        let span = ((w.end - w.start).num_days() / 7 + 1).max(1);
+        let per_week = test_type.hours / span as f64;
+        let mut week_start = w.start;
+        while week_start <= w.end {
+            if let Some(week) = horizon.week_of(week_start) {
+                *used.entry((w.lab.clone(), test_type.equipment.clone(), week)).or_default() += per_week;
+            }
+            week_start += chrono::TimeDelta::days(7);
+        }
+    }
+    for ((lab, equipment, week), hours) in used {
+        let existing =
+            instance.capacity_overrides.iter_mut().find(|o| o.lab == lab && o.equipment == equipment && o.week == week);
+        match existing {
+            Some(o) => o.hours_per_week = (o.hours_per_week - hours).max(0.0),
+            None => {
+                let base = instance
+                    .labs
+                    .iter()
+                    .find(|l| l.id == lab)
+                    .and_then(|l| l.capacity.iter().find(|c| c.equipment == equipment))
+                    .map(|c| c.hours_per_week);
+                if let Some(base) = base {
+                    let hours_per_week = (base - hours).max(0.0);
+                    instance.capacity_overrides.push(solver::CapacityOverride { lab, equipment, week, hours_per_week });
+                }
+            }
+        }
+    }
+}
+
+/// A pinned booking and whether it is only frozen (a published booking the lab has not
+/// confirmed), which may give way when it no longer fits.
+struct Pin {
+    booking: solver::Pinned,
+    frozen: bool,
+}
+
+/// A frozen booking that breaks a rule now (its lab closed the week, its accreditation
+/// lapsed) cannot be kept: it becomes current, so the plan moves it and says why, where
+/// pinning it would fail the whole run. Confirmed bookings stay pinned: those the lab
+/// has promised, and a run that cannot keep them must say so.
+fn unfreeze_what_no_longer_fits(instance: &mut solver::Instance, pins: &[Pin]) {
+    let Err(error) = instance.check() else { return };
+    let frozen: HashSet<&str> = pins.iter().filter(|p| p.frozen).map(|p| p.booking.request.as_str()).collect();
+    let mut unfrozen: HashSet<String> = HashSet::new();
+    for problem in error.problems {
+        match problem {
+            solver::InstanceProblem::PinnedBreaksRule { request, .. } if frozen.contains(request.as_str()) => {
+                unfrozen.insert(request);
+            }
+            solver::InstanceProblem::PinnedOverCapacity { requests, .. } => {
+                unfrozen.extend(requests.into_iter().filter(|r| frozen.contains(r.as_str())));
+            }
+            _ => {}
+        }
+    }
+    let (keep, moved): (Vec<_>, Vec<_>) =
+        std::mem::take(&mut instance.pinned).into_iter().partition(|p| !unfrozen.contains(&p.request));
+    instance.pinned = keep;
+    instance.current.extend(moved.into_iter().map(|p| solver::Current {
+        request: p.request,
+        lab: p.lab,
+        start_week: p.start_week,
+    }));
 }
 
 struct CatalogPart {
@@ -183,11 +297,13 @@ async fn labs<C: ConnectionTrait>(
     Ok((labs, capacity_overrides))
 }
 
-/// The plannable requests ready within the horizon, and the confirmed bookings pinned.
+/// The plannable requests ready within the horizon, the bookings pinned and current, and
+/// the confirmed work under way.
 async fn requests<C: ConnectionTrait>(
     db: &C,
     horizon: Horizon,
-) -> Result<(Vec<solver::Request>, Vec<solver::Pinned>), DbErr> {
+    freeze_weeks: u32,
+) -> Result<(Vec<solver::Request>, Vec<Pin>, Vec<solver::Current>, Vec<UnderWay>), DbErr> {
     let horizon_end = horizon.end();
     let rows = test_requests::Entity::find()
         .filter(test_requests::Column::Status.is_in(RequestStatus::PLANNABLE))
@@ -205,29 +321,45 @@ async fn requests<C: ConnectionTrait>(
     }
     // A lab that declined a request is not offered it again.
     let mut pinned = Vec::new();
+    let mut current = Vec::new();
     let mut in_progress = HashSet::new();
+    let mut running = Vec::new();
     for a in assignments::Entity::find()
-        .filter(assignments::Column::Status.is_in([BookingStatus::Declined, BookingStatus::Confirmed]))
+        .filter(assignments::Column::Status.is_in([
+            BookingStatus::Declined,
+            BookingStatus::Confirmed,
+            BookingStatus::Proposed,
+        ]))
         .order_by_asc(assignments::Column::Id)
         .all(db)
         .await?
     {
+        // Confirmed work running into the horizon holds its hours, whatever became of
+        // the request since (received, in testing).
+        if a.status == BookingStatus::Confirmed && a.start_date < horizon.start && a.end_date >= horizon.start {
+            running.push((a.request.clone(), a.lab.clone(), a.start_date, a.end_date));
+        }
         if !ids.contains(a.request.as_str()) {
             continue;
         }
-        if a.status == BookingStatus::Declined {
-            let labs = excluded.entry(a.request).or_default();
-            if !labs.contains(&a.lab) {
-                labs.push(a.lab);
-            }
-        } else {
-            match horizon.week_of_monday(a.start_date) {
-                Some(start_week) => pinned.push(solver::Pinned { request: a.request, lab: a.lab, start_week }),
-                // Confirmed work that started before this horizon is under way, not planned.
-                None => {
-                    in_progress.insert(a.request);
+        match (a.status, horizon.week_of_monday(a.start_date)) {
+            (BookingStatus::Declined, _) => {
+                let labs = excluded.entry(a.request).or_default();
+                if !labs.contains(&a.lab) {
+                    labs.push(a.lab);
                 }
             }
+            (BookingStatus::Confirmed, Some(start_week)) => pinned
+                .push(Pin { booking: solver::Pinned { request: a.request, lab: a.lab, start_week }, frozen: false }),
+            // Confirmed work that started before this horizon is under way, not planned.
+            (BookingStatus::Confirmed, None) => {
+                in_progress.insert(a.request);
+            }
+            (_, Some(start_week)) if start_week < freeze_weeks => pinned
+                .push(Pin { booking: solver::Pinned { request: a.request, lab: a.lab, start_week }, frozen: true }),
+            (_, Some(start_week)) => current.push(solver::Current { request: a.request, lab: a.lab, start_week }),
+            // A proposed booking outside the horizon is no promise to keep here.
+            (_, None) => {}
         }
     }
 
@@ -250,5 +382,20 @@ async fn requests<C: ConnectionTrait>(
         });
     }
 
-    Ok((requests, pinned))
+    let mut test_type: HashMap<String, String> = HashMap::new();
+    // In slices: a statement takes a bounded number of parameters.
+    for slice in running.chunks(1000) {
+        let found = test_requests::Entity::find()
+            .filter(test_requests::Column::Id.is_in(slice.iter().map(|(request, ..)| request.clone())))
+            .all(db)
+            .await?;
+        test_type.extend(found.into_iter().map(|r| (r.id, r.test_type)));
+    }
+    let under_way = running
+        .into_iter()
+        .filter_map(|(request, lab, start, end)| {
+            Some(UnderWay { lab, test_type: test_type.get(&request)?.clone(), start, end })
+        })
+        .collect();
+    Ok((requests, pinned, current, under_way))
 }

@@ -12,6 +12,7 @@ pub mod labs;
 pub mod plans;
 pub mod requests;
 pub mod runs;
+pub mod scenarios;
 pub mod sequences;
 pub mod settings;
 pub mod users;

@@ -4,7 +4,7 @@ use labplan_solver as solver;
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set};
 
 use crate::domain::status::{PlanStatus, Reason};
-use crate::entities::{plan_assignments, plan_bottlenecks, plan_unassigned, planning_runs};
+use crate::entities::{plan_assignments, plan_bottlenecks, plan_moves, plan_unassigned, planning_runs};
 
 fn week(value: u32) -> i32 {
     i32::try_from(value).unwrap_or(i32::MAX)
@@ -57,7 +57,34 @@ pub async fn store<C: ConnectionTrait>(db: &C, run: i64, plan: solver::Plan) -> 
     for chunk in bottlenecks.chunks(super::BATCH) {
         plan_bottlenecks::Entity::insert_many(chunk.to_vec()).exec(db).await?;
     }
+    let moves: Vec<_> = plan
+        .moves
+        .into_iter()
+        .map(|m| plan_moves::ActiveModel {
+            run: Set(run),
+            request: Set(m.request),
+            from_lab: Set(m.from.lab),
+            from_week: Set(week(m.from.start_week)),
+            to_lab: Set(m.to.as_ref().map(|t| t.lab.clone())),
+            to_week: Set(m.to.as_ref().map(|t| week(t.start_week))),
+            penalty: Set(m.penalty),
+            saving: Set(m.saving),
+            forced: Set(m.forced),
+        })
+        .collect();
+    for chunk in moves.chunks(super::BATCH) {
+        plan_moves::Entity::insert_many(chunk.to_vec()).exec(db).await?;
+    }
     Ok(())
+}
+
+/// The published bookings a run's plan moves or drops, by request.
+pub async fn moves<C: ConnectionTrait>(db: &C, run: i64) -> Result<Vec<plan_moves::Model>, DbErr> {
+    plan_moves::Entity::find()
+        .filter(plan_moves::Column::Run.eq(run))
+        .order_by_asc(plan_moves::Column::Request)
+        .all(db)
+        .await
 }
 
 /// A run's bookings, by request.
@@ -97,11 +124,32 @@ pub async fn counts<C: ConnectionTrait>(db: &C, run: i64) -> Result<(u64, u64), 
     Ok((placed, unplaced))
 }
 
+/// A stored move in the planning model's terms.
+pub fn to_move(m: plan_moves::Model) -> solver::Move {
+    let week = |v: i32| u32::try_from(v).unwrap_or(0);
+    solver::Move {
+        request: m.request,
+        from: solver::Slot { lab: m.from_lab, start_week: week(m.from_week) },
+        to: m.to_lab.zip(m.to_week).map(|(lab, w)| solver::Slot { lab, start_week: week(w) }),
+        penalty: m.penalty,
+        saving: m.saving,
+        forced: m.forced,
+    }
+}
+
 /// The stored plan of a run, in the format of the planning model; None if the run has none.
 pub async fn plan<C: ConnectionTrait>(db: &C, run: &planning_runs::Model) -> Result<Option<solver::Plan>, DbErr> {
     let (Some(objective), Some(bound), Some(gap)) = (run.objective, run.bound, run.gap) else {
         return Ok(None);
     };
+    if run.scenario {
+        return run
+            .scenario_plan
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|e| DbErr::Custom(format!("run {}: stored plan unreadable: {e}", run.id)));
+    }
     let week = |v: i32| u32::try_from(v).unwrap_or(0);
     let assignments = assignments(db, run.id)
         .await?
@@ -146,8 +194,8 @@ pub async fn plan<C: ConnectionTrait>(db: &C, run: &planning_runs::Model) -> Res
         assignments,
         unassigned,
         bottlenecks,
-        moved: None,
-        moves: Vec::new(),
-        deterministic: None,
+        moved: run.moved.and_then(|m| usize::try_from(m).ok()),
+        moves: moves(db, run.id).await?.into_iter().map(to_move).collect(),
+        deterministic: run.plan_deterministic,
     }))
 }

@@ -37,6 +37,10 @@ pub struct NewRun<'a> {
     pub gap: f64,
     pub created_by: Option<&'a str>,
     pub instance: &'a solver::Instance,
+    pub freeze_weeks: u32,
+    pub deterministic: bool,
+    /// A what-if scenario's run: solved like any other, never listed with the runs nor published
+    pub scenario: bool,
 }
 
 pub async fn create<C: ConnectionTrait>(db: &C, new: NewRun<'_>) -> Result<planning_runs::Model, DbErr> {
@@ -54,6 +58,11 @@ pub async fn create<C: ConnectionTrait>(db: &C, new: NewRun<'_>) -> Result<plann
         instance: Set(instance),
         requests: Set(i32::try_from(new.instance.requests.len()).unwrap_or(i32::MAX)),
         attempts: Set(0),
+        move_lab: Set(Some(new.instance.weights.move_lab)),
+        move_week: Set(Some(new.instance.weights.move_week)),
+        freeze_weeks: Set(Some(i32::try_from(new.freeze_weeks).unwrap_or(i32::MAX))),
+        deterministic: Set(new.deterministic),
+        scenario: Set(new.scenario),
         ..Default::default()
     }
     .insert(db)
@@ -70,7 +79,9 @@ pub async fn list<C: ConnectionTrait>(
     status: Option<RunStatus>,
     page: PageRequest,
 ) -> Result<(Vec<planning_runs::Model>, u64), DbErr> {
-    let mut select = planning_runs::Entity::find().order_by_desc(planning_runs::Column::Id);
+    let mut select = planning_runs::Entity::find()
+        .filter(planning_runs::Column::Scenario.eq(false))
+        .order_by_desc(planning_runs::Column::Id);
     if let Some(status) = status {
         select = select.filter(planning_runs::Column::Status.eq(status));
     }
@@ -194,7 +205,18 @@ pub async fn finish<C: Db>(db: &C, id: i64, owner: &str, outcome: Outcome) -> Re
         .filter(planning_runs::Column::Id.eq(id))
         .filter(planning_runs::Column::LeaseOwner.eq(owner))
         .filter(planning_runs::Column::Status.eq(RunStatus::Running));
+    let scenario: bool = planning_runs::Entity::find_by_id(id)
+        .select_only()
+        .column(planning_runs::Column::Scenario)
+        .into_tuple()
+        .one(&txn)
+        .await?
+        .unwrap_or(false);
     if let Some(plan) = &plan {
+        if scenario {
+            let json = serde_json::to_string(plan).map_err(|e| DbErr::Custom(format!("plan: {e}")))?;
+            update = update.col_expr(planning_runs::Column::ScenarioPlan, Expr::value(json));
+        }
         let plan_status = match plan.status {
             solver::PlanStatus::Optimal => PlanStatus::Optimal,
             // A plan with an error status never reaches here: the solve failed instead.
@@ -207,13 +229,17 @@ pub async fn finish<C: Db>(db: &C, id: i64, owner: &str, outcome: Outcome) -> Re
             .col_expr(planning_runs::Column::Gap, Expr::value(plan.gap))
             .col_expr(planning_runs::Column::SolveSeconds, Expr::value(plan.solve_seconds))
             .col_expr(planning_runs::Column::BestObjective, Expr::value(plan.objective))
-            .col_expr(planning_runs::Column::BestBound, Expr::value(plan.bound));
+            .col_expr(planning_runs::Column::BestBound, Expr::value(plan.bound))
+            .col_expr(planning_runs::Column::Moved, Expr::value(plan.moved.and_then(|m| i32::try_from(m).ok())))
+            .col_expr(planning_runs::Column::PlanDeterministic, Expr::value(plan.deterministic));
     }
     if update.exec(&txn).await?.rows_affected != 1 {
         txn.rollback().await?;
         return Ok(false);
     }
-    if let Some(plan) = plan {
+    if let Some(plan) = plan
+        && !scenario
+    {
         super::plans::store(&txn, id, plan).await?;
     }
     txn.commit().await?;

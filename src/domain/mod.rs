@@ -9,6 +9,7 @@ pub mod inn;
 pub mod message;
 pub mod paging;
 pub mod request;
+pub mod scenario;
 pub mod status;
 
 use chrono::{Datelike, NaiveDate, Weekday};

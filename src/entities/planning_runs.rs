@@ -39,6 +39,15 @@ pub struct Model {
     pub error: Option<String>,
     pub published_at: Option<DateTimeUtc>,
     pub is_published: bool,
+    pub move_lab: Option<f64>,
+    pub move_week: Option<f64>,
+    pub freeze_weeks: Option<i32>,
+    pub deterministic: bool,
+    pub plan_deterministic: Option<bool>,
+    pub moved: Option<i32>,
+    pub scenario: bool,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub scenario_plan: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -11,6 +11,7 @@ pub mod labs;
 pub mod planning;
 pub mod policy;
 pub mod requests;
+pub mod scenarios;
 
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -39,6 +40,7 @@ use crate::state::AppState;
         (name = "companies", description = "Companies that file requests"),
         (name = "audit", description = "Who changed what, when (admin)"),
         (name = "planning", description = "Planning runs, the published plan and the labs' answers"),
+        (name = "scenarios", description = "What-if scenarios: the registry with changes, solved and compared with a baseline"),
     )
 )]
 struct ApiDoc;
@@ -51,6 +53,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(companies::router())
         .merge(labs::router())
         .merge(planning::router())
+        .merge(scenarios::router())
         .merge(audit::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1).split_for_parts()
 }

@@ -114,6 +114,7 @@ async fn process(db: &DatabaseConnection, config: &WorkerConfig, claim: Claim, s
             })
         }),
         cancel: Some(cancel.clone()),
+        deterministic: run.deterministic,
         ..solver::SolveOptions::default()
     };
     let solving = tokio::task::spawn_blocking(move || {

@@ -350,9 +350,12 @@ fn heatmap(page: &Page, data: &Data, equipment: &str) -> Section {
     Section { table: Table { headers, rows }, chart }
 }
 
-/// The lab/equipment pairs whose capacity binds hardest: Σ shadow price over the weeks
-/// where it binds, and the first-order saving of 40 more hours in each of those weeks.
-fn capacity_helps(page: &Page, data: &Data) -> Section {
+/// A lab and one of its equipment classes.
+type LabEquipment<'a> = (&'a str, &'a str);
+
+/// The lab/equipment pairs whose capacity binds hardest, hardest first: (Σ shadow price
+/// over the weeks where it binds, those weeks).
+fn binding_pairs(data: &Data) -> Vec<(LabEquipment<'_>, (f64, u32))> {
     let mut pairs: BTreeMap<(&str, &str), (f64, u32)> = BTreeMap::new();
     for b in data.bottlenecks.iter().filter(|b| b.shadow_price > 0.0) {
         let e = pairs.entry((b.lab.as_str(), b.equipment.as_str())).or_default();
@@ -362,6 +365,13 @@ fn capacity_helps(page: &Page, data: &Data) -> Section {
     let mut top: Vec<_> = pairs.into_iter().collect();
     top.sort_by(|a, b| b.1.0.total_cmp(&a.1.0).then(a.0.cmp(&b.0)));
     top.truncate(TOP);
+    top
+}
+
+/// Σ shadow price over the weeks where a pair binds, and the first-order saving of 40
+/// more hours in each of those weeks.
+fn capacity_helps(page: &Page, data: &Data) -> Section {
+    let top = binding_pairs(data);
     let headers = vec![
         page.t("dash_lab"),
         page.t("dash_equipment"),
@@ -450,10 +460,25 @@ async fn dashboard(State(state): State<AppState>, page: Page, Query(q): Query<Da
         start => data.horizon.start.to_string(), weeks => data.horizon.weeks,
         end => data.horizon.week_end(data.horizon.weeks.saturating_sub(1)).to_string(),
     };
+    // Each ranked pair opens a scenario with its added hours, to solve exactly what the
+    // shadow price only estimates.
+    let try_in_scenario: Vec<minijinja::Value> = if page.may(Op::Scenarios) {
+        binding_pairs(&data)
+            .iter()
+            .map(|((lab, eq), _)| {
+                context! {
+                    lab, equipment => eq, text => format!("{lab} · {eq}"),
+                    href => format!("/scenarios?lab={lab}&equipment={eq}&hours={EXTRA_HOURS}"),
+                }
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     page.render(
         "dashboard.html",
         context! {
-            s => sections, kpis, horizon, run => data.run.as_ref().map(|r| r.id),
+            s => sections, kpis, horizon, run => data.run.as_ref().map(|r| r.id), try_in_scenario,
             published_at => data.run.as_ref().and_then(|r| r.published_at).map(|t| t.format("%Y-%m-%d %H:%M").to_string()),
             equipment, equipment_name => data.catalog.equipment_name(&equipment, page.lang), equipment_choices,
         },

@@ -21,6 +21,7 @@ pub mod lookup;
 pub mod ministry;
 pub mod page;
 pub mod planner;
+pub mod scenarios;
 
 use std::net::SocketAddr;
 use std::sync::OnceLock;
@@ -52,6 +53,7 @@ pub fn router() -> axum::Router<AppState> {
         .route("/logout", post(logout))
         .merge(company::router())
         .merge(planner::router())
+        .merge(scenarios::router())
         .merge(ministry::router())
         .merge(admin::router())
         .merge(lab::router())
@@ -76,6 +78,8 @@ const TEMPLATES: &[(&str, &str)] = &templates![
     "request_detail.html",
     "planning.html",
     "planning_run.html",
+    "scenarios.html",
+    "scenario_compare.html",
     "dashboard.html",
     "dashboard_macros.html",
     "admin_registry.html",

@@ -67,8 +67,10 @@ fn nav(role: Role) -> &'static [(&'static str, &'static str)] {
             ("/lab/capacity", "nav_lab_capacity"),
             ("/lab/scope", "nav_lab_scope"),
         ],
-        Role::Planner => &[("/planning", "nav_planning"), ("/dashboard", "nav_dashboard")],
-        Role::Ministry => &[("/dashboard", "nav_dashboard")],
+        Role::Planner => {
+            &[("/planning", "nav_planning"), ("/dashboard", "nav_dashboard"), ("/scenarios", "nav_scenarios")]
+        }
+        Role::Ministry => &[("/dashboard", "nav_dashboard"), ("/scenarios", "nav_scenarios")],
         Role::Admin => &[
             ("/admin/labs", "nav_admin_labs"),
             ("/admin/companies", "nav_admin_companies"),

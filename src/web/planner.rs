@@ -49,6 +49,7 @@ fn run_view(page: &Page, run: &PlanningRun) -> minijinja::Value {
         created_by => run.created_by, created_at => run.created_at.format("%Y-%m-%d %H:%M").to_string(),
         objective => run.objective.map(grouped), bound => run.bound.map(grouped), gap => percent(run.gap),
         solve_seconds => run.solve_seconds.map(|s| format!("{s:.1}")), error => run.error,
+        moved => run.moved, plan_deterministic => run.plan_deterministic,
         published => run.published, plan_status => run.plan_status.map(|s| if s == crate::domain::status::PlanStatus::Optimal { "optimal" } else { "feasible" }),
         phase => run.progress.phase, parts_done => run.progress.parts_done, parts_total => run.progress.parts_total,
         best_objective => run.progress.best_objective.map(grouped), best_bound => run.progress.best_bound.map(grouped),
@@ -69,6 +70,14 @@ pub struct StartForm {
     time_limit_seconds: String,
     #[serde(default)]
     gap_percent: String,
+    #[serde(default)]
+    freeze_weeks: String,
+    #[serde(default)]
+    move_lab: String,
+    #[serde(default)]
+    move_week: String,
+    #[serde(default)]
+    deterministic: Option<String>,
 }
 
 async fn runs_page(State(state): State<AppState>, page: Page) -> Response {
@@ -84,6 +93,7 @@ async fn runs_page(State(state): State<AppState>, page: Page) -> Response {
         horizon_weeks: horizon.weeks.to_string(),
         time_limit_seconds: format!("{}", ops::DEFAULT_TIME_LIMIT_SECONDS),
         gap_percent: format!("{}", ops::DEFAULT_GAP * 100.0),
+        freeze_weeks: crate::db::instance::DEFAULT_FREEZE_WEEKS.to_string(),
         ..Default::default()
     };
     show_runs(&state, &page, &form, BTreeMap::new(), StatusCode::OK).await
@@ -110,6 +120,8 @@ async fn show_runs(
             form => context! {
                 horizon_start => form.horizon_start, horizon_weeks => form.horizon_weeks,
                 time_limit_seconds => form.time_limit_seconds, gap_percent => form.gap_percent,
+                freeze_weeks => form.freeze_weeks, move_lab => form.move_lab, move_week => form.move_week,
+                deterministic => form.deterministic.is_some(),
             },
         },
     )
@@ -144,6 +156,9 @@ async fn start(State(state): State<AppState>, page: Page, Form(form): Form<Start
     let weeks = number("horizon_weeks", &form.horizon_weeks);
     let time_limit = number("time_limit_seconds", &form.time_limit_seconds);
     let gap = number("gap_percent", &form.gap_percent);
+    let freeze = number("freeze_weeks", &form.freeze_weeks);
+    let move_lab = number("move_lab", &form.move_lab.replace([' ', '\u{a0}'], ""));
+    let move_week = number("move_week", &form.move_week.replace([' ', '\u{a0}'], ""));
     if !errors.is_empty() {
         return show_runs(&state, &page, &form, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
     }
@@ -152,6 +167,10 @@ async fn start(State(state): State<AppState>, page: Page, Form(form): Form<Start
         horizon_weeks: weeks.map(|w| w.round() as i64),
         time_limit_seconds: time_limit,
         gap: gap.map(|g| g / 100.0),
+        freeze_weeks: freeze.map(|w| w.round() as i64),
+        move_lab,
+        move_week,
+        deterministic: form.deterministic.is_some(),
     };
     match ops::start(&state.db, &page.caller, body).await {
         Ok(run) => Redirect::to(&format!("/planning/runs/{}", run.id)).into_response(),
@@ -177,6 +196,11 @@ async fn run_page(State(state): State<AppState>, page: Page, Path(id): Path<i64>
     let view = run_view(&page, &run);
     let mut diff = None;
     let mut counts = None;
+    let mut moves: Vec<minijinja::Value> = Vec::new();
+    let horizon = crate::domain::horizon::Horizon {
+        start: run.horizon_start,
+        weeks: u32::try_from(run.horizon_weeks).unwrap_or(0),
+    };
     if run.objective.is_some() {
         match ops::diff(&state.db, &page.caller, id).await {
             Ok(d) => {
@@ -201,9 +225,22 @@ async fn run_page(State(state): State<AppState>, page: Page, Path(id): Path<i64>
         if let Ok(Some((a, u))) = ops::plan_counts(&state.db, &page.caller, id).await {
             counts = Some(context! { assigned => a, unassigned => u });
         }
+        let at = |slot: &labplan_solver::Slot| format!("{} · {}", slot.lab, horizon.week_start(slot.start_week));
+        moves = match ops::moves(&state.db, &page.caller, id).await {
+            Ok(list) => list
+                .iter()
+                .map(|m| {
+                    context! {
+                        request => m.request, from => at(&m.from), to => m.to.as_ref().map(at),
+                        penalty => grouped(m.penalty), saving => m.saving.map(grouped), forced => m.forced,
+                    }
+                })
+                .collect(),
+            Err(e) => return page.app_error(e),
+        };
     }
     let may_publish = page.may(Op::Plan);
-    page.render("planning_run.html", context! { run => view, diff, counts, may_publish })
+    page.render("planning_run.html", context! { run => view, diff, counts, moves, may_publish })
 }
 
 /// The run's progress for the page's script: the API's event stream, behind the page's session.
