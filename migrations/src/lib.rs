@@ -9,6 +9,7 @@ mod m20261123_000004_create_planning;
 mod m20261123_000005_create_users;
 mod m20261125_000001_guard_invariants;
 mod m20261125_000002_create_request_id_sequence;
+mod m20261125_000005_booking_life;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000005_create_users::Migration),
             Box::new(m20261125_000001_guard_invariants::Migration),
             Box::new(m20261125_000002_create_request_id_sequence::Migration),
+            Box::new(m20261125_000005_booking_life::Migration),
         ]
     }
 }

@@ -17,6 +17,7 @@ pub mod plan_bottlenecks;
 pub mod plan_unassigned;
 pub mod planning_runs;
 pub mod planning_settings;
+pub mod protocols;
 pub mod region_distances;
 pub mod regions;
 pub mod request_excluded_labs;
