@@ -40,7 +40,7 @@ pub struct Assignment {
 }
 
 impl Assignment {
-    fn new(a: assignments::Model, request: Option<&test_requests::Model>) -> Self {
+    pub(crate) fn new(a: assignments::Model, request: Option<&test_requests::Model>) -> Self {
         Self {
             id: a.id,
             run: a.run,

@@ -13,6 +13,7 @@ pub mod companies;
 pub mod dashboard;
 pub mod import;
 pub mod labs;
+pub mod life;
 pub mod policy;
 pub mod records;
 pub mod requests;

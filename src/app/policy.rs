@@ -37,6 +37,8 @@ pub enum Op {
     ReadDashboard,
     ReadAudit,
     ManageUsers,
+    /// Receive samples, start and complete testing, or withdraw a booking of one's own lab
+    KeepBooking,
 }
 
 impl Op {
@@ -54,6 +56,7 @@ impl Op {
             Self::ReadRuns | Self::ReadDashboard => OVERSIGHT,
             Self::Plan => &[Planner],
             Self::AnswerBooking => &[Lab],
+            Self::KeepBooking => &[Lab],
         }
     }
 

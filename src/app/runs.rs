@@ -343,11 +343,13 @@ async fn apply_plan(
     let ids: Vec<String> =
         placed.iter().map(|a| a.request.clone()).chain(unplaced.iter().map(|u| u.request.clone())).collect();
     let requests = requests::find_many(work.db(), &ids).await?;
+    // Requests whose samples a lab has received since the run read them stay where they are.
+    let under_way = crate::db::life::under_way(work.db()).await?;
 
     let mut report = PublishReport::default();
     let mut new_bookings = Vec::with_capacity(placed.len());
     for a in &placed {
-        let Some(request) = requests.get(&a.request) else {
+        let Some(request) = requests.get(&a.request).filter(|_| !under_way.contains(&a.request)) else {
             report.skipped += 1;
             continue;
         };
@@ -381,7 +383,7 @@ async fn apply_plan(
         work.audit("plan", "test_request", &a.request, Some(before), Some(after));
     }
     for u in &unplaced {
-        let Some(request) = requests.get(&u.request) else {
+        let Some(request) = requests.get(&u.request).filter(|_| !under_way.contains(&u.request)) else {
             report.skipped += 1;
             continue;
         };

@@ -2,6 +2,8 @@
 //!
 //! Dates become week indices of the horizon (see [`Horizon`]). Bookings a lab has
 //! confirmed become `pinned`; a lab that declined a request is not offered it again.
+//! A request whose booking is under way (samples received, in testing, completed) is
+//! left out: it is never planned again.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -207,7 +209,14 @@ async fn requests<C: ConnectionTrait>(
     let mut pinned = Vec::new();
     let mut in_progress = HashSet::new();
     for a in assignments::Entity::find()
-        .filter(assignments::Column::Status.is_in([BookingStatus::Declined, BookingStatus::Confirmed]))
+        .filter(assignments::Column::Status.is_in([
+            BookingStatus::Declined,
+            BookingStatus::Confirmed,
+            BookingStatus::Withdrawn,
+            BookingStatus::Received,
+            BookingStatus::InTesting,
+            BookingStatus::Completed,
+        ]))
         .order_by_asc(assignments::Column::Id)
         .all(db)
         .await?
@@ -215,7 +224,13 @@ async fn requests<C: ConnectionTrait>(
         if !ids.contains(a.request.as_str()) {
             continue;
         }
-        if a.status == BookingStatus::Declined {
+        // Samples received, testing or tested: the work is the lab's now, never planned again.
+        if BookingStatus::UNDER_WAY.contains(&a.status) {
+            in_progress.insert(a.request);
+            continue;
+        }
+        // A lab that withdrew a booking is not offered the request again either.
+        if matches!(a.status, BookingStatus::Declined | BookingStatus::Withdrawn) {
             let labs = excluded.entry(a.request).or_default();
             if !labs.contains(&a.lab) {
                 labs.push(a.lab);

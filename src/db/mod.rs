@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod companies;
 pub mod instance;
 pub mod labs;
+pub mod life;
 pub mod plans;
 pub mod requests;
 pub mod runs;
