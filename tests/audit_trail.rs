@@ -33,6 +33,7 @@ async fn audited(app: &TestApp, who: Who, method: &str, path: &str, body: Value,
         "put" => app.put(path, &body).await,
         "patch" => app.patch(path, &body).await,
         "delete" => app.delete(path).await,
+        "multipart" => app.post_multipart(path, &body).await,
         other => panic!("unexpected method {other}"),
     };
     assert!(status.is_success(), "{method} {path} as {who:?}: {status} {answer}");
@@ -172,7 +173,7 @@ async fn every_writing_route_leaves_an_audit_row(db: TestDb) {
     app.act_as(Who::Planner).await;
     let (_, bookings) = app.get("/api/v1/assignments?status=proposed").await;
     let bookings = bookings["items"].as_array().unwrap().clone();
-    assert!(bookings.len() >= 2, "two bookings to answer: {bookings:?}");
+    assert!(bookings.len() >= 3, "three bookings to answer: {bookings:?}");
     let (first, second) = (&bookings[0], &bookings[1]);
     let lab = |b: &Value| Who::Lab(b["lab"].as_str().unwrap().to_string());
     let path = format!("/api/v1/assignments/{}/confirm", first["id"]);
@@ -181,6 +182,23 @@ async fn every_writing_route_leaves_an_audit_row(db: TestDb) {
     let path = format!("/api/v1/assignments/{}/decline", second["id"]);
     audited(&app, lab(second), "post", &path, json!({"reason": "камера на ремонте"}), "test_request").await;
     walk("post", "/assignments/{id}/decline");
+    // The rest of a booking's life at its lab.
+    let life = |step: &str, b: &Value| format!("/api/v1/assignments/{}/{step}", b["id"]);
+    audited(&app, lab(first), "post", &life("receive", first), json!({}), "test_request").await;
+    walk("post", "/assignments/{id}/receive");
+    audited(&app, lab(first), "post", &life("start", first), json!({}), "test_request").await;
+    walk("post", "/assignments/{id}/start");
+    let completion = json!({"protocol_number": "П-1", "outcome": "passed",
+        "protocol": "%PDF-1.4\n1 0 obj\n<< >>\nendobj\ntrailer\n<< >>\n%%EOF\n"});
+    audited(&app, lab(first), "multipart", &life("complete", first), completion, "test_request").await;
+    walk("post", "/assignments/{id}/complete");
+    let third = &bookings[2];
+    app.act_as(lab(third)).await;
+    let (status, body) = app.post(&life("confirm", third), &json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let reason = json!({"reason": "камера на ремонте"});
+    audited(&app, lab(third), "post", &life("withdraw", third), reason, "test_request").await;
+    walk("post", "/assignments/{id}/withdraw");
     let start = json!({"horizon_start": "2027-01-04", "horizon_weeks": 12, "time_limit_seconds": 600, "gap": 0});
     let another = audited(&app, Who::Planner, "post", "/api/v1/planning-runs", start, "planning_run").await;
     let path = format!("/api/v1/planning-runs/{}/cancel", another["id"]);

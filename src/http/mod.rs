@@ -8,6 +8,7 @@ pub mod companies;
 pub mod error;
 pub mod extract;
 pub mod labs;
+pub mod life;
 pub mod planning;
 pub mod policy;
 pub mod requests;
@@ -51,7 +52,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(companies::router())
         .merge(labs::router())
         .merge(planning::router())
-        .merge(audit::router());
+        .merge(audit::router())
+        .merge(life::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1).split_for_parts()
 }
 

@@ -68,6 +68,12 @@ pub const RULES: &[(&str, &str, Op)] = &[
     ("POST", "/assignments/{id}/confirm", Op::AnswerBooking),
     ("POST", "/assignments/{id}/decline", Op::AnswerBooking),
     ("GET", "/audit", Op::ReadAudit),
+    ("GET", "/assignments/{id}", Op::ReadBookings),
+    ("POST", "/assignments/{id}/receive", Op::KeepBooking),
+    ("POST", "/assignments/{id}/start", Op::KeepBooking),
+    ("POST", "/assignments/{id}/complete", Op::KeepBooking),
+    ("POST", "/assignments/{id}/withdraw", Op::KeepBooking),
+    ("GET", "/assignments/{id}/protocol", Op::ReadBookings),
 ];
 
 /// The operation of a route; None if the route has no rule. HEAD is GET without a body.
