@@ -35,7 +35,8 @@ macro_rules! sections {
     };
 }
 
-const SECTIONS: &[(&str, &str, &str)] = &sections!["common", "planning", "lab", "dashboard", "admin", "messages"];
+const SECTIONS: &[(&str, &str, &str)] =
+    &sections!["common", "planning", "lab", "dashboard", "admin", "messages", "life"];
 
 fn load(lang: Lang) -> Texts {
     let mut texts = Texts::new();

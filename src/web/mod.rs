@@ -17,6 +17,7 @@ pub mod assets;
 pub mod company;
 pub mod i18n;
 pub mod lab;
+pub mod life;
 pub mod lookup;
 pub mod ministry;
 pub mod page;
@@ -55,6 +56,7 @@ pub fn router() -> axum::Router<AppState> {
         .merge(ministry::router())
         .merge(admin::router())
         .merge(lab::router())
+        .merge(life::router())
         .layer(middleware::from_fn(language_layer))
         .merge(assets::router())
 }
@@ -87,6 +89,7 @@ const TEMPLATES: &[(&str, &str)] = &templates![
     "lab_timeline.html",
     "lab_capacity.html",
     "lab_scope.html",
+    "lab_work.html",
 ];
 
 fn templates() -> &'static Environment<'static> {

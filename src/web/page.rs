@@ -63,6 +63,7 @@ fn nav(role: Role) -> &'static [(&'static str, &'static str)] {
         Role::Company => &[("/requests", "nav_my_requests"), ("/requests/new", "nav_new_request")],
         Role::Lab => &[
             ("/lab/assignments", "nav_lab_assignments"),
+            ("/lab/work", "nav_lab_work"),
             ("/lab/timeline", "nav_lab_timeline"),
             ("/lab/capacity", "nav_lab_capacity"),
             ("/lab/scope", "nav_lab_scope"),
