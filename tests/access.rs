@@ -309,6 +309,13 @@ fn expectations() -> Vec<(&'static str, &'static str, &'static str, Value, [u16;
             e.clone(),
             DENY_ALL_BUT([404, 404, 404, 404, 404]),
         ),
+        (
+            "get",
+            "/api/v1/dashboard/progress",
+            "/api/v1/dashboard/progress",
+            e.clone(),
+            DENY_ALL_BUT([403, 403, 200, 200, 200]),
+        ),
     ]
 }
 

@@ -15,6 +15,7 @@ pub mod import;
 pub mod labs;
 pub mod life;
 pub mod policy;
+pub mod progress;
 pub mod records;
 pub mod requests;
 pub mod runs;

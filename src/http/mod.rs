@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod catalog;
 pub mod companies;
+pub mod dashboard;
 pub mod error;
 pub mod extract;
 pub mod labs;
@@ -40,6 +41,7 @@ use crate::state::AppState;
         (name = "companies", description = "Companies that file requests"),
         (name = "audit", description = "Who changed what, when (admin)"),
         (name = "planning", description = "Planning runs, the published plan and the labs' answers"),
+        (name = "dashboard", description = "The ministry's figures"),
     )
 )]
 struct ApiDoc;
@@ -53,7 +55,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(labs::router())
         .merge(planning::router())
         .merge(audit::router())
-        .merge(life::router());
+        .merge(life::router())
+        .merge(dashboard::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1).split_for_parts()
 }
 

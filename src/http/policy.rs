@@ -74,6 +74,7 @@ pub const RULES: &[(&str, &str, Op)] = &[
     ("POST", "/assignments/{id}/complete", Op::KeepBooking),
     ("POST", "/assignments/{id}/withdraw", Op::KeepBooking),
     ("GET", "/assignments/{id}/protocol", Op::ReadBookings),
+    ("GET", "/dashboard/progress", Op::ReadDashboard),
 ];
 
 /// The operation of a route; None if the route has no rule. HEAD is GET without a body.
