@@ -316,6 +316,14 @@ fn expectations() -> Vec<(&'static str, &'static str, &'static str, Value, [u16;
             e.clone(),
             DENY_ALL_BUT([403, 403, 200, 200, 200]),
         ),
+        ("get", "/api/v1/notices", "/api/v1/notices", e.clone(), DENY_ALL_BUT([200, 200, 200, 200, 200])),
+        (
+            "post",
+            "/api/v1/notices/{id}/read",
+            "/api/v1/notices/999/read",
+            e.clone(),
+            DENY_ALL_BUT([404, 404, 404, 404, 404]),
+        ),
     ]
 }
 

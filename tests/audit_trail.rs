@@ -176,9 +176,20 @@ async fn every_writing_route_leaves_an_audit_row(db: TestDb) {
     assert!(bookings.len() >= 3, "three bookings to answer: {bookings:?}");
     let (first, second) = (&bookings[0], &bookings[1]);
     let lab = |b: &Value| Who::Lab(b["lab"].as_str().unwrap().to_string());
+    // Notices go to the users a company has when the change happens.
+    app.token(&Who::Company("C0002")).await;
     let path = format!("/api/v1/assignments/{}/confirm", first["id"]);
     audited(&app, lab(first), "post", &path, json!({}), "test_request").await;
     walk("post", "/assignments/{id}/confirm");
+    // The confirmation told the company; it reads the notice.
+    let company = Who::Company(if first["company"] == "C0001" { "C0001" } else { "C0002" });
+    app.act_as(company.clone()).await;
+    let (_, notices) = app.get("/api/v1/notices?unread=true").await;
+    let notice =
+        notices["items"].as_array().unwrap().iter().find(|n| n["kind"] == "confirmed").expect("a notice").clone();
+    let path = format!("/api/v1/notices/{}/read", notice["id"]);
+    audited(&app, company, "post", &path, json!({}), "notice").await;
+    walk("post", "/notices/{id}/read");
     let path = format!("/api/v1/assignments/{}/decline", second["id"]);
     audited(&app, lab(second), "post", &path, json!({"reason": "камера на ремонте"}), "test_request").await;
     walk("post", "/assignments/{id}/decline");

@@ -125,6 +125,8 @@ async fn a_booking_lives_from_confirmation_to_its_protocol(db: TestDb) {
     let request = picks[0]["request"].as_str().unwrap().to_string();
     let lab = Who::Lab(picks[0]["lab"].as_str().unwrap().to_string());
     let company: &'static str = Box::leak(picks[0]["company"].as_str().unwrap().to_string().into_boxed_str());
+    // The company's user exists before the steps, so their notices reach it.
+    app.token(&Who::Company(company)).await;
 
     // Nothing before confirmation.
     for step in ["receive", "start", "complete"] {
@@ -216,6 +218,33 @@ async fn a_booking_lives_from_confirmation_to_its_protocol(db: TestDb) {
         let resp = app.client().get(app.url(&href)).send().await.unwrap();
         assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{who:?}");
     }
+
+    // Each step the company should know of left it a notice, in the step's transaction.
+    app.act_as(Who::Company(company)).await;
+    let (status, notices) = app.get("/api/v1/notices?unread=true").await;
+    assert_eq!(status, StatusCode::OK, "{notices}");
+    let kinds: Vec<&str> = notices["items"].as_array().unwrap().iter().map(|n| n["kind"].as_str().unwrap()).collect();
+    for kind in ["confirmed", "received", "completed"] {
+        assert!(kinds.contains(&kind), "no {kind} notice: {notices}");
+    }
+    let unread = notices["total"].as_u64().unwrap();
+    let first_notice = notices["items"][0]["id"].as_i64().unwrap();
+    let company_cookie = session(&app, &Who::Company(company)).await;
+    let html = page_get(&app, &company_cookie, "/notices").await;
+    assert!(html.contains(&format!("id=\"unread-count\">{unread}<")), "{html}");
+    app.act_as(Who::Planner).await;
+    let (status, _) = app.post(&format!("/api/v1/notices/{first_notice}/read"), &json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "another user's notice");
+    let (_, planner_notices) = app.get("/api/v1/notices").await;
+    assert!(
+        planner_notices["items"].as_array().unwrap().iter().any(|n| n["kind"] == "run_finished"),
+        "{planner_notices}"
+    );
+    app.act_as(Who::Company(company)).await;
+    let (status, read) = app.post(&format!("/api/v1/notices/{first_notice}/read"), &json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{read}");
+    assert!(read["read_at"].is_string());
+    assert_eq!(app.total("/api/v1/notices?unread=true").await, unread - 1);
 
     // The ministry's progress: one completed test; the dashboard page shows the same figures.
     app.act_as(Who::Ministry).await;

@@ -10,6 +10,7 @@ mod m20261123_000005_create_users;
 mod m20261125_000001_guard_invariants;
 mod m20261125_000002_create_request_id_sequence;
 mod m20261125_000005_booking_life;
+mod m20261125_000006_create_notices;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_guard_invariants::Migration),
             Box::new(m20261125_000002_create_request_id_sequence::Migration),
             Box::new(m20261125_000005_booking_life::Migration),
+            Box::new(m20261125_000006_create_notices::Migration),
         ]
     }
 }

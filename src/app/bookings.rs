@@ -238,6 +238,13 @@ pub async fn answer<C: Db>(db: &C, caller: &Caller, id: i64, answer: Answer) -> 
     let updated = queries::answer(work.db(), id, booking.run, booking_status, decline_reason, caller.actor())
         .await?
         .ok_or_else(|| AppError::Conflict(format!("assignment {id} has been answered or replaced meanwhile")))?;
+    super::notify::booking_step(
+        work.db(),
+        if action == "confirm" { "confirmed" } else { "declined" },
+        &updated,
+        &request.company,
+    )
+    .await?;
     work.audit(action, "assignment", id.to_string(), snapshot(&booking), snapshot(&updated));
     work.audit(
         action,

@@ -341,6 +341,15 @@ async fn run<C: Db>(
         let sha = hex::encode(sha2::Sha256::digest(&bytes));
         queries::insert_protocol(work.db(), id, &name, bytes, sha).await?;
     }
+    let notice = match action {
+        "receive" => Some("received"),
+        "complete" => Some("completed"),
+        "withdraw" => Some("withdrawn"),
+        _ => None,
+    };
+    if let Some(kind) = notice {
+        super::notify::booking_step(work.db(), kind, &updated, &request.company).await?;
+    }
     work.audit(action, "assignment", id.to_string(), snapshot(&booking), snapshot(&updated));
     work.audit(
         action,

@@ -14,6 +14,8 @@ pub mod dashboard;
 pub mod import;
 pub mod labs;
 pub mod life;
+pub mod notices;
+pub mod notify;
 pub mod policy;
 pub mod progress;
 pub mod records;

@@ -39,6 +39,8 @@ pub enum Op {
     ManageUsers,
     /// Receive samples, start and complete testing, or withdraw a booking of one's own lab
     KeepBooking,
+    /// One's own notices
+    ReadNotices,
 }
 
 impl Op {
@@ -57,6 +59,7 @@ impl Op {
             Self::Plan => &[Planner],
             Self::AnswerBooking => &[Lab],
             Self::KeepBooking => &[Lab],
+            Self::ReadNotices => EVERYONE,
         }
     }
 

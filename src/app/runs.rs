@@ -348,6 +348,7 @@ async fn apply_plan(
 
     let mut report = PublishReport::default();
     let mut new_bookings = Vec::with_capacity(placed.len());
+    let mut notices = crate::app::notify::PlanNotices::default();
     for a in &placed {
         let Some(request) = requests.get(&a.request).filter(|_| !under_way.contains(&a.request)) else {
             report.skipped += 1;
@@ -379,6 +380,7 @@ async fn apply_plan(
             report.planned += 1;
         }
         new_bookings.push(bookings::new_row(run.id, &a.request, &a.lab, (start, end), a.cost, kept, now));
+        notices.placed(request, &a.lab, start, kept.is_some());
         let (before, after) = request_audit(request, status, json!({"lab": a.lab, "start": start, "end": end}));
         work.audit("plan", "test_request", &a.request, Some(before), Some(after));
     }
@@ -433,6 +435,7 @@ async fn apply_plan(
     }
     bookings::supersede_live(work.db()).await?;
     bookings::insert_many(work.db(), new_bookings).await?;
+    notices.write(work.db(), run.id).await?;
     Ok(report)
 }
 

@@ -12,6 +12,7 @@ pub mod companies;
 pub mod equipment;
 pub mod id_sequences;
 pub mod labs;
+pub mod notices;
 pub mod plan_assignments;
 pub mod plan_bottlenecks;
 pub mod plan_unassigned;

@@ -10,6 +10,7 @@ pub mod error;
 pub mod extract;
 pub mod labs;
 pub mod life;
+pub mod notices;
 pub mod planning;
 pub mod policy;
 pub mod requests;
@@ -42,6 +43,7 @@ use crate::state::AppState;
         (name = "audit", description = "Who changed what, when (admin)"),
         (name = "planning", description = "Planning runs, the published plan and the labs' answers"),
         (name = "dashboard", description = "The ministry's figures"),
+        (name = "notices", description = "The caller's notices"),
     )
 )]
 struct ApiDoc;
@@ -56,7 +58,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(planning::router())
         .merge(audit::router())
         .merge(life::router())
-        .merge(dashboard::router());
+        .merge(dashboard::router())
+        .merge(notices::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1).split_for_parts()
 }
 

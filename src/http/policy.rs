@@ -75,6 +75,8 @@ pub const RULES: &[(&str, &str, Op)] = &[
     ("POST", "/assignments/{id}/withdraw", Op::KeepBooking),
     ("GET", "/assignments/{id}/protocol", Op::ReadBookings),
     ("GET", "/dashboard/progress", Op::ReadDashboard),
+    ("GET", "/notices", Op::ReadNotices),
+    ("POST", "/notices/{id}/read", Op::ReadNotices),
 ];
 
 /// The operation of a route; None if the route has no rule. HEAD is GET without a body.

@@ -20,6 +20,7 @@ pub mod lab;
 pub mod life;
 pub mod lookup;
 pub mod ministry;
+pub mod notices;
 pub mod page;
 pub mod planner;
 
@@ -57,6 +58,7 @@ pub fn router() -> axum::Router<AppState> {
         .merge(admin::router())
         .merge(lab::router())
         .merge(life::router())
+        .merge(notices::router())
         .layer(middleware::from_fn(language_layer))
         .merge(assets::router())
 }
@@ -90,6 +92,7 @@ const TEMPLATES: &[(&str, &str)] = &templates![
     "lab_capacity.html",
     "lab_scope.html",
     "lab_work.html",
+    "notices.html",
 ];
 
 fn templates() -> &'static Environment<'static> {
