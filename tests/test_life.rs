@@ -16,6 +16,59 @@ use serde_json::{Value, json};
 
 both_backends!(a_booking_lives_from_confirmation_to_its_protocol);
 
+/// The lab's page in a real browser (SQLite, as the other browser tests): receive, start,
+/// complete with a PDF chosen in the file input, then the protocol's link.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lab_carries_a_booking_through_its_page_in_a_browser() {
+    use labplan::entities::assignments;
+    use sea_orm::EntityTrait;
+    let db = TestDb::create(common::Backend::Sqlite).await.expect("sqlite database");
+    let app = TestApp::spawn_demo(&db.url).await;
+    app.publish_demo_plan().await;
+    let (_, page) = app.get("/api/v1/assignments?status=proposed&per_page=1").await;
+    let booking = page["items"][0].clone();
+    let id = booking["id"].as_i64().unwrap();
+    let lab = Who::Lab(booking["lab"].as_str().unwrap().to_string());
+    app.act_as(lab.clone()).await;
+    let (status, _) = app.post(&format!("/api/v1/assignments/{id}/confirm"), &json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    let status = |id: i64| {
+        let db = app.db.clone();
+        async move { assignments::Entity::find_by_id(id).one(&db).await.unwrap().unwrap().status.as_str() }
+    };
+
+    let email = app.user(&lab).await;
+    let mut b = common::browser::Browser::start(&app.url(""), "lab-work").await;
+    b.sign_in(&email, common::PASSWORD).await;
+    b.goto("/lab/work").await;
+    assert_eq!(b.text("h1").await, "Испытания лаборатории");
+    b.screenshot("confirmed").await;
+    b.click(&format!("#receive-{id}")).await;
+    b.wait_for("#notice").await;
+    assert_eq!(status(id).await, "received");
+    b.click(&format!("#start-{id}")).await;
+    b.wait_for("#notice").await;
+    assert_eq!(status(id).await, "in_testing");
+
+    // No protocol number: refused next to the field, nothing changes.
+    b.click(&format!("#complete-{id}")).await;
+    b.wait_for(&format!("#protocol-number-{id}-error")).await;
+    assert_eq!(status(id).await, "in_testing");
+    let dir = tempfile::tempdir().unwrap();
+    let pdf = dir.path().join("protocol.pdf");
+    std::fs::write(&pdf, protocol_pdf()).unwrap();
+    b.fill(&format!("#protocol-number-{id}"), "П-21").await;
+    b.find(&format!("#protocol-{id}")).await.send_keys(pdf.to_str().unwrap()).await.expect("choose the file");
+    b.screenshot("completing").await;
+    b.click(&format!("#complete-{id}")).await;
+    b.wait_for("#notice").await;
+    assert_eq!(status(id).await, "completed");
+    assert!(b.exists(&format!("#protocol-{id}")).await, "the finished table links the protocol");
+    b.screenshot("completed").await;
+    b.close().await;
+    app.stop().await;
+}
+
 /// A small PDF with every byte value in it, so that the round trip is checked for binary.
 fn protocol_pdf() -> Vec<u8> {
     let mut pdf = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n".to_vec();
