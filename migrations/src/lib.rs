@@ -11,6 +11,7 @@ mod m20261125_000001_guard_invariants;
 mod m20261125_000002_create_request_id_sequence;
 mod m20261125_000005_booking_life;
 mod m20261125_000006_create_notices;
+mod m20261125_000007_notice_mail;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_create_request_id_sequence::Migration),
             Box::new(m20261125_000005_booking_life::Migration),
             Box::new(m20261125_000006_create_notices::Migration),
+            Box::new(m20261125_000007_notice_mail::Migration),
         ]
     }
 }

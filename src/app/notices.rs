@@ -87,3 +87,50 @@ pub async fn read<C: Db>(db: &C, caller: &Caller, id: i64) -> AppResult<Notice> 
     work.commit().await?;
     Ok(after.into())
 }
+
+/// The kinds of notice there are.
+pub const KINDS: [&str; 9] =
+    ["assigned", "moved", "declined", "confirmed", "received", "completed", "withdrawn", "run_finished", "run_failed"];
+
+/// Which notices go to the user by e-mail (besides the page).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MailChoice {
+    /// The kinds sent by e-mail; null: every kind; an empty list: none
+    pub email: Option<Vec<String>>,
+}
+
+pub async fn mail_choice<C: ConnectionTrait>(db: &C, caller: &Caller) -> AppResult<MailChoice> {
+    require(caller, Op::ReadNotices)?;
+    let Some(user) = caller.user() else { return Ok(MailChoice { email: None }) };
+    let kinds = queries::mail_kinds(db, user.id.0).await?;
+    Ok(MailChoice {
+        email: kinds.map(|k| k.split(',').map(str::trim).filter(|k| !k.is_empty()).map(str::to_string).collect()),
+    })
+}
+
+/// Sets the caller's choice; unknown kinds are a 422 naming them.
+pub async fn set_mail_choice<C: Db>(db: &C, caller: &Caller, choice: MailChoice) -> AppResult<MailChoice> {
+    require(caller, Op::ReadNotices)?;
+    let user = caller.user().ok_or_else(|| AppError::Forbidden("the operator receives no notices".into()))?.id.0;
+    if let Some(kinds) = &choice.email {
+        let errors: Vec<crate::domain::FieldError> = kinds
+            .iter()
+            .enumerate()
+            .filter(|(_, k)| !KINDS.contains(&k.as_str()))
+            .map(|(i, _)| {
+                crate::domain::FieldError::new(format!("email[{i}]"), crate::domain::Msg::OneOf(KINDS.join(", ")))
+            })
+            .collect();
+        if !errors.is_empty() {
+            return Err(AppError::Validation(errors));
+        }
+    }
+    let mut work = Work::begin(db, caller).await?;
+    let before = mail_choice(work.db(), caller).await?;
+    let stored = choice.email.as_ref().map(|k| k.join(","));
+    queries::set_mail_kinds(work.db(), user, stored).await?;
+    work.audit("mail_choice", "user", user.to_string(), snapshot(&before), snapshot(&choice));
+    work.commit().await?;
+    Ok(choice)
+}

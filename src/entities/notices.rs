@@ -14,6 +14,12 @@ pub struct Model {
     pub detail: Option<String>,
     pub created_at: DateTimeUtc,
     pub read_at: Option<DateTimeUtc>,
+    /// None: not to be e-mailed; pending, sending, sent or failed
+    pub mail_state: Option<String>,
+    pub mail_attempts: i32,
+    pub mail_next_at: Option<DateTimeUtc>,
+    pub mail_lease_until: Option<DateTimeUtc>,
+    pub mailed_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -202,6 +202,9 @@ async fn metrics_text(State(state): State<AppState>) -> String {
     if let Ok(queued) = crate::app::runs::queue_length(&state.db).await {
         metrics::gauge!("labplan_planning_queue_length").set(queued as f64);
     }
+    if let Ok(pending) = crate::db::notices::mail_pending(&state.db).await {
+        metrics::gauge!("labplan_notices_pending").set(pending as f64);
+    }
     let in_flight = state.max_in_flight().saturating_sub(state.in_flight.available_permits());
     metrics::gauge!("labplan_http_in_flight").set(in_flight as f64);
     prometheus().render()

@@ -77,6 +77,8 @@ pub const RULES: &[(&str, &str, Op)] = &[
     ("GET", "/dashboard/progress", Op::ReadDashboard),
     ("GET", "/notices", Op::ReadNotices),
     ("POST", "/notices/{id}/read", Op::ReadNotices),
+    ("GET", "/notices/preferences", Op::ReadNotices),
+    ("PUT", "/notices/preferences", Op::ReadNotices),
 ];
 
 /// The operation of a route; None if the route has no rule. HEAD is GET without a body.
