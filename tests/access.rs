@@ -324,6 +324,20 @@ fn expectations() -> Vec<(&'static str, &'static str, &'static str, Value, [u16;
             e.clone(),
             DENY_ALL_BUT([404, 404, 404, 404, 404]),
         ),
+        (
+            "get",
+            "/api/v1/notices/preferences",
+            "/api/v1/notices/preferences",
+            e.clone(),
+            DENY_ALL_BUT([200, 200, 200, 200, 200]),
+        ),
+        (
+            "put",
+            "/api/v1/notices/preferences",
+            "/api/v1/notices/preferences",
+            json!({"email": ["nonsense"]}),
+            DENY_ALL_BUT([422, 422, 422, 422, 422]),
+        ),
     ]
 }
 

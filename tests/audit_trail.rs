@@ -190,6 +190,9 @@ async fn every_writing_route_leaves_an_audit_row(db: TestDb) {
     let path = format!("/api/v1/notices/{}/read", notice["id"]);
     audited(&app, company, "post", &path, json!({}), "notice").await;
     walk("post", "/notices/{id}/read");
+    let choice = json!({"email": ["completed", "declined"]});
+    audited(&app, Who::Company("C0001"), "put", "/api/v1/notices/preferences", choice, "user").await;
+    walk("put", "/notices/preferences");
     let path = format!("/api/v1/assignments/{}/decline", second["id"]);
     audited(&app, lab(second), "post", &path, json!({"reason": "камера на ремонте"}), "test_request").await;
     walk("post", "/assignments/{id}/decline");
