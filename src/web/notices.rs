@@ -15,7 +15,10 @@ use crate::state::AppState;
 const SHOWN: i64 = 100;
 
 pub fn router() -> axum::Router<AppState> {
-    axum::Router::new().route("/notices", get(notices_page)).route("/notices/{id}/read", post(read))
+    axum::Router::new()
+        .route("/notices", get(notices_page))
+        .route("/notices/{id}/read", post(read))
+        .route("/notices/preferences", post(save_choice))
 }
 
 /// Where a notice's subject is seen by its recipient.
@@ -53,7 +56,18 @@ async fn notices_page(State(state): State<AppState>, page: Page) -> Response {
             }
         })
         .collect();
-    page.render("notices.html", context! { notices => rows })
+    let choice = match notices::mail_choice(&state.db, &page.caller).await {
+        Ok(c) => c,
+        Err(e) => return page.app_error(e),
+    };
+    let kinds: Vec<minijinja::Value> = notices::KINDS
+        .iter()
+        .map(|k| {
+            let chosen = choice.email.as_ref().is_none_or(|e| e.iter().any(|c| c == k));
+            context! { kind => k, text => page.t(&format!("notice_{k}")), chosen }
+        })
+        .collect();
+    page.render("notices.html", context! { notices => rows, kinds })
 }
 
 async fn read(State(state): State<AppState>, page: Page, Path(id): Path<i64>, Form(form): Form<CsrfForm>) -> Response {
@@ -62,6 +76,27 @@ async fn read(State(state): State<AppState>, page: Page, Path(id): Path<i64>, Fo
     }
     match notices::read(&state.db, &page.caller, id).await {
         Ok(_) => Redirect::to("/notices").into_response(),
+        Err(e) => page.app_error(e),
+    }
+}
+
+/// The e-mail choice form: one checkbox per kind (`email=<kind>`, repeated).
+async fn save_choice(State(state): State<AppState>, page: Page, body: axum::body::Bytes) -> Response {
+    let mut csrf = String::new();
+    let mut kinds = Vec::new();
+    for (name, value) in form_urlencoded::parse(&body) {
+        match name.as_ref() {
+            "csrf" => csrf = value.into_owned(),
+            "email" => kinds.push(value.into_owned()),
+            _ => {}
+        }
+    }
+    if let Err(refused) = page.allow(Op::ReadNotices).and_then(|()| page.check_csrf(&csrf)) {
+        return refused;
+    }
+    let choice = notices::MailChoice { email: Some(kinds) };
+    match notices::set_mail_choice(&state.db, &page.caller, choice).await {
+        Ok(_) => Redirect::to("/notices?saved=1").into_response(),
         Err(e) => page.app_error(e),
     }
 }
