@@ -43,11 +43,13 @@ async fn lab_carries_a_booking_through_its_page_in_a_browser() {
     b.goto("/lab/work").await;
     assert_eq!(b.text("h1").await, "Испытания лаборатории");
     b.screenshot("confirmed").await;
+    // Each step's page is recognised by the next step's button, not by the notice, which
+    // the page before had too.
     b.click(&format!("#receive-{id}")).await;
-    b.wait_for("#notice").await;
+    b.wait_for(&format!("#start-{id}")).await;
     assert_eq!(status(id).await, "received");
     b.click(&format!("#start-{id}")).await;
-    b.wait_for("#notice").await;
+    b.wait_for(&format!("#complete-{id}")).await;
     assert_eq!(status(id).await, "in_testing");
 
     // No protocol number: refused next to the field, nothing changes.
@@ -61,9 +63,9 @@ async fn lab_carries_a_booking_through_its_page_in_a_browser() {
     b.find(&format!("#protocol-{id}")).await.send_keys(pdf.to_str().unwrap()).await.expect("choose the file");
     b.screenshot("completing").await;
     b.click(&format!("#complete-{id}")).await;
-    b.wait_for("#notice").await;
+    b.wait_for(&format!("a#protocol-{id}")).await;
     assert_eq!(status(id).await, "completed");
-    assert!(b.exists(&format!("#protocol-{id}")).await, "the finished table links the protocol");
+    assert!(b.exists("#notice").await);
     b.screenshot("completed").await;
     b.close().await;
     app.stop().await;
@@ -285,6 +287,14 @@ async fn a_booking_lives_from_confirmation_to_its_protocol(db: TestDb) {
     let company_cookie = session(&app, &Who::Company(company)).await;
     let html = page_get(&app, &company_cookie, "/notices").await;
     assert!(html.contains(&format!("id=\"unread-count\">{unread}<")), "{html}");
+    // The e-mail choice on the same page: only completed tests by e-mail.
+    let csrf = common::web::hidden_csrf(&html);
+    page_post(&app, &company_cookie, "/notices/preferences", &[("csrf", &csrf), ("email", "completed")]).await;
+    app.act_as(Who::Company(company)).await;
+    let (_, choice) = app.get("/api/v1/notices/preferences").await;
+    assert_eq!(choice["email"], json!(["completed"]));
+    let html = page_get(&app, &company_cookie, "/notices").await;
+    assert!(html.contains("id=\"mail-completed\" checked") && !html.contains("id=\"mail-declined\" checked"));
     app.act_as(Who::Planner).await;
     let (status, _) = app.post(&format!("/api/v1/notices/{first_notice}/read"), &json!({})).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "another user's notice");
