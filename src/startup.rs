@@ -40,6 +40,8 @@ pub struct Settings {
     pub demo: bool,
     /// The embedded planning worker; None runs the server without one.
     pub worker: Option<crate::planning::worker::WorkerConfig>,
+    /// E-mail delivery of notices; None sends none.
+    pub mail: Option<crate::planning::mailer::MailConfig>,
     /// Reverse proxies whose `X-Forwarded-For` names the client (for the sign-in limits).
     pub trusted_proxies: TrustedProxies,
     /// How long a client may take to send a request's headers.
@@ -56,6 +58,7 @@ impl Settings {
             addr,
             demo: false,
             worker: None,
+            mail: None,
             trusted_proxies: TrustedProxies::default(),
             header_read_timeout: HEADER_READ_TIMEOUT,
             max_in_flight: MAX_IN_FLIGHT,
@@ -113,11 +116,20 @@ impl Application {
                 let _ = stop.wait_for(|stopped| *stopped).await;
             }))
         });
+        let mailer = self.settings.mail.clone().map(|config| {
+            let mut stop = stop_rx.clone();
+            tokio::spawn(crate::planning::mailer::run(self.db.clone(), config, async move {
+                let _ = stop.wait_for(|stopped| *stopped).await;
+            }))
+        });
         let state = AppState::new(self.db, self.settings.trusted_proxies.clone(), stop_rx, self.settings.max_in_flight);
         let timeout = self.settings.header_read_timeout;
         serve(self.listener, router(state), timeout, signal, &stop_tx).await;
         if let Some(worker) = worker {
             let _ = worker.await;
+        }
+        if let Some(mailer) = mailer {
+            let _ = mailer.await;
         }
         Ok(())
     }

@@ -283,6 +283,78 @@ fn expectations() -> Vec<(&'static str, &'static str, &'static str, Value, [u16;
             DENY_ALL_BUT([403, 422, 403, 403, 403]),
         ),
         ("get", "/api/v1/audit", "/api/v1/audit", e.clone(), DENY_ALL_BUT([403, 403, 403, 403, 200])),
+        // The rest of a booking's life: the lab's steps; reading it, as the bookings' rows allow.
+        (
+            "get",
+            "/api/v1/assignments/{id}",
+            "/api/v1/assignments/999",
+            e.clone(),
+            DENY_ALL_BUT([404, 404, 404, 404, 404]),
+        ),
+        (
+            "post",
+            "/api/v1/assignments/{id}/receive",
+            "/api/v1/assignments/999/receive",
+            e.clone(),
+            DENY_ALL_BUT([403, 404, 403, 403, 403]),
+        ),
+        (
+            "post",
+            "/api/v1/assignments/{id}/start",
+            "/api/v1/assignments/999/start",
+            e.clone(),
+            DENY_ALL_BUT([403, 404, 403, 403, 403]),
+        ),
+        (
+            "post",
+            "/api/v1/assignments/{id}/complete",
+            "/api/v1/assignments/999/complete",
+            e.clone(),
+            DENY_ALL_BUT([403, 415, 403, 403, 403]),
+        ),
+        (
+            "post",
+            "/api/v1/assignments/{id}/withdraw",
+            "/api/v1/assignments/999/withdraw",
+            e.clone(),
+            DENY_ALL_BUT([403, 422, 403, 403, 403]),
+        ),
+        (
+            "get",
+            "/api/v1/assignments/{id}/protocol",
+            "/api/v1/assignments/999/protocol",
+            e.clone(),
+            DENY_ALL_BUT([404, 404, 404, 404, 404]),
+        ),
+        (
+            "get",
+            "/api/v1/dashboard/progress",
+            "/api/v1/dashboard/progress",
+            e.clone(),
+            DENY_ALL_BUT([403, 403, 200, 200, 200]),
+        ),
+        ("get", "/api/v1/notices", "/api/v1/notices", e.clone(), DENY_ALL_BUT([200, 200, 200, 200, 200])),
+        (
+            "post",
+            "/api/v1/notices/{id}/read",
+            "/api/v1/notices/999/read",
+            e.clone(),
+            DENY_ALL_BUT([404, 404, 404, 404, 404]),
+        ),
+        (
+            "get",
+            "/api/v1/notices/preferences",
+            "/api/v1/notices/preferences",
+            e.clone(),
+            DENY_ALL_BUT([200, 200, 200, 200, 200]),
+        ),
+        (
+            "put",
+            "/api/v1/notices/preferences",
+            "/api/v1/notices/preferences",
+            json!({"email": ["nonsense"]}),
+            DENY_ALL_BUT([422, 422, 422, 422, 422]),
+        ),
     ]
 }
 

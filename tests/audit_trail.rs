@@ -33,6 +33,7 @@ async fn audited(app: &TestApp, who: Who, method: &str, path: &str, body: Value,
         "put" => app.put(path, &body).await,
         "patch" => app.patch(path, &body).await,
         "delete" => app.delete(path).await,
+        "multipart" => app.post_multipart(path, &body).await,
         other => panic!("unexpected method {other}"),
     };
     assert!(status.is_success(), "{method} {path} as {who:?}: {status} {answer}");
@@ -172,15 +173,46 @@ async fn every_writing_route_leaves_an_audit_row(db: TestDb) {
     app.act_as(Who::Planner).await;
     let (_, bookings) = app.get("/api/v1/assignments?status=proposed").await;
     let bookings = bookings["items"].as_array().unwrap().clone();
-    assert!(bookings.len() >= 2, "two bookings to answer: {bookings:?}");
+    assert!(bookings.len() >= 3, "three bookings to answer: {bookings:?}");
     let (first, second) = (&bookings[0], &bookings[1]);
     let lab = |b: &Value| Who::Lab(b["lab"].as_str().unwrap().to_string());
+    // Notices go to the users a company has when the change happens.
+    app.token(&Who::Company("C0002")).await;
     let path = format!("/api/v1/assignments/{}/confirm", first["id"]);
     audited(&app, lab(first), "post", &path, json!({}), "test_request").await;
     walk("post", "/assignments/{id}/confirm");
+    // The confirmation told the company; it reads the notice.
+    let company = Who::Company(if first["company"] == "C0001" { "C0001" } else { "C0002" });
+    app.act_as(company.clone()).await;
+    let (_, notices) = app.get("/api/v1/notices?unread=true").await;
+    let notice =
+        notices["items"].as_array().unwrap().iter().find(|n| n["kind"] == "confirmed").expect("a notice").clone();
+    let path = format!("/api/v1/notices/{}/read", notice["id"]);
+    audited(&app, company, "post", &path, json!({}), "notice").await;
+    walk("post", "/notices/{id}/read");
+    let choice = json!({"email": ["completed", "declined"]});
+    audited(&app, Who::Company("C0001"), "put", "/api/v1/notices/preferences", choice, "user").await;
+    walk("put", "/notices/preferences");
     let path = format!("/api/v1/assignments/{}/decline", second["id"]);
     audited(&app, lab(second), "post", &path, json!({"reason": "камера на ремонте"}), "test_request").await;
     walk("post", "/assignments/{id}/decline");
+    // The rest of a booking's life at its lab.
+    let life = |step: &str, b: &Value| format!("/api/v1/assignments/{}/{step}", b["id"]);
+    audited(&app, lab(first), "post", &life("receive", first), json!({}), "test_request").await;
+    walk("post", "/assignments/{id}/receive");
+    audited(&app, lab(first), "post", &life("start", first), json!({}), "test_request").await;
+    walk("post", "/assignments/{id}/start");
+    let completion = json!({"protocol_number": "П-1", "outcome": "passed",
+        "protocol": "%PDF-1.4\n1 0 obj\n<< >>\nendobj\ntrailer\n<< >>\n%%EOF\n"});
+    audited(&app, lab(first), "multipart", &life("complete", first), completion, "test_request").await;
+    walk("post", "/assignments/{id}/complete");
+    let third = &bookings[2];
+    app.act_as(lab(third)).await;
+    let (status, body) = app.post(&life("confirm", third), &json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let reason = json!({"reason": "камера на ремонте"});
+    audited(&app, lab(third), "post", &life("withdraw", third), reason, "test_request").await;
+    walk("post", "/assignments/{id}/withdraw");
     let start = json!({"horizon_start": "2027-01-04", "horizon_weeks": 12, "time_limit_seconds": 600, "gap": 0});
     let another = audited(&app, Who::Planner, "post", "/api/v1/planning-runs", start, "planning_run").await;
     let path = format!("/api/v1/planning-runs/{}/cancel", another["id"]);

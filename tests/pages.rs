@@ -196,10 +196,18 @@ async fn ministry_dashboard_shows_its_charts() {
 
     // Every chart is drawn, and each has its table and its CSV.
     let charts = b.all("[data-chart]").await.len();
-    assert_eq!(charts, 6, "demand ×2, unmet ×2, heatmap, capacity");
+    assert_eq!(charts, 7, "demand ×2, unmet ×2, heatmap, capacity, progress");
     let drawn = format!("return document.querySelectorAll('[data-chart][data-rendered=true]').length === {charts}");
     assert!(b.wait_until(&drawn, 20).await, "every chart is rendered");
-    for id in ["demand_equipment", "demand_region", "unmet_region", "unmet_test_type", "heatmap", "capacity_helps"] {
+    for id in [
+        "demand_equipment",
+        "demand_region",
+        "unmet_region",
+        "unmet_test_type",
+        "heatmap",
+        "capacity_helps",
+        "progress",
+    ] {
         assert!(b.exists(&format!("#block-{id} [data-chart]")).await, "{id} has a chart");
         assert!(b.exists(&format!("#table-{id} tbody tr")).await, "{id} has a table with rows");
         let href = b.attr(&format!("#csv-{id}"), "href").await.expect("a CSV link");

@@ -11,6 +11,9 @@ mod m20261125_000001_guard_invariants;
 mod m20261125_000002_create_request_id_sequence;
 mod m20261125_000003_add_stability;
 mod m20261125_000004_create_scenarios;
+mod m20261125_000005_booking_life;
+mod m20261125_000006_create_notices;
+mod m20261125_000007_notice_mail;
 
 pub struct Migrator;
 
@@ -27,6 +30,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_create_request_id_sequence::Migration),
             Box::new(m20261125_000003_add_stability::Migration),
             Box::new(m20261125_000004_create_scenarios::Migration),
+            Box::new(m20261125_000005_booking_life::Migration),
+            Box::new(m20261125_000006_create_notices::Migration),
+            Box::new(m20261125_000007_notice_mail::Migration),
         ]
     }
 }

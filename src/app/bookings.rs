@@ -40,7 +40,7 @@ pub struct Assignment {
 }
 
 impl Assignment {
-    fn new(a: assignments::Model, request: Option<&test_requests::Model>) -> Self {
+    pub(crate) fn new(a: assignments::Model, request: Option<&test_requests::Model>) -> Self {
         Self {
             id: a.id,
             run: a.run,
@@ -238,6 +238,13 @@ pub async fn answer<C: Db>(db: &C, caller: &Caller, id: i64, answer: Answer) -> 
     let updated = queries::answer(work.db(), id, booking.run, booking_status, decline_reason, caller.actor())
         .await?
         .ok_or_else(|| AppError::Conflict(format!("assignment {id} has been answered or replaced meanwhile")))?;
+    super::notify::booking_step(
+        work.db(),
+        if action == "confirm" { "confirmed" } else { "declined" },
+        &updated,
+        &request.company,
+    )
+    .await?;
     work.audit(action, "assignment", id.to_string(), snapshot(&booking), snapshot(&updated));
     work.audit(
         action,

@@ -40,6 +40,10 @@ pub enum Op {
     ReadScenarios,
     ReadAudit,
     ManageUsers,
+    /// Receive samples, start and complete testing, or withdraw a booking of one's own lab
+    KeepBooking,
+    /// One's own notices
+    ReadNotices,
 }
 
 impl Op {
@@ -59,6 +63,8 @@ impl Op {
             Self::Scenarios => &[Planner, Ministry],
             Self::Plan => &[Planner],
             Self::AnswerBooking => &[Lab],
+            Self::KeepBooking => &[Lab],
+            Self::ReadNotices => EVERYONE,
         }
     }
 

@@ -418,11 +418,14 @@ async fn apply_plan(
     let ids: Vec<String> =
         placed.iter().map(|a| a.request.clone()).chain(unplaced.iter().map(|u| u.request.clone())).collect();
     let requests = requests::find_many(work.db(), &ids).await?;
+    // Requests whose samples a lab has received since the run read them stay where they are.
+    let under_way = crate::db::life::under_way(work.db()).await?;
 
     let mut report = PublishReport::default();
     let mut new_bookings = Vec::with_capacity(placed.len());
+    let mut notices = crate::app::notify::PlanNotices::default();
     for a in &placed {
-        let Some(request) = requests.get(&a.request) else {
+        let Some(request) = requests.get(&a.request).filter(|_| !under_way.contains(&a.request)) else {
             report.skipped += 1;
             continue;
         };
@@ -452,11 +455,12 @@ async fn apply_plan(
             report.planned += 1;
         }
         new_bookings.push(bookings::new_row(run.id, &a.request, &a.lab, (start, end), a.cost, kept, now));
+        notices.placed(request, &a.lab, start, kept.is_some());
         let (before, after) = request_audit(request, status, json!({"lab": a.lab, "start": start, "end": end}));
         work.audit("plan", "test_request", &a.request, Some(before), Some(after));
     }
     for u in &unplaced {
-        let Some(request) = requests.get(&u.request) else {
+        let Some(request) = requests.get(&u.request).filter(|_| !under_way.contains(&u.request)) else {
             report.skipped += 1;
             continue;
         };
@@ -506,6 +510,7 @@ async fn apply_plan(
     }
     bookings::supersede_live(work.db()).await?;
     bookings::insert_many(work.db(), new_bookings).await?;
+    notices.write(work.db(), run.id).await?;
     Ok(report)
 }
 

@@ -148,9 +148,30 @@ pub struct WorkerArgs {
     /// Solver threads per run (default: all cores)
     #[arg(long, env = "LABPLAN_SOLVER_THREADS")]
     pub solver_threads: Option<usize>,
+    /// SMTP server that notices are e-mailed through; without it none are e-mailed
+    #[arg(long, env = "LABPLAN_SMTP_HOST")]
+    pub smtp_host: Option<String>,
+    #[arg(long, env = "LABPLAN_SMTP_PORT", default_value_t = 25)]
+    pub smtp_port: u16,
+    /// The notices' sender
+    #[arg(long, env = "LABPLAN_SMTP_FROM", default_value = "labplan <labplan@localhost>")]
+    pub smtp_from: String,
+    #[arg(long, env = "LABPLAN_SMTP_USERNAME")]
+    pub smtp_username: Option<String>,
+    /// The SMTP password (from the environment, so that it stays out of `ps`)
+    #[arg(long, env = "LABPLAN_SMTP_PASSWORD", hide_env_values = true)]
+    pub smtp_password: Option<String>,
 }
 
 impl WorkerArgs {
+    fn mail(&self) -> Option<crate::planning::mailer::MailConfig> {
+        let host = self.smtp_host.as_deref().filter(|h| !h.trim().is_empty())?;
+        let mut config = crate::planning::mailer::MailConfig::new(host, self.smtp_port, &self.smtp_from);
+        config.username.clone_from(&self.smtp_username);
+        config.password.clone_from(&self.smtp_password);
+        Some(config)
+    }
+
     fn config(&self) -> anyhow::Result<crate::planning::worker::WorkerConfig> {
         if !(self.lease_seconds.is_finite() && (1.0..=3600.0).contains(&self.lease_seconds)) {
             anyhow::bail!("--lease-seconds must be between 1 and 3600");
@@ -172,12 +193,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let database_url = cli.database_url();
     match cli.command {
         Command::Serve { addr, demo, no_worker, trusted_proxies, max_in_flight, worker } => {
+            let mail = if no_worker { None } else { worker.mail() };
             let worker = if no_worker { None } else { Some(worker.config()?) };
             if max_in_flight == 0 {
                 anyhow::bail!("--max-in-flight must be at least 1");
             }
             let settings =
-                Settings { demo, worker, trusted_proxies, max_in_flight, ..Settings::new(&database_url, addr) };
+                Settings { demo, worker, mail, trusted_proxies, max_in_flight, ..Settings::new(&database_url, addr) };
             let app = Application::build(&settings).await?;
             tracing::info!(addr = %app.local_addr()?, "labplan is listening");
             app.run_until_stopped().await?;
@@ -186,7 +208,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = worker.config()?;
             let db = crate::db::connect(&database_url).await?;
             crate::db::migrate(&db).await?;
-            crate::planning::worker::run(db, config, crate::startup::shutdown_signal()).await;
+            match worker.mail() {
+                Some(mail) => {
+                    let mailer = crate::planning::mailer::run(db.clone(), mail, crate::startup::shutdown_signal());
+                    let planner = crate::planning::worker::run(db, config, crate::startup::shutdown_signal());
+                    tokio::join!(mailer, planner);
+                }
+                None => crate::planning::worker::run(db, config, crate::startup::shutdown_signal()).await,
+            }
         }
         Command::Users { command } => {
             let db = crate::db::connect(&database_url).await?;

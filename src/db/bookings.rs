@@ -178,12 +178,13 @@ pub async fn answer<C: ConnectionTrait>(
     Ok(updated.into_iter().next())
 }
 
-/// The live booking of a request is superseded (its request was cancelled or changed).
+/// The live booking of a request is superseded (its request was cancelled or changed);
+/// so is one whose samples the lab has received but not begun to test.
 pub async fn release_request<C: ConnectionTrait>(db: &C, request: &str) -> Result<u64, DbErr> {
     Ok(assignments::Entity::update_many()
         .col_expr(assignments::Column::Status, Expr::value(BookingStatus::Superseded))
         .filter(assignments::Column::Request.eq(request))
-        .filter(assignments::Column::Status.is_in(BookingStatus::LIVE))
+        .filter(assignments::Column::Status.is_in(BookingStatus::LIVE.into_iter().chain([BookingStatus::Received])))
         .exec(db)
         .await?
         .rows_affected)

@@ -5,8 +5,8 @@
 //! The published plan's other bookings become `current` (a plan may move them, paying
 //! the move weights), except those that start inside the freeze window: those are
 //! pinned like confirmed ones, unless they no longer fit (then they are current and must
-//! move). Confirmed work that started before the horizon is under way: history, not
-//! planned again.
+//! move). Confirmed work that started before the horizon, and any booking whose samples
+//! the lab has received, is under way: history, not planned again, its hours held.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -329,21 +329,33 @@ async fn requests<C: ConnectionTrait>(
             BookingStatus::Declined,
             BookingStatus::Confirmed,
             BookingStatus::Proposed,
+            BookingStatus::Withdrawn,
+            BookingStatus::Received,
+            BookingStatus::InTesting,
+            BookingStatus::Completed,
         ]))
         .order_by_asc(assignments::Column::Id)
         .all(db)
         .await?
     {
-        // Confirmed work running into the horizon holds its hours, whatever became of
-        // the request since (received, in testing).
-        if a.status == BookingStatus::Confirmed && a.start_date < horizon.start && a.end_date >= horizon.start {
+        // Work running into the horizon holds its hours: confirmed work that started
+        // before it, and any booking whose samples the lab has (received, in testing).
+        let started_before = a.status == BookingStatus::Confirmed && a.start_date < horizon.start;
+        let at_the_lab = matches!(a.status, BookingStatus::Received | BookingStatus::InTesting);
+        if (started_before || at_the_lab) && a.end_date >= horizon.start {
             running.push((a.request.clone(), a.lab.clone(), a.start_date, a.end_date));
         }
         if !ids.contains(a.request.as_str()) {
             continue;
         }
+        // Samples received, testing or tested: the work is the lab's now, never planned again.
+        if BookingStatus::UNDER_WAY.contains(&a.status) {
+            in_progress.insert(a.request);
+            continue;
+        }
         match (a.status, horizon.week_of_monday(a.start_date)) {
-            (BookingStatus::Declined, _) => {
+            // A lab that declined or withdrew a request is not offered it again.
+            (BookingStatus::Declined | BookingStatus::Withdrawn, _) => {
                 let labs = excluded.entry(a.request).or_default();
                 if !labs.contains(&a.lab) {
                     labs.push(a.lab);

@@ -9,6 +9,8 @@ pub mod catalog;
 pub mod companies;
 pub mod instance;
 pub mod labs;
+pub mod life;
+pub mod notices;
 pub mod plans;
 pub mod requests;
 pub mod runs;

@@ -196,6 +196,7 @@ pub async fn finish<C: Db>(db: &C, id: i64, owner: &str, outcome: Outcome) -> Re
         Outcome::Cancelled(plan) => (RunStatus::Cancelled, plan, None),
         Outcome::Failed(error) => (RunStatus::Failed, None, Some(error)),
     };
+    let error_text = error.clone();
     let mut update = planning_runs::Entity::update_many()
         .col_expr(planning_runs::Column::Status, Expr::value(status))
         .col_expr(planning_runs::Column::FinishedAt, Expr::value(chrono::Utc::now()))
@@ -241,6 +242,19 @@ pub async fn finish<C: Db>(db: &C, id: i64, owner: &str, outcome: Outcome) -> Re
         && !scenario
     {
         super::plans::store(&txn, id, plan).await?;
+    }
+    if status != RunStatus::Cancelled {
+        let kind = if status == RunStatus::Failed { "run_failed" } else { "run_finished" };
+        let detail = error_text.map(|e| e.chars().take(500).collect());
+        super::notices::notify(
+            &txn,
+            super::notices::Audience::Role(crate::domain::access::Role::Planner),
+            kind,
+            "planning_run",
+            &id.to_string(),
+            detail,
+        )
+        .await?;
     }
     txn.commit().await?;
     Ok(true)

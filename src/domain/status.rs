@@ -68,7 +68,9 @@ impl RequestStatus {
 }
 
 /// A booking of a published plan: `proposed` to the lab, which `confirmed` or `declined`
-/// it; `superseded` when a later plan replaced the plan it belongs to.
+/// it; `superseded` when a later plan replaced the plan it belongs to. A confirmed
+/// booking goes on at its lab: samples `received`, `in_testing`, `completed` with a
+/// protocol, or `withdrawn` by the lab (its request goes back to planning).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize, ToSchema)]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::None)", rename_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
@@ -77,10 +79,26 @@ pub enum BookingStatus {
     Confirmed,
     Declined,
     Superseded,
+    Received,
+    InTesting,
+    Completed,
+    Withdrawn,
 }
 
 impl BookingStatus {
-    pub const ALL: [BookingStatus; 4] = [Self::Proposed, Self::Confirmed, Self::Declined, Self::Superseded];
+    pub const ALL: [BookingStatus; 8] = [
+        Self::Proposed,
+        Self::Confirmed,
+        Self::Declined,
+        Self::Superseded,
+        Self::Received,
+        Self::InTesting,
+        Self::Completed,
+        Self::Withdrawn,
+    ];
+
+    /// Bookings whose work has begun at the lab or ended there: no plan moves them.
+    pub const UNDER_WAY: [BookingStatus; 3] = [Self::Received, Self::InTesting, Self::Completed];
 
     /// Bookings that hold the request and the lab's time.
     pub const LIVE: [BookingStatus; 2] = [Self::Proposed, Self::Confirmed];
@@ -91,6 +109,36 @@ impl BookingStatus {
             Self::Confirmed => "confirmed",
             Self::Declined => "declined",
             Self::Superseded => "superseded",
+            Self::Received => "received",
+            Self::InTesting => "in_testing",
+            Self::Completed => "completed",
+            Self::Withdrawn => "withdrawn",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == raw)
+    }
+}
+
+/// What a completed test found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize, ToSchema)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Passed,
+    Failed,
+    NotApplicable,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 3] = [Self::Passed, Self::Failed, Self::NotApplicable];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Passed => "passed",
+            Self::Failed => "failed",
+            Self::NotApplicable => "not_applicable",
         }
     }
 

@@ -1,7 +1,7 @@
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::status::BookingStatus;
+use crate::domain::status::{BookingStatus, Outcome};
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize)]
 #[sea_orm(table_name = "assignments")]
@@ -20,6 +20,15 @@ pub struct Model {
     pub answered_at: Option<DateTimeUtc>,
     pub answered_by: Option<String>,
     pub created_at: DateTimeUtc,
+    pub received_on: Option<Date>,
+    pub started_on: Option<Date>,
+    pub completed_on: Option<Date>,
+    pub protocol_number: Option<String>,
+    pub outcome: Option<Outcome>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub note: Option<String>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub withdraw_reason: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -16,6 +16,9 @@ pub struct Model {
     pub lab: Option<String>,
     pub created_at: DateTimeUtc,
     pub disabled_at: Option<DateTimeUtc>,
+    /// Kinds of notice sent by e-mail, comma-separated; None: every kind
+    #[sea_orm(column_type = "Text", nullable)]
+    pub mail_kinds: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -5,9 +5,12 @@
 pub mod audit;
 pub mod catalog;
 pub mod companies;
+pub mod dashboard;
 pub mod error;
 pub mod extract;
 pub mod labs;
+pub mod life;
+pub mod notices;
 pub mod planning;
 pub mod policy;
 pub mod requests;
@@ -41,6 +44,8 @@ use crate::state::AppState;
         (name = "audit", description = "Who changed what, when (admin)"),
         (name = "planning", description = "Planning runs, the published plan and the labs' answers"),
         (name = "scenarios", description = "What-if scenarios: the registry with changes, solved and compared with a baseline"),
+        (name = "dashboard", description = "The ministry's figures"),
+        (name = "notices", description = "The caller's notices"),
     )
 )]
 struct ApiDoc;
@@ -54,7 +59,10 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(labs::router())
         .merge(planning::router())
         .merge(scenarios::router())
-        .merge(audit::router());
+        .merge(audit::router())
+        .merge(life::router())
+        .merge(dashboard::router())
+        .merge(notices::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1).split_for_parts()
 }
 
@@ -196,6 +204,9 @@ async fn metrics_text(State(state): State<AppState>) -> String {
     }
     if let Ok(queued) = crate::app::runs::queue_length(&state.db).await {
         metrics::gauge!("labplan_planning_queue_length").set(queued as f64);
+    }
+    if let Ok(pending) = crate::db::notices::mail_pending(&state.db).await {
+        metrics::gauge!("labplan_notices_pending").set(pending as f64);
     }
     let in_flight = state.max_in_flight().saturating_sub(state.in_flight.available_permits());
     metrics::gauge!("labplan_http_in_flight").set(in_flight as f64);

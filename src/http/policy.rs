@@ -73,6 +73,17 @@ pub const RULES: &[(&str, &str, Op)] = &[
     ("POST", "/assignments/{id}/confirm", Op::AnswerBooking),
     ("POST", "/assignments/{id}/decline", Op::AnswerBooking),
     ("GET", "/audit", Op::ReadAudit),
+    ("GET", "/assignments/{id}", Op::ReadBookings),
+    ("POST", "/assignments/{id}/receive", Op::KeepBooking),
+    ("POST", "/assignments/{id}/start", Op::KeepBooking),
+    ("POST", "/assignments/{id}/complete", Op::KeepBooking),
+    ("POST", "/assignments/{id}/withdraw", Op::KeepBooking),
+    ("GET", "/assignments/{id}/protocol", Op::ReadBookings),
+    ("GET", "/dashboard/progress", Op::ReadDashboard),
+    ("GET", "/notices", Op::ReadNotices),
+    ("POST", "/notices/{id}/read", Op::ReadNotices),
+    ("GET", "/notices/preferences", Op::ReadNotices),
+    ("PUT", "/notices/preferences", Op::ReadNotices),
 ];
 
 /// The operation of a route; None if the route has no rule. HEAD is GET without a body.

@@ -1,3 +1,4 @@
 //! The planning worker: claims queued runs, solves them, stores their plans.
 
+pub mod mailer;
 pub mod worker;

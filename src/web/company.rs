@@ -381,9 +381,15 @@ async fn show_detail(
         let catalog = catalog::load(&state.db).await?;
         let history = audit::request_history(&state.db, &page.caller, id).await?;
         let bookings = bookings::of_request(&state.db, &page.caller, id).await?;
-        Ok::<_, AppError>((catalog, history, bookings))
+        let mut protocols = std::collections::HashSet::new();
+        for b in bookings.iter().filter(|b| b.status == crate::domain::status::BookingStatus::Completed) {
+            if crate::db::life::protocol_info(&state.db, b.id).await?.is_some() {
+                protocols.insert(b.id);
+            }
+        }
+        Ok::<_, AppError>((catalog, history, bookings, protocols))
     };
-    let (catalog, history, bookings) = match loaded.await {
+    let (catalog, history, bookings, protocols) = match loaded.await {
         Ok(v) => v,
         Err(e) => return page.app_error(e),
     };
@@ -405,7 +411,12 @@ async fn show_detail(
                 run => b.run, lab => b.lab, lab_name => catalog.lab_name(&b.lab, page.lang),
                 period => period(page, Some(b.start_date), Some(b.end_date)),
                 status => b.status.as_str(), status_text => page.t(&format!("booking_{}", b.status.as_str())),
-                reason => b.decline_reason, cost => grouped(b.cost),
+                reason => b.decline_reason.clone().or(b.withdraw_reason.clone()), cost => grouped(b.cost),
+                id => b.id, received_on => b.received_on.map(|d| d.to_string()),
+                started_on => b.started_on.map(|d| d.to_string()), completed_on => b.completed_on.map(|d| d.to_string()),
+                protocol_number => b.protocol_number,
+                outcome => b.outcome.map(|o| page.t(&format!("outcome_{}", o.as_str()))),
+                has_protocol => protocols.contains(&b.id),
             }
         })
         .collect();

@@ -36,7 +36,7 @@ macro_rules! sections {
 }
 
 const SECTIONS: &[(&str, &str, &str)] =
-    &sections!["common", "planning", "lab", "dashboard", "scenarios", "admin", "messages"];
+    &sections!["common", "planning", "lab", "dashboard", "scenarios", "admin", "messages", "life"];
 
 fn load(lang: Lang) -> Texts {
     let mut texts = Texts::new();

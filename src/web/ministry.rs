@@ -32,7 +32,8 @@ const CSVS: &[&str] =
     &["demand-equipment", "demand-region", "unmet-region", "unmet-test-type", "heatmap", "capacity-helps"];
 
 pub fn router() -> axum::Router<AppState> {
-    let mut router = axum::Router::new().route("/dashboard", get(dashboard));
+    let mut router =
+        axum::Router::new().route("/dashboard", get(dashboard)).route("/dashboard/progress.csv", get(progress_csv));
     for name in CSVS {
         router = router.route(
             &format!("/dashboard/{name}.csv"),
@@ -456,6 +457,10 @@ async fn dashboard(State(state): State<AppState>, page: Page, Query(q): Query<Da
         requests => data.requests.len(), demand => grouped(demand), capacity => grouped(capacity),
         unmet => data.unassigned.len(), late, placed => data.assigned.len(),
     };
+    let progress = match crate::app::progress::progress(&state.db, &page.caller, &Default::default()).await {
+        Ok(p) => progress_view(&page, &p),
+        Err(e) => return page.app_error(e),
+    };
     let horizon = context! {
         start => data.horizon.start.to_string(), weeks => data.horizon.weeks,
         end => data.horizon.week_end(data.horizon.weeks.saturating_sub(1)).to_string(),
@@ -481,6 +486,7 @@ async fn dashboard(State(state): State<AppState>, page: Page, Query(q): Query<Da
             s => sections, kpis, horizon, run => data.run.as_ref().map(|r| r.id), try_in_scenario,
             published_at => data.run.as_ref().and_then(|r| r.published_at).map(|t| t.format("%Y-%m-%d %H:%M").to_string()),
             equipment, equipment_name => data.catalog.equipment_name(&equipment, page.lang), equipment_choices,
+            progress,
         },
     )
 }
@@ -497,4 +503,64 @@ async fn csv(State(state): State<AppState>, page: Page, Query(q): Query<DashQuer
     let table = section(&data, &page, name, &equipment).table;
     let file = if name == "heatmap" { format!("{name}-{equipment}.csv") } else { format!("{name}.csv") };
     csv_download(&file, &table.headers, &table.csv_rows())
+}
+
+// ---- progress: the same figures as GET /api/v1/dashboard/progress ----
+
+fn progress_table(page: &Page, p: &crate::app::progress::Progress) -> Table {
+    let headers = ["month", "filed", "completed", "completed_at_home", "late"]
+        .iter()
+        .map(|k| page.t(&format!("progress_{k}")))
+        .collect();
+    let rows = p
+        .months
+        .iter()
+        .map(|m| {
+            vec![
+                text(m.month.clone()),
+                number(m.filed as f64),
+                number(m.completed as f64),
+                number(m.completed_at_home as f64),
+                number(m.late as f64),
+            ]
+        })
+        .collect();
+    Table { headers, rows }
+}
+
+/// The progress section: the totals by status, and by month the need (filed) against
+/// the tests completed, at home and anywhere, and the late ones, as a chart and a table.
+fn progress_view(page: &Page, p: &crate::app::progress::Progress) -> minijinja::Value {
+    let table = progress_table(page, p);
+    let months: Vec<String> = p.months.iter().map(|m| m.month.clone()).collect();
+    let series = |key: &str, values: Vec<u64>| json!({ "name": page.t(&format!("progress_{key}")), "data": values });
+    let chart = bar_option(
+        &months,
+        vec![
+            series("filed", p.months.iter().map(|m| m.filed).collect()),
+            series("completed", p.months.iter().map(|m| m.completed).collect()),
+            series("completed_at_home", p.months.iter().map(|m| m.completed_at_home).collect()),
+            series("late", p.months.iter().map(|m| m.late).collect()),
+        ],
+        false,
+        false,
+    );
+    let sec = context! {
+        name => "progress", id => "progress", table => table.view(), chart => minijinja::Value::from_serialize(&chart),
+        csv => "/dashboard/progress.csv", empty => table.rows.is_empty(),
+    };
+    context! { sec, totals => minijinja::Value::from_serialize(&p.totals), as_of => p.as_of.to_string() }
+}
+
+async fn progress_csv(State(state): State<AppState>, page: Page) -> Response {
+    if let Err(refused) = page.allow(Op::ReadDashboard) {
+        return refused;
+    }
+    match crate::app::progress::progress(&state.db, &page.caller, &Default::default()).await {
+        Ok(p) => {
+            let table = progress_table(&page, &p);
+            csv_download("progress.csv", &table.headers, &table.csv_rows())
+        }
+        Err(e) => page.app_error(e),
+    }
 }

@@ -17,8 +17,10 @@ pub mod assets;
 pub mod company;
 pub mod i18n;
 pub mod lab;
+pub mod life;
 pub mod lookup;
 pub mod ministry;
+pub mod notices;
 pub mod page;
 pub mod planner;
 pub mod scenarios;
@@ -57,6 +59,8 @@ pub fn router() -> axum::Router<AppState> {
         .merge(ministry::router())
         .merge(admin::router())
         .merge(lab::router())
+        .merge(life::router())
+        .merge(notices::router())
         .layer(middleware::from_fn(language_layer))
         .merge(assets::router())
 }
@@ -91,6 +95,8 @@ const TEMPLATES: &[(&str, &str)] = &templates![
     "lab_timeline.html",
     "lab_capacity.html",
     "lab_scope.html",
+    "lab_work.html",
+    "notices.html",
 ];
 
 fn templates() -> &'static Environment<'static> {

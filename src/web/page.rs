@@ -35,6 +35,8 @@ pub struct Page {
     pub csrf: String,
     /// The path asked for, for links that keep the user where they are.
     pub path: String,
+    /// The user's unread notices, for the header.
+    pub unread: u64,
 }
 
 impl FromRequestParts<AppState> for Page {
@@ -53,7 +55,9 @@ impl FromRequestParts<AppState> for Page {
             let next: String = form_urlencoded::byte_serialize(path.as_bytes()).collect();
             return Err(Redirect::to(&format!("/login?next={next}")).into_response());
         };
-        Ok(Self { caller: session.caller, lang, csrf: session.row.csrf_token, path })
+        // A header without its count is better than no page: a failed count shows none.
+        let unread = crate::app::notices::unread_count(&state.db, &session.caller).await.unwrap_or(0);
+        Ok(Self { caller: session.caller, lang, csrf: session.row.csrf_token, path, unread })
     }
 }
 
@@ -63,6 +67,7 @@ fn nav(role: Role) -> &'static [(&'static str, &'static str)] {
         Role::Company => &[("/requests", "nav_my_requests"), ("/requests/new", "nav_new_request")],
         Role::Lab => &[
             ("/lab/assignments", "nav_lab_assignments"),
+            ("/lab/work", "nav_lab_work"),
             ("/lab/timeline", "nav_lab_timeline"),
             ("/lab/capacity", "nav_lab_capacity"),
             ("/lab/scope", "nav_lab_scope"),
@@ -111,6 +116,7 @@ impl Page {
         };
         let full = context! {
             lang => self.lang.code(), t => i18n::texts(self.lang), user, nav, csrf => self.csrf, path => self.path,
+            unread => self.unread,
             ..ctx
         };
         match render_template(name, full) {

@@ -295,6 +295,22 @@ impl TestApp {
         read(resp).await
     }
 
+    /// A `multipart/form-data` POST: each string of `fields` a part; `protocol`, when
+    /// present, a file part with those bytes.
+    pub async fn post_multipart(&self, path: &str, fields: &Value) -> (StatusCode, Value) {
+        let mut form = reqwest::multipart::Form::new();
+        for (name, value) in fields.as_object().expect("an object of fields") {
+            let text = value.as_str().map(str::to_string).unwrap_or_else(|| value.to_string());
+            form = if name == "protocol" {
+                form.part("protocol", reqwest::multipart::Part::bytes(text.into_bytes()).file_name("protocol.pdf"))
+            } else {
+                form.text(name.clone(), text)
+            };
+        }
+        let resp = self.client().post(self.url(path)).multipart(form).send().await.expect("request sent");
+        read(resp).await
+    }
+
     pub async fn total(&self, path: &str) -> u64 {
         let (status, body) = self.get(path).await;
         assert_eq!(status, StatusCode::OK, "{path}: {body}");

@@ -1,0 +1,178 @@
+//! Progress of the demand: requests by status now, and by month of what happened to
+//! them (filed, testing completed), with the bookings that are late: their planned end
+//! has passed and the test is not completed. Filterable by the company's region, the
+//! equipment class, the test type and a period of filing dates.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::NaiveDate;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::life::{is_late, today};
+use super::policy::Op;
+use super::{AppError, AppResult, require};
+use crate::db::catalog::Catalog;
+use crate::domain::access::Caller;
+use crate::domain::status::{BookingStatus, RequestStatus};
+use crate::domain::{FieldError, Msg};
+use crate::entities::{assignments, test_requests};
+
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ProgressQuery {
+    /// Region of the requesting company
+    pub region: Option<String>,
+    /// Equipment class of the test type
+    pub equipment: Option<String>,
+    pub test_type: Option<String>,
+    /// Requests filed on or after this date
+    pub from: Option<NaiveDate>,
+    /// Requests filed on or before this date
+    pub to: Option<NaiveDate>,
+    /// json (default) or csv
+    pub format: Option<String>,
+}
+
+/// Requests by what has happened to them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Counts {
+    /// All requests filed
+    pub filed: u64,
+    pub submitted: u64,
+    pub planned: u64,
+    pub confirmed: u64,
+    pub in_testing: u64,
+    pub completed: u64,
+    pub cancelled: u64,
+    pub unplaceable: u64,
+    /// Requests whose booking's planned end has passed without completion
+    pub late: u64,
+}
+
+/// One month: requests filed in it, tests completed in it, and, of the bookings planned
+/// to end in it, those late now.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Month {
+    /// YYYY-MM
+    pub month: String,
+    pub filed: u64,
+    pub completed: u64,
+    /// Completed in the company's own region
+    pub completed_at_home: u64,
+    pub late: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Progress {
+    /// The day the figures are of (lateness is counted against it)
+    pub as_of: NaiveDate,
+    pub totals: Counts,
+    pub months: Vec<Month>,
+}
+
+fn month_of(date: NaiveDate) -> String {
+    date.format("%Y-%m").to_string()
+}
+
+/// The figures; unknown filter codes are a 422 naming the filter.
+pub async fn progress<C: ConnectionTrait>(db: &C, caller: &Caller, q: &ProgressQuery) -> AppResult<Progress> {
+    require(caller, Op::ReadDashboard)?;
+    let catalog = Catalog::load(db).await?;
+    let mut errors = Vec::new();
+    if q.region.as_ref().is_some_and(|r| !catalog.regions.contains_key(r)) {
+        errors.push(FieldError::new("region", Msg::Invalid("no such region".into())));
+    }
+    if q.equipment.as_ref().is_some_and(|e| !catalog.equipment.contains_key(e)) {
+        errors.push(FieldError::new("equipment", Msg::Invalid("no such equipment class".into())));
+    }
+    if q.test_type.as_ref().is_some_and(|t| !catalog.test_types.contains_key(t)) {
+        errors.push(FieldError::new("test_type", Msg::Invalid("no such test type".into())));
+    }
+    if let (Some(from), Some(to)) = (q.from, q.to)
+        && to < from
+    {
+        errors.push(FieldError::new("to", Msg::DateRange));
+    }
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors));
+    }
+    let region_of = |company: &str| catalog.companies.get(company).map(|c| c.region.as_str());
+    let requests: Vec<test_requests::Model> = test_requests::Entity::find()
+        .all(db)
+        .await?
+        .into_iter()
+        .filter(|r| q.test_type.as_ref().is_none_or(|t| &r.test_type == t))
+        .filter(|r| {
+            q.equipment.as_ref().is_none_or(|e| catalog.test_types.get(&r.test_type).is_some_and(|t| &t.equipment == e))
+        })
+        .filter(|r| q.region.as_ref().is_none_or(|g| region_of(&r.company) == Some(g.as_str())))
+        .filter(|r| q.from.is_none_or(|from| r.created_at.date_naive() >= from))
+        .filter(|r| q.to.is_none_or(|to| r.created_at.date_naive() <= to))
+        .collect();
+    // The booking that holds each request now (live or under way).
+    let holding: Vec<BookingStatus> = BookingStatus::LIVE.into_iter().chain(BookingStatus::UNDER_WAY).collect();
+    let bookings: HashMap<String, assignments::Model> = assignments::Entity::find()
+        .filter(assignments::Column::Status.is_in(holding))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|a| (a.request.clone(), a))
+        .collect();
+
+    let today = today();
+    let mut totals = Counts::default();
+    let mut months: BTreeMap<String, Month> = BTreeMap::new();
+    fn month(months: &mut BTreeMap<String, Month>, date: NaiveDate) -> &mut Month {
+        let key = month_of(date);
+        months.entry(key.clone()).or_insert_with(|| Month { month: key, ..Default::default() })
+    }
+    for r in &requests {
+        totals.filed += 1;
+        month(&mut months, r.created_at.date_naive()).filed += 1;
+        match r.status {
+            RequestStatus::Submitted => totals.submitted += 1,
+            RequestStatus::Planned => totals.planned += 1,
+            RequestStatus::Confirmed => totals.confirmed += 1,
+            RequestStatus::InTesting => totals.in_testing += 1,
+            RequestStatus::Completed => totals.completed += 1,
+            RequestStatus::Cancelled => totals.cancelled += 1,
+            RequestStatus::Unplaceable => totals.unplaceable += 1,
+        }
+        let Some(booking) = bookings.get(&r.id) else { continue };
+        if let Some(done) = booking.completed_on.filter(|_| booking.status == BookingStatus::Completed) {
+            let at_home = catalog.labs.get(&booking.lab).map(|l| l.region.as_str()) == region_of(&r.company);
+            let m = month(&mut months, done);
+            m.completed += 1;
+            if at_home {
+                m.completed_at_home += 1;
+            }
+        }
+        if is_late(booking.status, booking.end_date, today) {
+            totals.late += 1;
+            month(&mut months, booking.end_date).late += 1;
+        }
+    }
+    Ok(Progress { as_of: today, totals, months: months.into_values().collect() })
+}
+
+impl Progress {
+    /// The months as CSV rows under [`Progress::CSV_HEADER`], then one row of totals.
+    pub const CSV_HEADER: [&'static str; 5] = ["month", "filed", "completed", "completed_at_home", "late"];
+
+    pub fn csv_rows(&self) -> Vec<Vec<String>> {
+        self.months
+            .iter()
+            .map(|m| {
+                vec![
+                    m.month.clone(),
+                    m.filed.to_string(),
+                    m.completed.to_string(),
+                    m.completed_at_home.to_string(),
+                    m.late.to_string(),
+                ]
+            })
+            .collect()
+    }
+}
