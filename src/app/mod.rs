@@ -18,6 +18,7 @@ pub mod records;
 pub mod requests;
 pub mod runs;
 pub mod signin;
+pub mod spreadsheets;
 pub mod users;
 
 use sea_orm::{DatabaseTransaction, DbErr, SqlErr};

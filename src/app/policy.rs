@@ -37,6 +37,8 @@ pub enum Op {
     ReadDashboard,
     ReadAudit,
     ManageUsers,
+    /// Import a survey of requests: a company its own, a planner or an admin any company's
+    ImportRequests,
 }
 
 impl Op {
@@ -54,6 +56,7 @@ impl Op {
             Self::ReadRuns | Self::ReadDashboard => OVERSIGHT,
             Self::Plan => &[Planner],
             Self::AnswerBooking => &[Lab],
+            Self::ImportRequests => &[Company, Planner, Admin],
         }
     }
 

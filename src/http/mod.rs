@@ -11,6 +11,7 @@ pub mod labs;
 pub mod planning;
 pub mod policy;
 pub mod requests;
+pub mod spreadsheets;
 
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -51,7 +52,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(companies::router())
         .merge(labs::router())
         .merge(planning::router())
-        .merge(audit::router());
+        .merge(audit::router())
+        .merge(spreadsheets::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1).split_for_parts()
 }
 

@@ -68,6 +68,10 @@ pub const RULES: &[(&str, &str, Op)] = &[
     ("POST", "/assignments/{id}/confirm", Op::AnswerBooking),
     ("POST", "/assignments/{id}/decline", Op::AnswerBooking),
     ("GET", "/audit", Op::ReadAudit),
+    ("GET", "/imports/requests/template", Op::ImportRequests),
+    ("POST", "/imports/requests", Op::ImportRequests),
+    ("GET", "/requests/export", Op::ReadRequests),
+    ("GET", "/planning-runs/{id}/plan/export", Op::ReadRuns),
 ];
 
 /// The operation of a route; None if the route has no rule. HEAD is GET without a body.
