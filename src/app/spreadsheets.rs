@@ -781,7 +781,7 @@ pub async fn export_plan<C: Db>(db: &C, caller: &Caller, run: i64, lang: Lang) -
     ];
     let left = plan.unassigned.iter().map(|u| {
         let reason =
-            serde_json::to_value(&u.reason).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+            serde_json::to_value(u.reason).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
         vec![
             u.request.clone().into(),
             company_of(&u.request).into(),

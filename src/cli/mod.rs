@@ -428,14 +428,14 @@ async fn import_command(db: &sea_orm::DatabaseConnection, command: ImportCommand
     if !report.ignored_columns.is_empty() {
         eprintln!("ignored columns: {}", report.ignored_columns.join(", "));
     }
-    let verb = if report.written { "imported" } else { "would import" };
+    if report.refused() {
+        eprintln!("error: {} error(s); nothing was imported", report.errors.len());
+        return Ok(ExitCode::FAILURE);
+    }
+    let verb = if report.dry_run { "would import" } else { "imported" };
     println!(
         "{verb}: {} created, {} updated, {} unchanged, {} companies added",
         report.created, report.updated, report.unchanged, report.companies_created
     );
-    if report.refused() {
-        eprintln!("error: {} row error(s); nothing was imported", report.errors.len());
-        return Ok(ExitCode::FAILURE);
-    }
     Ok(ExitCode::SUCCESS)
 }
