@@ -112,14 +112,23 @@ fn survey_rows(samples_of_first: f64) -> Vec<Vec<V>> {
 }
 
 async fn upload(app: &TestApp, query: &str, content_type: &str, bytes: Vec<u8>) -> (StatusCode, Value) {
-    let resp = app
-        .client()
-        .post(app.url(&format!("/api/v1/imports/requests{query}")))
-        .header("content-type", content_type)
-        .body(bytes)
-        .send()
-        .await
-        .unwrap();
+    // A server that answers 413 from the declared length may close the connection while
+    // the client still writes the body; that race is the client's, so such a send is retried.
+    let mut tries = 0;
+    let resp = loop {
+        let sent = app
+            .client()
+            .post(app.url(&format!("/api/v1/imports/requests{query}")))
+            .header("content-type", content_type)
+            .body(bytes.clone())
+            .send()
+            .await;
+        match sent {
+            Ok(resp) => break resp,
+            Err(e) if tries < 5 && e.is_request() => tries += 1,
+            Err(e) => panic!("the upload was not sent: {e}"),
+        }
+    };
     let status = resp.status();
     let content = resp.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
     let body: Value = serde_json::from_slice(&resp.bytes().await.unwrap()).unwrap_or(Value::Null);

@@ -257,9 +257,22 @@ fn read_csv(bytes: &[u8]) -> Result<Table, ReadError> {
     let mut reader =
         csv::ReaderBuilder::new().delimiter(delimiter).has_headers(false).flexible(true).from_reader(text.as_bytes());
     let mut rows = Vec::new();
-    for (i, record) in reader.records().enumerate() {
+    // The row a spreadsheet shows for a record: its first line in the file, blank lines
+    // counted (the reader's own line numbers skip them).
+    let (mut counted_to, mut line) = (0usize, 1u32);
+    for record in reader.records() {
         let record = record.map_err(|e| ReadError::NotASpreadsheet(format!("CSV that does not parse ({e})")))?;
-        let line = u32::try_from(record.position().map_or(i as u64 + 1, |p| p.line())).unwrap_or(u32::MAX);
+        let mut start = record.position().map_or(counted_to, |p| usize::try_from(p.byte()).unwrap_or(counted_to));
+        // The position may be that of blank lines before the record.
+        while matches!(text.as_bytes().get(start), Some(b'\r' | b'\n')) {
+            start += 1;
+        }
+        if start > counted_to {
+            let newlines =
+                text.as_bytes().get(counted_to..start).map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count());
+            line = line.saturating_add(u32::try_from(newlines).unwrap_or(u32::MAX));
+            counted_to = start;
+        }
         if record.len() > MAX_COLUMNS && record.iter().skip(MAX_COLUMNS).any(|f| !f.trim().is_empty()) {
             return Err(ReadError::TooManyColumns { sheet: "CSV".into(), limit: MAX_COLUMNS });
         }
