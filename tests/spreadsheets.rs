@@ -506,6 +506,34 @@ async fn exports_are_workbooks_with_real_dates(db: TestDb) {
     }
     let (status, _) = app.get("/api/v1/planning-runs/999/plan/export").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // The dashboard's tables as workbooks, beside their CSV links.
+    let email = app.user(&Who::Ministry).await;
+    let cookie = common::web::session(&app, &email, common::PASSWORD).await;
+    let page = common::web::client()
+        .get(app.url("/dashboard"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("id=\"xlsx-demand_equipment\"") && page.contains("demand-equipment.xlsx"),
+        "no XLSX link on the dashboard"
+    );
+    let resp = common::web::client()
+        .get(app.url("/dashboard/demand-equipment.xlsx"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], XLSX);
+    let table = labplan::sheets::read(&resp.bytes().await.unwrap()).unwrap();
+    assert!(!table.rows.is_empty());
+    assert!(table.rows[0].1.iter().any(|c| matches!(c, labplan::sheets::Cell::Number(_))), "{:?}", table.rows[0]);
     app.stop().await;
 }
 
