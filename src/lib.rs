@@ -13,6 +13,7 @@ pub mod domain;
 pub mod entities;
 pub mod http;
 pub mod planning;
+pub mod sheets;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

@@ -355,6 +355,35 @@ fn expectations() -> Vec<(&'static str, &'static str, &'static str, Value, [u16;
             json!({"email": ["nonsense"]}),
             DENY_ALL_BUT([422, 422, 422, 422, 422]),
         ),
+        // Spreadsheets: `{}` is no survey, so an allowed import answers 422 and writes nothing.
+        (
+            "get",
+            "/api/v1/imports/requests/template",
+            "/api/v1/imports/requests/template",
+            e.clone(),
+            DENY_ALL_BUT([200, 403, 200, 403, 200]),
+        ),
+        (
+            "post",
+            "/api/v1/imports/requests",
+            "/api/v1/imports/requests",
+            e.clone(),
+            DENY_ALL_BUT([422, 403, 422, 403, 422]),
+        ),
+        (
+            "get",
+            "/api/v1/requests/export",
+            "/api/v1/requests/export",
+            e.clone(),
+            DENY_ALL_BUT([200, 403, 200, 200, 200]),
+        ),
+        (
+            "get",
+            "/api/v1/planning-runs/{id}/plan/export",
+            "/api/v1/planning-runs/1/plan/export",
+            e.clone(),
+            DENY_ALL_BUT([403, 403, 409, 409, 409]),
+        ),
     ]
 }
 

@@ -223,6 +223,24 @@ async fn every_writing_route_leaves_an_audit_row(db: TestDb) {
     let scenario = json!({"name": "без изменений", "changes": [], "time_limit_seconds": 1});
     audited(&app, Who::Ministry, "post", "/api/v1/scenarios", scenario, "scenario").await;
     walk("post", "/scenarios");
+    // A survey import: each row audited under the importing user.
+    let (before, _) = last_entry(&app).await;
+    app.act_as(Who::Planner).await;
+    let survey = "Компания;Вид испытания;Образцов;Дата готовности;Требуемый срок;Приоритет\n\
+                  C0002;EMC-R10;1;01.02.2027;01.04.2027;1\n";
+    let resp = app
+        .client()
+        .post(app.url("/api/v1/imports/requests?file_name=survey.csv"))
+        .header("content-type", "text/csv")
+        .body(survey)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let (after, entry) = last_entry(&app).await;
+    assert!(after > before, "the import left no audit row");
+    assert_eq!((entry["entity"].as_str(), entry["actor"].as_str()), (Some("test_request"), Some("planner@test.local")));
+    walk("post", "/imports/requests");
 
     let missing: Vec<_> = writing.difference(&walked).collect();
     assert!(missing.is_empty(), "writing routes the walk does not cover: {missing:?}");

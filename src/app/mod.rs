@@ -23,6 +23,7 @@ pub mod requests;
 pub mod runs;
 pub mod scenarios;
 pub mod signin;
+pub mod spreadsheets;
 pub mod users;
 
 use sea_orm::{DatabaseTransaction, DbErr, SqlErr};

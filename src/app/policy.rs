@@ -44,6 +44,8 @@ pub enum Op {
     KeepBooking,
     /// One's own notices
     ReadNotices,
+    /// Import a survey of requests: a company its own, a planner or an admin any company's
+    ImportRequests,
 }
 
 impl Op {
@@ -65,6 +67,7 @@ impl Op {
             Self::AnswerBooking => &[Lab],
             Self::KeepBooking => &[Lab],
             Self::ReadNotices => EVERYONE,
+            Self::ImportRequests => &[Company, Planner, Admin],
         }
     }
 

@@ -88,6 +88,30 @@ pub enum Command {
     Bench(solver_cmds::BenchArgs),
     /// Generate a synthetic planning instance
     Generate(solver_cmds::GenerateArgs),
+    /// Import a spreadsheet into the registry
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Test requests from an XLSX or CSV survey: all rows or, on any error, none
+    Requests {
+        /// The survey file (.xlsx, or .csv in UTF-8 or Windows-1251)
+        file: PathBuf,
+        /// Check every row and report; write nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Act as this user (their role and company apply, the audit names them);
+        /// default: the command-line operator
+        #[arg(long = "as", value_name = "EMAIL")]
+        as_user: Option<String>,
+        /// Add companies of unknown INNs from the name and region columns
+        #[arg(long)]
+        create_companies: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -273,6 +297,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .context("the benchmark panicked")??;
         }
         Command::Generate(args) => solver_cmds::run_generate(args)?,
+        Command::Import { command } => {
+            let db = crate::db::connect(&database_url).await?;
+            crate::db::migrate(&db).await?;
+            return import_command(&db, command).await;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -387,5 +416,55 @@ async fn users_command(db: &sea_orm::DatabaseConnection, command: UsersCommand) 
             }
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `labplan import …`: the same operation as the API's, as the operator or as a user.
+async fn import_command(db: &sea_orm::DatabaseConnection, command: ImportCommand) -> anyhow::Result<ExitCode> {
+    let ImportCommand::Requests { file, dry_run, as_user, create_companies } = command;
+    let caller = match &as_user {
+        None => Caller::Operator,
+        Some(email) => {
+            let user = match users::find_by_email(db, &Caller::Operator, email).await {
+                Ok(user) => user,
+                Err(e) => return refused(e),
+            };
+            if user.disabled_at.is_some() {
+                eprintln!("error: the user {email} is disabled");
+                return Ok(ExitCode::FAILURE);
+            }
+            let id = crate::domain::ids::UserId(user.id);
+            match Caller::of_user(id, &user.email, user.role, user.company.as_deref(), user.lab.as_deref()) {
+                Some(caller) => caller,
+                None => {
+                    eprintln!("error: the user {email} has a role binding that does not fit the role");
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+        }
+    };
+    let bytes = std::fs::read(&file).with_context(|| format!("could not read {}", file.display()))?;
+    let file_name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let options = crate::app::spreadsheets::ImportOptions { dry_run, create_companies, file_name };
+    let report = match crate::app::spreadsheets::import_requests(db, &caller, &bytes, &options).await {
+        Ok(report) => report,
+        Err(e) => return refused(e),
+    };
+    for e in &report.errors {
+        let column = if e.column.is_empty() { String::new() } else { format!(", {}", e.column) };
+        eprintln!("row {}{column}: {}", e.row, e.message);
+    }
+    if !report.ignored_columns.is_empty() {
+        eprintln!("ignored columns: {}", report.ignored_columns.join(", "));
+    }
+    if report.refused() {
+        eprintln!("error: {} error(s); nothing was imported", report.errors.len());
+        return Ok(ExitCode::FAILURE);
+    }
+    let verb = if report.dry_run { "would import" } else { "imported" };
+    println!(
+        "{verb}: {} created, {} updated, {} unchanged, {} companies added",
+        report.created, report.updated, report.unchanged, report.companies_created
+    );
     Ok(ExitCode::SUCCESS)
 }

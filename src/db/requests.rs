@@ -366,3 +366,27 @@ pub async fn count<C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
     use sea_orm::PaginatorTrait;
     test_requests::Entity::find().count(db).await
 }
+
+/// Requests that carry their company's own reference (of one company, or of all), with
+/// their excluded labs: what an import matches its rows against.
+pub async fn with_external_ref<C: ConnectionTrait>(db: &C, company: Option<&str>) -> Result<Vec<StoredRequest>, DbErr> {
+    let mut query = test_requests::Entity::find().filter(test_requests::Column::ExternalRef.is_not_null());
+    if let Some(company) = company {
+        query = query.filter(test_requests::Column::Company.eq(company));
+    }
+    let rows = query.all(db).await?;
+    let mut excluded: HashMap<String, Vec<String>> = HashMap::new();
+    if !rows.is_empty() {
+        for (request, lab) in all_exclusions(db).await? {
+            excluded.entry(request).or_default().push(lab);
+        }
+    }
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let mut labs = excluded.remove(&row.id).unwrap_or_default();
+            labs.sort();
+            StoredRequest { excluded_labs: labs, row }
+        })
+        .collect())
+}

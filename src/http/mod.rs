@@ -15,6 +15,7 @@ pub mod planning;
 pub mod policy;
 pub mod requests;
 pub mod scenarios;
+pub mod spreadsheets;
 
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -62,7 +63,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(audit::router())
         .merge(life::router())
         .merge(dashboard::router())
-        .merge(notices::router());
+        .merge(notices::router())
+        .merge(spreadsheets::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1).split_for_parts()
 }
 

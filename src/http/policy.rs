@@ -84,6 +84,10 @@ pub const RULES: &[(&str, &str, Op)] = &[
     ("POST", "/notices/{id}/read", Op::ReadNotices),
     ("GET", "/notices/preferences", Op::ReadNotices),
     ("PUT", "/notices/preferences", Op::ReadNotices),
+    ("GET", "/imports/requests/template", Op::ImportRequests),
+    ("POST", "/imports/requests", Op::ImportRequests),
+    ("GET", "/requests/export", Op::ReadRequests),
+    ("GET", "/planning-runs/{id}/plan/export", Op::ReadRuns),
 ];
 
 /// The operation of a route; None if the route has no rule. HEAD is GET without a body.

@@ -39,6 +39,10 @@ pub fn router() -> axum::Router<AppState> {
             &format!("/dashboard/{name}.csv"),
             get(move |state: State<AppState>, page: Page, q: Query<DashQuery>| csv(state, page, q, name)),
         );
+        router = router.route(
+            &format!("/dashboard/{name}.xlsx"),
+            get(move |state: State<AppState>, page: Page, q: Query<DashQuery>| xlsx(state, page, q, name)),
+        );
     }
     router
 }
@@ -436,8 +440,9 @@ async fn dashboard(State(state): State<AppState>, page: Page, Query(q): Query<Da
                 href.push_str(&format!("?equipment={equipment}"));
             }
             let id = name.replace('-', "_");
+            let xlsx = href.replacen(".csv", ".xlsx", 1);
             context! {
-                name, id, table => s.table.view(), chart => minijinja::Value::from_serialize(&s.chart), csv => href, empty => s.table.rows.is_empty(),
+                name, id, table => s.table.view(), chart => minijinja::Value::from_serialize(&s.chart), csv => href, xlsx, empty => s.table.rows.is_empty(),
             }
         })
         .collect();
@@ -563,4 +568,54 @@ async fn progress_csv(State(state): State<AppState>, page: Page) -> Response {
         }
         Err(e) => page.app_error(e),
     }
+}
+
+/// The same table as the CSV, as a workbook: numbers as numbers, the header row bold and frozen.
+async fn xlsx(State(state): State<AppState>, page: Page, Query(q): Query<DashQuery>, name: &'static str) -> Response {
+    use crate::sheets::write::{Book, Column, Value};
+    use axum::response::IntoResponse;
+    if let Err(refused) = page.allow(Op::ReadDashboard) {
+        return refused;
+    }
+    let data = match dashboard::load(&state.db, &page.caller).await {
+        Ok(d) => d,
+        Err(e) => return page.app_error(e),
+    };
+    let equipment = chosen_equipment(&data, &q);
+    let table = section(&data, &page, name, &equipment).table;
+    let columns: Vec<Column> = table
+        .headers
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            Column::new(h.clone(), if i == 0 { 36.0 } else { (h.chars().count() as f64 + 2.0).clamp(10.0, 30.0) })
+        })
+        .collect();
+    let rows = table.rows.iter().map(|r| {
+        r.iter()
+            .map(|c| match c.raw.parse::<f64>() {
+                Ok(n) if c.num => Value::Number(n),
+                _ if c.raw.is_empty() => Value::Empty,
+                _ => Value::Text(c.raw.clone()),
+            })
+            .collect::<Vec<_>>()
+    });
+    let mut book = Book::new();
+    let bytes = book.sheet(&name.chars().take(31).collect::<String>(), &columns, rows).and_then(|()| book.finish());
+    let bytes = match bytes {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            tracing::error!(error = %e, "XLSX could not be written");
+            return (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "the file could not be made").into_response();
+        }
+    };
+    let file = if name == "heatmap" { format!("{name}-{equipment}.xlsx") } else { format!("{name}.xlsx") };
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, crate::http::spreadsheets::XLSX.to_string()),
+            (axum::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file}\"")),
+        ],
+        bytes,
+    )
+        .into_response()
 }

@@ -1,0 +1,141 @@
+//! XLSX workbooks written the same way everywhere: a bold header row that stays in view
+//! when scrolling, columns as wide as their header or a stated width, real dates and
+//! numbers.
+
+use chrono::NaiveDate;
+use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
+
+/// A value for one cell.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Empty,
+    Text(String),
+    Number(f64),
+    Date(NaiveDate),
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Self {
+        Self::Text(s.to_string())
+    }
+}
+
+impl From<String> for Value {
+    fn from(s: String) -> Self {
+        Self::Text(s)
+    }
+}
+
+impl From<Option<String>> for Value {
+    fn from(s: Option<String>) -> Self {
+        s.map_or(Self::Empty, Self::Text)
+    }
+}
+
+impl From<NaiveDate> for Value {
+    fn from(d: NaiveDate) -> Self {
+        Self::Date(d)
+    }
+}
+
+impl From<Option<NaiveDate>> for Value {
+    fn from(d: Option<NaiveDate>) -> Self {
+        d.map_or(Self::Empty, Self::Date)
+    }
+}
+
+impl From<f64> for Value {
+    fn from(n: f64) -> Self {
+        Self::Number(n)
+    }
+}
+
+impl From<i64> for Value {
+    fn from(n: i64) -> Self {
+        Self::Number(n as f64)
+    }
+}
+
+impl From<i32> for Value {
+    fn from(n: i32) -> Self {
+        Self::Number(f64::from(n))
+    }
+}
+
+/// One column: its header and its width in characters.
+pub struct Column {
+    pub header: String,
+    pub width: f64,
+}
+
+impl Column {
+    pub fn new(header: impl Into<String>, width: f64) -> Self {
+        Self { header: header.into(), width }
+    }
+}
+
+/// A workbook being written.
+pub struct Book {
+    workbook: Workbook,
+    header: Format,
+    date: Format,
+}
+
+impl Default for Book {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Book {
+    pub fn new() -> Self {
+        Self {
+            workbook: Workbook::new(),
+            header: Format::new().set_bold().set_text_wrap(),
+            date: Format::new().set_num_format("dd.mm.yyyy"),
+        }
+    }
+
+    /// Adds a sheet with its header row and its rows.
+    pub fn sheet<I>(&mut self, name: &str, columns: &[Column], rows: I) -> Result<(), XlsxError>
+    where
+        I: IntoIterator<Item = Vec<Value>>,
+    {
+        let (header, date) = (self.header.clone(), self.date.clone());
+        let sheet = self.workbook.add_worksheet();
+        sheet.set_name(name)?;
+        for (c, column) in columns.iter().enumerate() {
+            let c = u16::try_from(c).unwrap_or(u16::MAX);
+            sheet.write_string_with_format(0, c, &column.header, &header)?;
+            sheet.set_column_width(c, column.width)?;
+        }
+        sheet.set_freeze_panes(1, 0)?;
+        for (r, row) in rows.into_iter().enumerate() {
+            let r = u32::try_from(r + 1).unwrap_or(u32::MAX);
+            for (c, value) in row.into_iter().enumerate() {
+                write(sheet, r, u16::try_from(c).unwrap_or(u16::MAX), value, &date)?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> Result<Vec<u8>, XlsxError> {
+        self.workbook.save_to_buffer()
+    }
+}
+
+fn write(sheet: &mut Worksheet, row: u32, col: u16, value: Value, date: &Format) -> Result<(), XlsxError> {
+    match value {
+        Value::Empty => {}
+        Value::Text(t) => {
+            sheet.write_string(row, col, t)?;
+        }
+        Value::Number(n) => {
+            sheet.write_number(row, col, n)?;
+        }
+        Value::Date(d) => {
+            sheet.write_date_with_format(row, col, d, date)?;
+        }
+    }
+    Ok(())
+}
