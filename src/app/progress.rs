@@ -76,28 +76,39 @@ fn month_of(date: NaiveDate) -> String {
     date.format("%Y-%m").to_string()
 }
 
-/// The figures; unknown filter codes are a 422 naming the filter.
-pub async fn progress<C: ConnectionTrait>(db: &C, caller: &Caller, q: &ProgressQuery) -> AppResult<Progress> {
-    require(caller, Op::ReadDashboard)?;
-    let catalog = Catalog::load(db).await?;
+/// Unknown filter codes, or a period that ends before it starts, are a 422 naming the
+/// filter.
+pub fn check_filters(
+    catalog: &Catalog,
+    region: &Option<String>,
+    equipment: &Option<String>,
+    test_type: &Option<String>,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> AppResult<()> {
     let mut errors = Vec::new();
-    if q.region.as_ref().is_some_and(|r| !catalog.regions.contains_key(r)) {
+    if region.as_ref().is_some_and(|r| !catalog.regions.contains_key(r)) {
         errors.push(FieldError::new("region", Msg::Invalid("no such region".into())));
     }
-    if q.equipment.as_ref().is_some_and(|e| !catalog.equipment.contains_key(e)) {
+    if equipment.as_ref().is_some_and(|e| !catalog.equipment.contains_key(e)) {
         errors.push(FieldError::new("equipment", Msg::Invalid("no such equipment class".into())));
     }
-    if q.test_type.as_ref().is_some_and(|t| !catalog.test_types.contains_key(t)) {
+    if test_type.as_ref().is_some_and(|t| !catalog.test_types.contains_key(t)) {
         errors.push(FieldError::new("test_type", Msg::Invalid("no such test type".into())));
     }
-    if let (Some(from), Some(to)) = (q.from, q.to)
+    if let (Some(from), Some(to)) = (from, to)
         && to < from
     {
         errors.push(FieldError::new("to", Msg::DateRange));
     }
-    if !errors.is_empty() {
-        return Err(AppError::Validation(errors));
-    }
+    if errors.is_empty() { Ok(()) } else { Err(AppError::Validation(errors)) }
+}
+
+/// The figures; unknown filter codes are a 422 naming the filter.
+pub async fn progress<C: ConnectionTrait>(db: &C, caller: &Caller, q: &ProgressQuery) -> AppResult<Progress> {
+    require(caller, Op::ReadDashboard)?;
+    let catalog = Catalog::load(db).await?;
+    check_filters(&catalog, &q.region, &q.equipment, &q.test_type, q.from, q.to)?;
     let region_of = |company: &str| catalog.companies.get(company).map(|c| c.region.as_str());
     let requests: Vec<test_requests::Model> = test_requests::Entity::find()
         .all(db)

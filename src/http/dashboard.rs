@@ -10,12 +10,20 @@ use super::error::{ApiResult, Problem};
 use super::extract::Query;
 use super::policy::Authenticated;
 use crate::app::AppError;
+use crate::app::dashboard::{
+    self as figures, BottleneckRow, CapacityRow, Demand, DemandRow, FigureQuery, Unmet, UnmetRow,
+};
 use crate::app::progress::{self, Progress, ProgressQuery};
 use crate::domain::{FieldError, Msg};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(get_progress))
+    OpenApiRouter::new()
+        .routes(routes!(get_progress))
+        .routes(routes!(get_demand))
+        .routes(routes!(get_capacity))
+        .routes(routes!(get_unmet))
+        .routes(routes!(get_bottlenecks))
 }
 
 /// Whether the caller asked for CSV; anything but json or csv is a 422.
@@ -60,4 +68,140 @@ pub async fn get_progress(
         return Ok(csv_response("progress.csv", &Progress::CSV_HEADER, &figures.csv_rows()));
     }
     Ok(axum::Json(figures).into_response())
+}
+
+fn num(v: f64) -> String {
+    format!("{v}")
+}
+
+fn opt(v: Option<f64>) -> String {
+    v.map(num).unwrap_or_default()
+}
+
+fn demand_rows(group: &str, rows: &[DemandRow]) -> Vec<Vec<String>> {
+    rows.iter()
+        .map(|r| vec![group.into(), r.key.clone(), num(r.demand_hours), num(r.capacity_hours), opt(r.ratio_percent)])
+        .collect()
+}
+
+fn unmet_rows(group: &str, rows: &[UnmetRow]) -> Vec<Vec<String>> {
+    rows.iter()
+        .map(|r| {
+            let mut row = vec![group.to_string(), r.key.clone()];
+            row.extend(r.counts().iter().map(u64::to_string));
+            row.push(r.total.to_string());
+            row
+        })
+        .collect()
+}
+
+#[utoipa::path(get, path = "/dashboard/demand", tag = "dashboard", params(FigureQuery),
+    responses((status = 200, body = Demand, description = "demand against capacity by equipment class and by region; with `?format=csv` one row per group and key"),
+        (status = 422, body = Problem)))]
+pub async fn get_demand(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Query(q): Query<FigureQuery>,
+) -> ApiResult<Response> {
+    let csv = wants_csv(q.format.as_deref())?;
+    let data = figures::load_filtered(&state.db, &caller, &q).await?;
+    let demand =
+        Demand { by_equipment: figures::demand_by_equipment(&data), by_region: figures::demand_by_region(&data) };
+    if csv {
+        let mut rows = demand_rows("equipment", &demand.by_equipment);
+        rows.extend(demand_rows("region", &demand.by_region));
+        let header = ["group", "key", "demand_hours", "capacity_hours", "ratio_percent"];
+        return Ok(csv_response("demand.csv", &header, &rows));
+    }
+    Ok(axum::Json(demand).into_response())
+}
+
+#[utoipa::path(get, path = "/dashboard/capacity", tag = "dashboard", params(FigureQuery),
+    responses((status = 200, body = Vec<CapacityRow>, description = "each lab's hours per equipment class against the published plan's bookings"),
+        (status = 422, body = Problem)))]
+pub async fn get_capacity(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Query(q): Query<FigureQuery>,
+) -> ApiResult<Response> {
+    let csv = wants_csv(q.format.as_deref())?;
+    let data = figures::load_filtered(&state.db, &caller, &q).await?;
+    let rows = figures::capacity(&data);
+    if csv {
+        let header = ["lab", "region", "equipment", "capacity_hours", "planned_hours", "utilisation_percent"];
+        let lines: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| {
+                vec![
+                    r.lab.clone(),
+                    r.region.clone(),
+                    r.equipment.clone(),
+                    num(r.capacity_hours),
+                    num(r.planned_hours),
+                    opt(r.utilisation_percent),
+                ]
+            })
+            .collect();
+        return Ok(csv_response("capacity.csv", &header, &lines));
+    }
+    Ok(axum::Json(rows).into_response())
+}
+
+#[utoipa::path(get, path = "/dashboard/unmet", tag = "dashboard", params(FigureQuery),
+    responses((status = 200, body = Unmet, description = "requests the published plan leaves out, by reason, and those it places late, by region and by test type"),
+        (status = 422, body = Problem)))]
+pub async fn get_unmet(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Query(q): Query<FigureQuery>,
+) -> ApiResult<Response> {
+    let csv = wants_csv(q.format.as_deref())?;
+    let data = figures::load_filtered(&state.db, &caller, &q).await?;
+    let unmet = Unmet { by_region: figures::unmet_by(&data, true), by_test_type: figures::unmet_by(&data, false) };
+    if csv {
+        let mut rows = unmet_rows("region", &unmet.by_region);
+        rows.extend(unmet_rows("test_type", &unmet.by_test_type));
+        let header = [
+            "group",
+            "key",
+            "no_accredited_lab",
+            "excluded_by_company",
+            "no_capacity_in_window",
+            "outranked",
+            "late",
+            "total",
+        ];
+        return Ok(csv_response("unmet.csv", &header, &rows));
+    }
+    Ok(axum::Json(unmet).into_response())
+}
+
+#[utoipa::path(get, path = "/dashboard/bottlenecks", tag = "dashboard", params(FigureQuery),
+    responses((status = 200, body = Vec<BottleneckRow>, description = "the lab × equipment pairs whose capacity binds hardest, with the first-order saving of 40 more hours a week"),
+        (status = 422, body = Problem)))]
+pub async fn get_bottlenecks(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Query(q): Query<FigureQuery>,
+) -> ApiResult<Response> {
+    let csv = wants_csv(q.format.as_deref())?;
+    let data = figures::load_filtered(&state.db, &caller, &q).await?;
+    let rows = figures::bottlenecks(&data);
+    if csv {
+        let header = ["lab", "equipment", "binding_weeks", "shadow_price_sum", "saving_of_40_hours"];
+        let lines: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| {
+                vec![
+                    r.lab.clone(),
+                    r.equipment.clone(),
+                    r.binding_weeks.to_string(),
+                    num(r.shadow_price_sum),
+                    num(r.saving_of_40_hours),
+                ]
+            })
+            .collect();
+        return Ok(csv_response("bottlenecks.csv", &header, &lines));
+    }
+    Ok(axum::Json(rows).into_response())
 }

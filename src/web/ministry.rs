@@ -19,13 +19,10 @@ use super::page::{Page, csv_download, grouped};
 use crate::app::dashboard::{self, Data};
 use crate::app::policy::Op;
 use crate::domain::status::Reason;
-use crate::entities::{capacities, test_requests};
+use crate::entities::capacities;
 use crate::state::AppState;
 
 const REASONS: [Reason; 4] = Reason::ALL;
-/// Extra weekly hours the "where capacity helps" estimate adds.
-const EXTRA_HOURS: f64 = 40.0;
-const TOP: usize = 15;
 
 /// The downloads: (file name, section).
 const CSVS: &[&str] =
@@ -94,47 +91,8 @@ impl Table {
     }
 }
 
-/// Figures of the open demand, the capacity and the published plan.
-trait Figures {
-    fn week_capacity(&self, c: &capacities::Model, week: u32) -> f64;
-    fn capacity_in_horizon(&self, c: &capacities::Model) -> f64;
-    fn hours_of(&self, test_type: &str) -> f64;
-    fn equipment_of(&self, test_type: &str) -> Option<&str>;
-    fn company_region(&self, company: &str) -> Option<&str>;
-    fn week_label(&self, week: u32) -> String;
-}
-
-impl Figures for Data {
-    fn week_capacity(&self, c: &capacities::Model, week: u32) -> f64 {
-        self.overrides
-            .get(&(c.lab.clone(), c.equipment.clone(), week))
-            .copied()
-            .unwrap_or_else(|| f64::from(c.hours_per_week))
-    }
-
-    fn capacity_in_horizon(&self, c: &capacities::Model) -> f64 {
-        (0..self.horizon.weeks).map(|w| self.week_capacity(c, w)).sum()
-    }
-
-    fn hours_of(&self, test_type: &str) -> f64 {
-        self.catalog.test_types.get(test_type).map_or(0.0, |t| f64::from(t.hours))
-    }
-
-    fn equipment_of(&self, test_type: &str) -> Option<&str> {
-        self.catalog.test_types.get(test_type).map(|t| t.equipment.as_str())
-    }
-
-    fn company_region(&self, company: &str) -> Option<&str> {
-        self.catalog.companies.get(company).map(|c| c.region.as_str())
-    }
-
-    fn week_label(&self, week: u32) -> String {
-        self.horizon.week_start(week).format("%d.%m").to_string()
-    }
-}
-
-fn ratio(demand: f64, capacity: f64) -> Option<f64> {
-    (capacity > 0.0).then(|| demand / capacity * 100.0)
+fn week_label(data: &Data, week: u32) -> String {
+    data.horizon.week_start(week).format("%d.%m").to_string()
 }
 
 fn bar_option(categories: &[String], series: Vec<Value>, stacked: bool, horizontal: bool) -> Value {
@@ -169,59 +127,34 @@ struct Section {
 
 /// Demand against capacity by equipment class.
 fn demand_by_equipment(page: &Page, data: &Data) -> Section {
-    let mut demand: BTreeMap<&str, f64> = BTreeMap::new();
-    for r in &data.requests {
-        if let Some(eq) = data.equipment_of(&r.test_type) {
-            *demand.entry(eq).or_default() += data.hours_of(&r.test_type);
-        }
-    }
-    let mut capacity: BTreeMap<&str, f64> = BTreeMap::new();
-    for c in &data.capacities {
-        *capacity.entry(c.equipment.as_str()).or_default() += data.capacity_in_horizon(c);
-    }
-    let codes: Vec<&str> = data.catalog.equipment.keys().map(String::as_str).collect();
-    let labels: Vec<String> =
-        codes.iter().map(|c| format!("{c} — {}", data.catalog.equipment_name(c, page.lang))).collect();
-    let axis: Vec<String> = codes.iter().map(|c| c.to_string()).collect();
-    against_capacity(page, "dash_equipment", &codes, labels, &axis, &demand, &capacity)
+    let rows = dashboard::demand_by_equipment(data);
+    let labels =
+        rows.iter().map(|r| format!("{} — {}", r.key, data.catalog.equipment_name(&r.key, page.lang))).collect();
+    let axis: Vec<String> = rows.iter().map(|r| r.key.clone()).collect();
+    against_capacity(page, "dash_equipment", &rows, labels, &axis)
 }
 
 /// Demand by the company's region against capacity by the lab's region.
 fn demand_by_region(page: &Page, data: &Data) -> Section {
-    let mut demand: BTreeMap<&str, f64> = BTreeMap::new();
-    for r in &data.requests {
-        if let Some(region) = data.company_region(&r.company) {
-            *demand.entry(region).or_default() += data.hours_of(&r.test_type);
-        }
-    }
-    let mut capacity: BTreeMap<&str, f64> = BTreeMap::new();
-    for c in &data.capacities {
-        if let Some(lab) = data.catalog.labs.get(&c.lab) {
-            *capacity.entry(lab.region.as_str()).or_default() += data.capacity_in_horizon(c);
-        }
-    }
-    let codes: Vec<&str> = data.catalog.regions.keys().map(String::as_str).collect();
-    let names: Vec<String> = codes.iter().map(|c| data.catalog.region_name(c, page.lang)).collect();
-    against_capacity(page, "dash_region", &codes, names.clone(), &names, &demand, &capacity)
+    let rows = dashboard::demand_by_region(data);
+    let names: Vec<String> = rows.iter().map(|r| data.catalog.region_name(&r.key, page.lang)).collect();
+    against_capacity(page, "dash_region", &rows, names.clone(), &names)
 }
 
-/// The table (label, demand, capacity, ratio) and bar chart of demand against capacity
-/// per key, in the order of `codes`; `labels` name the table's rows and `axis` the chart's.
+/// The table (label, demand, capacity, ratio) and bar chart of demand against capacity,
+/// one row per figure; `labels` name the table's rows and `axis` the chart's.
 fn against_capacity(
     page: &Page,
     first_header: &str,
-    codes: &[&str],
+    figures: &[dashboard::DemandRow],
     labels: Vec<String>,
     axis: &[String],
-    demand: &BTreeMap<&str, f64>,
-    capacity: &BTreeMap<&str, f64>,
 ) -> Section {
-    let (d, c): (Vec<f64>, Vec<f64>) =
-        codes.iter().map(|e| (demand.get(e).copied().unwrap_or(0.0), capacity.get(e).copied().unwrap_or(0.0))).unzip();
+    let (d, c): (Vec<f64>, Vec<f64>) = figures.iter().map(|f| (f.demand_hours, f.capacity_hours)).unzip();
     let rows = labels
         .into_iter()
-        .zip(d.iter().zip(&c))
-        .map(|(label, (d, c))| vec![text(label), number(*d), number(*c), percent(ratio(*d, *c))])
+        .zip(figures)
+        .map(|(label, f)| vec![text(label), number(f.demand_hours), number(f.capacity_hours), percent(f.ratio_percent)])
         .collect();
     let table = Table {
         headers: vec![
@@ -247,22 +180,7 @@ fn against_capacity(
 
 /// Unplaced requests by reason and late ones, grouped by `key` (region or test type).
 fn unmet_by(page: &Page, data: &Data, by_region: bool) -> Section {
-    let requests: HashMap<&str, &test_requests::Model> = data.requests.iter().map(|r| (r.id.as_str(), r)).collect();
-    // group → counts per reason, then late
-    let mut counts: BTreeMap<String, [u64; 5]> = BTreeMap::new();
-    let group_of = |request: &str| -> Option<String> {
-        let r = requests.get(request)?;
-        if by_region { data.company_region(&r.company).map(str::to_string) } else { Some(r.test_type.clone()) }
-    };
-    for u in &data.unassigned {
-        let Some(group) = group_of(&u.request) else { continue };
-        let at = REASONS.iter().position(|r| *r == u.reason).unwrap_or(REASONS.len() - 1);
-        counts.entry(group).or_default()[at] += 1;
-    }
-    for a in data.assigned.iter().filter(|a| a.late_weeks > 0) {
-        let Some(group) = group_of(&a.request) else { continue };
-        counts.entry(group).or_default()[4] += 1;
-    }
+    let figures = dashboard::unmet_by(data, by_region);
     let name = |g: &str| {
         if by_region {
             data.catalog.region_name(g, page.lang)
@@ -270,8 +188,7 @@ fn unmet_by(page: &Page, data: &Data, by_region: bool) -> Section {
             format!("{g} — {}", data.catalog.test_type_name(g, page.lang))
         }
     };
-    let mut groups: Vec<(&String, &[u64; 5])> = counts.iter().collect();
-    groups.sort_by(|a, b| b.1.iter().sum::<u64>().cmp(&a.1.iter().sum::<u64>()).then(a.0.cmp(b.0)));
+    let groups: Vec<(&String, [u64; 5])> = figures.iter().map(|f| (&f.key, f.counts())).collect();
     let mut headers = vec![page.t(if by_region { "dash_region" } else { "dash_test_type" })];
     headers.extend(REASONS.iter().map(|r| page.t(&format!("reason_{}", r.as_str()))));
     headers.push(page.t("dash_late"));
@@ -325,7 +242,7 @@ fn heatmap(page: &Page, data: &Data, equipment: &str) -> Section {
             *used.entry((a.lab.as_str(), w as u32)).or_default() += per_week;
         }
     }
-    let week_labels: Vec<String> = (0..weeks).map(|w| data.week_label(w)).collect();
+    let week_labels: Vec<String> = (0..weeks).map(|w| week_label(data, w)).collect();
     let mut points = Vec::new();
     let mut rows = Vec::new();
     for (y, c) in labs.iter().enumerate() {
@@ -333,7 +250,7 @@ fn heatmap(page: &Page, data: &Data, equipment: &str) -> Section {
         for w in 0..weeks {
             let cap = data.week_capacity(c, w);
             let hours = used.get(&(c.lab.as_str(), w)).copied().unwrap_or(0.0);
-            let load = ratio(hours, cap);
+            let load = dashboard::percent_of(hours, cap);
             row.push(percent(load));
             points.push(json!([w, y, load.map(|v| (v * 10.0).round() / 10.0)]));
         }
@@ -355,28 +272,10 @@ fn heatmap(page: &Page, data: &Data, equipment: &str) -> Section {
     Section { table: Table { headers, rows }, chart }
 }
 
-/// A lab and one of its equipment classes.
-type LabEquipment<'a> = (&'a str, &'a str);
-
-/// The lab/equipment pairs whose capacity binds hardest, hardest first: (Σ shadow price
-/// over the weeks where it binds, those weeks).
-fn binding_pairs(data: &Data) -> Vec<(LabEquipment<'_>, (f64, u32))> {
-    let mut pairs: BTreeMap<(&str, &str), (f64, u32)> = BTreeMap::new();
-    for b in data.bottlenecks.iter().filter(|b| b.shadow_price > 0.0) {
-        let e = pairs.entry((b.lab.as_str(), b.equipment.as_str())).or_default();
-        e.0 += b.shadow_price;
-        e.1 += 1;
-    }
-    let mut top: Vec<_> = pairs.into_iter().collect();
-    top.sort_by(|a, b| b.1.0.total_cmp(&a.1.0).then(a.0.cmp(&b.0)));
-    top.truncate(TOP);
-    top
-}
-
 /// Σ shadow price over the weeks where a pair binds, and the first-order saving of 40
 /// more hours in each of those weeks.
 fn capacity_helps(page: &Page, data: &Data) -> Section {
-    let top = binding_pairs(data);
+    let top = dashboard::bottlenecks(data);
     let headers = vec![
         page.t("dash_lab"),
         page.t("dash_equipment"),
@@ -386,18 +285,18 @@ fn capacity_helps(page: &Page, data: &Data) -> Section {
     ];
     let rows = top
         .iter()
-        .map(|((lab, eq), (sum, weeks))| {
+        .map(|b| {
             vec![
-                text(format!("{lab} — {}", data.catalog.lab_name(lab, page.lang))),
-                text(format!("{eq} — {}", data.catalog.equipment_name(eq, page.lang))),
-                number(f64::from(*weeks)),
-                number(*sum),
-                number(EXTRA_HOURS * sum),
+                text(format!("{} — {}", b.lab, data.catalog.lab_name(&b.lab, page.lang))),
+                text(format!("{} — {}", b.equipment, data.catalog.equipment_name(&b.equipment, page.lang))),
+                number(f64::from(b.binding_weeks)),
+                number(b.shadow_price_sum),
+                number(b.saving_of_40_hours),
             ]
         })
         .collect();
-    let categories: Vec<String> = top.iter().rev().map(|((lab, eq), _)| format!("{lab} · {eq}")).collect();
-    let values: Vec<f64> = top.iter().rev().map(|(_, (sum, _))| (EXTRA_HOURS * sum).round()).collect();
+    let categories: Vec<String> = top.iter().rev().map(|b| format!("{} · {}", b.lab, b.equipment)).collect();
+    let values: Vec<f64> = top.iter().rev().map(|b| b.saving_of_40_hours.round()).collect();
     let chart = bar_option(&categories, vec![json!({ "name": page.t("dash_saving_40"), "data": values })], false, true);
     Section { table: Table { headers, rows }, chart }
 }
@@ -473,12 +372,13 @@ async fn dashboard(State(state): State<AppState>, page: Page, Query(q): Query<Da
     // Each ranked pair opens a scenario with its added hours, to solve exactly what the
     // shadow price only estimates.
     let try_in_scenario: Vec<minijinja::Value> = if page.may(Op::Scenarios) {
-        binding_pairs(&data)
+        dashboard::bottlenecks(&data)
             .iter()
-            .map(|((lab, eq), _)| {
+            .map(|b| {
+                let (lab, eq) = (&b.lab, &b.equipment);
                 context! {
                     lab, equipment => eq, text => format!("{lab} · {eq}"),
-                    href => format!("/scenarios?lab={lab}&equipment={eq}&hours={EXTRA_HOURS}"),
+                    href => format!("/scenarios?lab={lab}&equipment={eq}&hours={}", dashboard::EXTRA_HOURS),
                 }
             })
             .collect()
