@@ -302,6 +302,16 @@ async fn ministry_dashboard_shows_its_charts() {
     let csv = b.client.execute(&format!("return fetch('{href}').then(r => r.text())"), vec![]).await.unwrap();
     let csv = csv.as_str().unwrap();
     assert!(csv.lines().count() > 2 && csv.contains("Базовый вариант"), "{csv}");
+    // The same table as a workbook, its numbers as numbers.
+    let href = b.attr("#xlsx-by_region", "href").await.expect("an XLSX of the comparison");
+    let fetch = format!("return fetch('{href}').then(r => r.arrayBuffer()).then(b => Array.from(new Uint8Array(b)))");
+    let bytes = b.client.execute(&fetch, vec![]).await.unwrap();
+    let bytes: Vec<u8> = bytes.as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u8).collect();
+    let mut book: calamine::Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+    let sheet = calamine::Reader::worksheet_range_at(&mut book, 0).unwrap().unwrap();
+    let mut rows = sheet.rows();
+    assert!(rows.next().unwrap().iter().any(|c| c.to_string().starts_with("Базовый вариант")));
+    assert!(rows.next().unwrap()[1..].iter().any(|c| matches!(c, calamine::Data::Float(_))), "numbers as numbers");
     b.client.set_window_size(1366, 2400).await.unwrap();
     let shot = b.screenshot("scenario-compare").await;
     common::browser::update_docs_screenshot(&shot, "scenario-compare.png");

@@ -11,9 +11,10 @@ use super::extract::Query;
 use super::policy::Authenticated;
 use crate::app::AppError;
 use crate::app::dashboard::{
-    self as figures, BottleneckRow, CapacityRow, Demand, DemandRow, FigureQuery, Unmet, UnmetRow,
+    self as figures, BottleneckRow, CapacityRow, Data, Demand, DemandRow, FigureQuery, Unmet, UnmetRow,
 };
 use crate::app::progress::{self, Progress, ProgressQuery};
+use crate::domain::access::Caller;
 use crate::domain::{FieldError, Msg};
 use crate::state::AppState;
 
@@ -95,6 +96,30 @@ fn unmet_rows(group: &str, rows: &[UnmetRow]) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// One CSV download of some figures: its file name, header and rows.
+struct CsvOf<T> {
+    file: &'static str,
+    header: &'static [&'static str],
+    rows: fn(&T) -> Vec<Vec<String>>,
+}
+
+/// The figures for `q` as JSON, or as CSV when asked.
+async fn answer<T: serde::Serialize>(
+    state: &AppState,
+    caller: &Caller,
+    q: &FigureQuery,
+    make: fn(&Data) -> T,
+    csv: CsvOf<T>,
+) -> ApiResult<Response> {
+    let as_csv = wants_csv(q.format.as_deref())?;
+    let data = figures::load_filtered(&state.db, caller, q).await?;
+    let value = make(&data);
+    if as_csv {
+        return Ok(csv_response(csv.file, csv.header, &(csv.rows)(&value)));
+    }
+    Ok(axum::Json(value).into_response())
+}
+
 #[utoipa::path(get, path = "/dashboard/demand", tag = "dashboard", params(FigureQuery),
     responses((status = 200, body = Demand, description = "demand against capacity by equipment class and by region; with `?format=csv` one row per group and key"),
         (status = 422, body = Problem)))]
@@ -103,17 +128,15 @@ pub async fn get_demand(
     Authenticated(caller): Authenticated,
     Query(q): Query<FigureQuery>,
 ) -> ApiResult<Response> {
-    let csv = wants_csv(q.format.as_deref())?;
-    let data = figures::load_filtered(&state.db, &caller, &q).await?;
-    let demand =
-        Demand { by_equipment: figures::demand_by_equipment(&data), by_region: figures::demand_by_region(&data) };
-    if csv {
-        let mut rows = demand_rows("equipment", &demand.by_equipment);
-        rows.extend(demand_rows("region", &demand.by_region));
-        let header = ["group", "key", "demand_hours", "capacity_hours", "ratio_percent"];
-        return Ok(csv_response("demand.csv", &header, &rows));
-    }
-    Ok(axum::Json(demand).into_response())
+    let make =
+        |d: &Data| Demand { by_equipment: figures::demand_by_equipment(d), by_region: figures::demand_by_region(d) };
+    let rows = |d: &Demand| {
+        let mut rows = demand_rows("equipment", &d.by_equipment);
+        rows.extend(demand_rows("region", &d.by_region));
+        rows
+    };
+    let header = &["group", "key", "demand_hours", "capacity_hours", "ratio_percent"];
+    answer(&state, &caller, &q, make, CsvOf { file: "demand.csv", header, rows }).await
 }
 
 #[utoipa::path(get, path = "/dashboard/capacity", tag = "dashboard", params(FigureQuery),
@@ -124,13 +147,8 @@ pub async fn get_capacity(
     Authenticated(caller): Authenticated,
     Query(q): Query<FigureQuery>,
 ) -> ApiResult<Response> {
-    let csv = wants_csv(q.format.as_deref())?;
-    let data = figures::load_filtered(&state.db, &caller, &q).await?;
-    let rows = figures::capacity(&data);
-    if csv {
-        let header = ["lab", "region", "equipment", "capacity_hours", "planned_hours", "utilisation_percent"];
-        let lines: Vec<Vec<String>> = rows
-            .iter()
+    let rows = |rows: &Vec<CapacityRow>| {
+        rows.iter()
             .map(|r| {
                 vec![
                     r.lab.clone(),
@@ -141,10 +159,10 @@ pub async fn get_capacity(
                     opt(r.utilisation_percent),
                 ]
             })
-            .collect();
-        return Ok(csv_response("capacity.csv", &header, &lines));
-    }
-    Ok(axum::Json(rows).into_response())
+            .collect()
+    };
+    let header = &["lab", "region", "equipment", "capacity_hours", "planned_hours", "utilisation_percent"];
+    answer(&state, &caller, &q, figures::capacity, CsvOf { file: "capacity.csv", header, rows }).await
 }
 
 #[utoipa::path(get, path = "/dashboard/unmet", tag = "dashboard", params(FigureQuery),
@@ -155,25 +173,23 @@ pub async fn get_unmet(
     Authenticated(caller): Authenticated,
     Query(q): Query<FigureQuery>,
 ) -> ApiResult<Response> {
-    let csv = wants_csv(q.format.as_deref())?;
-    let data = figures::load_filtered(&state.db, &caller, &q).await?;
-    let unmet = Unmet { by_region: figures::unmet_by(&data, true), by_test_type: figures::unmet_by(&data, false) };
-    if csv {
-        let mut rows = unmet_rows("region", &unmet.by_region);
-        rows.extend(unmet_rows("test_type", &unmet.by_test_type));
-        let header = [
-            "group",
-            "key",
-            "no_accredited_lab",
-            "excluded_by_company",
-            "no_capacity_in_window",
-            "outranked",
-            "late",
-            "total",
-        ];
-        return Ok(csv_response("unmet.csv", &header, &rows));
-    }
-    Ok(axum::Json(unmet).into_response())
+    let make = |d: &Data| Unmet { by_region: figures::unmet_by(d, true), by_test_type: figures::unmet_by(d, false) };
+    let rows = |u: &Unmet| {
+        let mut rows = unmet_rows("region", &u.by_region);
+        rows.extend(unmet_rows("test_type", &u.by_test_type));
+        rows
+    };
+    let header = &[
+        "group",
+        "key",
+        "no_accredited_lab",
+        "excluded_by_company",
+        "no_capacity_in_window",
+        "outranked",
+        "late",
+        "total",
+    ];
+    answer(&state, &caller, &q, make, CsvOf { file: "unmet.csv", header, rows }).await
 }
 
 #[utoipa::path(get, path = "/dashboard/bottlenecks", tag = "dashboard", params(FigureQuery),
@@ -184,13 +200,8 @@ pub async fn get_bottlenecks(
     Authenticated(caller): Authenticated,
     Query(q): Query<FigureQuery>,
 ) -> ApiResult<Response> {
-    let csv = wants_csv(q.format.as_deref())?;
-    let data = figures::load_filtered(&state.db, &caller, &q).await?;
-    let rows = figures::bottlenecks(&data);
-    if csv {
-        let header = ["lab", "equipment", "binding_weeks", "shadow_price_sum", "saving_of_40_hours"];
-        let lines: Vec<Vec<String>> = rows
-            .iter()
+    let rows = |rows: &Vec<BottleneckRow>| {
+        rows.iter()
             .map(|r| {
                 vec![
                     r.lab.clone(),
@@ -200,8 +211,8 @@ pub async fn get_bottlenecks(
                     num(r.saving_of_40_hours),
                 ]
             })
-            .collect();
-        return Ok(csv_response("bottlenecks.csv", &header, &lines));
-    }
-    Ok(axum::Json(rows).into_response())
+            .collect()
+    };
+    let header = &["lab", "equipment", "binding_weeks", "shadow_price_sum", "saving_of_40_hours"];
+    answer(&state, &caller, &q, figures::bottlenecks, CsvOf { file: "bottlenecks.csv", header, rows }).await
 }

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::lookup::Names;
-use super::page::{Page, csv_download, grouped};
+use super::page::{Page, csv_download, grouped, xlsx_download};
 use crate::app::dashboard::{self, Data};
 use crate::app::policy::Op;
 use crate::domain::status::Reason;
@@ -470,10 +470,9 @@ async fn progress_csv(State(state): State<AppState>, page: Page) -> Response {
     }
 }
 
-/// The same table as the CSV, as a workbook: numbers as numbers, the header row bold and frozen.
+/// The same table as the CSV, as a workbook.
 async fn xlsx(State(state): State<AppState>, page: Page, Query(q): Query<DashQuery>, name: &'static str) -> Response {
-    use crate::sheets::write::{Book, Column, Value};
-    use axum::response::IntoResponse;
+    use crate::sheets::write::Value;
     if let Err(refused) = page.allow(Op::ReadDashboard) {
         return refused;
     }
@@ -483,39 +482,19 @@ async fn xlsx(State(state): State<AppState>, page: Page, Query(q): Query<DashQue
     };
     let equipment = chosen_equipment(&data, &q);
     let table = section(&data, &page, name, &equipment).table;
-    let columns: Vec<Column> = table
-        .headers
+    let rows = table
+        .rows
         .iter()
-        .enumerate()
-        .map(|(i, h)| {
-            Column::new(h.clone(), if i == 0 { 36.0 } else { (h.chars().count() as f64 + 2.0).clamp(10.0, 30.0) })
+        .map(|r| {
+            r.iter()
+                .map(|c| match c.raw.parse::<f64>() {
+                    Ok(n) if c.num => Value::Number(n),
+                    _ if c.raw.is_empty() => Value::Empty,
+                    _ => Value::Text(c.raw.clone()),
+                })
+                .collect()
         })
         .collect();
-    let rows = table.rows.iter().map(|r| {
-        r.iter()
-            .map(|c| match c.raw.parse::<f64>() {
-                Ok(n) if c.num => Value::Number(n),
-                _ if c.raw.is_empty() => Value::Empty,
-                _ => Value::Text(c.raw.clone()),
-            })
-            .collect::<Vec<_>>()
-    });
-    let mut book = Book::new();
-    let bytes = book.sheet(&name.chars().take(31).collect::<String>(), &columns, rows).and_then(|()| book.finish());
-    let bytes = match bytes {
-        Ok(bytes) => bytes,
-        Err(e) => {
-            tracing::error!(error = %e, "XLSX could not be written");
-            return (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "the file could not be made").into_response();
-        }
-    };
     let file = if name == "heatmap" { format!("{name}-{equipment}.xlsx") } else { format!("{name}.xlsx") };
-    (
-        [
-            (axum::http::header::CONTENT_TYPE, crate::http::spreadsheets::XLSX.to_string()),
-            (axum::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file}\"")),
-        ],
-        bytes,
-    )
-        .into_response()
+    xlsx_download(&file, name, &table.headers, rows)
 }

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::lookup::{Catalog, Names};
-use super::page::{Page, csv_download, grouped};
+use super::page::{Page, csv_download, grouped, xlsx_download};
 use crate::app::policy::Op;
 use crate::app::scenarios::{self as ops, Comparison, NewScenario, Scenario};
 use crate::app::{AppError, catalog};
@@ -29,6 +29,7 @@ pub fn router() -> axum::Router<AppState> {
         .route("/scenarios", get(list_page).post(create))
         .route("/scenarios/compare", get(compare_page))
         .route("/scenarios/compare.csv", get(compare_csv))
+        .route("/scenarios/compare.xlsx", get(compare_xlsx))
         .route("/scenarios/{id}", get(one))
 }
 
@@ -459,6 +460,7 @@ impl Section {
             chart => minijinja::Value::from_serialize(&chart),
             table => context! { headers => self.headers(page, cols), rows },
             csv => format!("/scenarios/compare.csv?ids={}&section={}", ids.join(","), self.id),
+            xlsx => format!("/scenarios/compare.xlsx?ids={}&section={}", ids.join(","), self.id),
         }
     }
 }
@@ -564,23 +566,56 @@ pub struct CsvQuery {
     section: Option<String>,
 }
 
+/// The section a download asks for, with the columns it compares.
+async fn wanted_section(
+    state: &AppState,
+    page: &Page,
+    uri: &axum::http::Uri,
+    q: CsvQuery,
+) -> Result<(Section, Columns, String), Response> {
+    let cols = columns(state, page, uri).await?;
+    let catalog = catalog::load(&state.db).await.map_err(|e| page.app_error(e))?;
+    let wanted = q.section.unwrap_or_default();
+    let section =
+        sections(page, &catalog, &cols).into_iter().find(|s| s.id == wanted).ok_or_else(|| page.not_found())?;
+    Ok((section, cols, wanted))
+}
+
 async fn compare_csv(
     State(state): State<AppState>,
     page: Page,
     uri: axum::http::Uri,
     Query(q): Query<CsvQuery>,
 ) -> Response {
-    let cols = match columns(&state, &page, &uri).await {
-        Ok(c) => c,
-        Err(refused) => return refused,
-    };
-    let catalog = match catalog::load(&state.db).await {
-        Ok(c) => c,
-        Err(e) => return page.app_error(e),
-    };
-    let wanted = q.section.unwrap_or_default();
-    let Some(section) = sections(&page, &catalog, &cols).into_iter().find(|s| s.id == wanted) else {
-        return page.not_found();
-    };
-    csv_download(&format!("scenarios-{wanted}.csv"), &section.headers(&page, &cols), &section.csv_rows())
+    match wanted_section(&state, &page, &uri, q).await {
+        Ok((section, cols, wanted)) => {
+            csv_download(&format!("scenarios-{wanted}.csv"), &section.headers(&page, &cols), &section.csv_rows())
+        }
+        Err(refused) => refused,
+    }
+}
+
+async fn compare_xlsx(
+    State(state): State<AppState>,
+    page: Page,
+    uri: axum::http::Uri,
+    Query(q): Query<CsvQuery>,
+) -> Response {
+    use crate::sheets::write::Value;
+    match wanted_section(&state, &page, &uri, q).await {
+        Ok((section, cols, wanted)) => {
+            let rows = section
+                .groups
+                .iter()
+                .zip(&section.values)
+                .map(|((_, label), values)| {
+                    let mut row = vec![Value::Text(label.clone())];
+                    row.extend(values.iter().map(|v| v.map_or(Value::Empty, Value::Number)));
+                    row
+                })
+                .collect();
+            xlsx_download(&format!("scenarios-{wanted}.xlsx"), &wanted, &section.headers(&page, &cols), rows)
+        }
+        Err(refused) => refused,
+    }
 }
