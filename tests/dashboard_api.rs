@@ -132,6 +132,15 @@ async fn dashboard_endpoints_give_the_pages_figures(db: TestDb) {
         1 + unmet["by_region"].as_array().unwrap().len() + unmet["by_test_type"].as_array().unwrap().len()
     );
 
+    // And as a workbook: the same rows, numbers as numbers.
+    let resp = app.client().get(app.url("/api/v1/dashboard/unmet?format=xlsx")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let bytes = resp.bytes().await.unwrap().to_vec();
+    let mut book: calamine::Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+    let sheet = calamine::Reader::worksheet_range_at(&mut book, 0).unwrap().unwrap();
+    assert_eq!(sheet.rows().count(), text.lines().count());
+    assert!(sheet.rows().nth(1).unwrap()[2..].iter().all(|c| matches!(c, calamine::Data::Float(_))));
+
     // Bad filters name themselves.
     for (path, field) in [
         ("/api/v1/dashboard/demand?region=XX-NONE", "region"),

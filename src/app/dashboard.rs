@@ -157,7 +157,7 @@ pub struct FigureQuery {
     pub from: Option<NaiveDate>,
     /// Last day of the period
     pub to: Option<NaiveDate>,
-    /// json (default) or csv
+    /// json (default), csv or xlsx
     pub format: Option<String>,
 }
 

@@ -31,7 +31,7 @@ pub struct ProgressQuery {
     pub from: Option<NaiveDate>,
     /// Requests filed on or before this date
     pub to: Option<NaiveDate>,
-    /// json (default) or csv
+    /// json (default), csv or xlsx
     pub format: Option<String>,
 }
 

@@ -1,4 +1,4 @@
-//! The ministry's figures as data (`/dashboard/...`): JSON by default, `?format=csv`.
+//! The ministry's figures as data (`/dashboard/...`): JSON by default, `?format=csv` or `xlsx`.
 
 use axum::extract::State;
 use axum::http::header;
@@ -27,12 +27,64 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_bottlenecks))
 }
 
-/// Whether the caller asked for CSV; anything but json or csv is a 422.
-fn wants_csv(format: Option<&str>) -> Result<bool, AppError> {
+/// What the caller asked the figures as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Json,
+    Csv,
+    Xlsx,
+}
+
+/// The format asked for; anything but json, csv or xlsx is a 422.
+fn format_of(format: Option<&str>) -> Result<Format, AppError> {
     match format {
-        None | Some("json") => Ok(false),
-        Some("csv") => Ok(true),
-        Some(_) => Err(AppError::Validation(vec![FieldError::new("format", Msg::OneOf("json, csv".into()))])),
+        None | Some("json") => Ok(Format::Json),
+        Some("csv") => Ok(Format::Csv),
+        Some("xlsx") => Ok(Format::Xlsx),
+        Some(_) => Err(AppError::Validation(vec![FieldError::new("format", Msg::OneOf("json, csv, xlsx".into()))])),
+    }
+}
+
+/// The same rows as the CSV, as a workbook with numbers as numbers.
+fn xlsx_response(file: &str, header: &[&str], rows: &[Vec<String>]) -> Response {
+    use crate::sheets::write::{Book, Column, Value};
+    let columns: Vec<Column> =
+        header.iter().map(|h| Column::new(*h, (h.len() as f64 + 2.0).clamp(10.0, 30.0))).collect();
+    let cells = rows.iter().map(|r| {
+        r.iter()
+            .map(|c| match c.parse::<f64>() {
+                Ok(n) if n.is_finite() => Value::Number(n),
+                _ if c.is_empty() => Value::Empty,
+                _ => Value::Text(c.clone()),
+            })
+            .collect::<Vec<_>>()
+    });
+    let mut book = Book::new();
+    let sheet: String = file.trim_end_matches(".xlsx").chars().take(31).collect();
+    match book.sheet(&sheet, &columns, cells).and_then(|()| book.finish()) {
+        Ok(bytes) => (
+            [
+                (header::CONTENT_TYPE, super::spreadsheets::XLSX.to_string()),
+                (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file}\"")),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(e) => super::error::ApiError::App(AppError::Unexpected(anyhow::anyhow!(e))).into_response(),
+    }
+}
+
+/// The rows as the format asks; none for JSON.
+fn table_response(
+    format: Format,
+    file: &str,
+    header: &[&str],
+    rows: impl FnOnce() -> Vec<Vec<String>>,
+) -> Option<Response> {
+    match format {
+        Format::Json => None,
+        Format::Csv => Some(csv_response(&format!("{file}.csv"), header, &rows())),
+        Format::Xlsx => Some(xlsx_response(&format!("{file}.xlsx"), header, &rows())),
     }
 }
 
@@ -56,17 +108,17 @@ fn csv_response(file: &str, header: &[&str], rows: &[Vec<String>]) -> Response {
 }
 
 #[utoipa::path(get, path = "/dashboard/progress", tag = "dashboard", params(ProgressQuery),
-    responses((status = 200, body = Progress, description = "the figures; with `?format=csv` the months as CSV"),
+    responses((status = 200, body = Progress, description = "the figures; with `?format=csv` or `xlsx` the months as a table"),
         (status = 422, body = Problem)))]
 pub async fn get_progress(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     Query(q): Query<ProgressQuery>,
 ) -> ApiResult<Response> {
-    let csv = wants_csv(q.format.as_deref())?;
+    let format = format_of(q.format.as_deref())?;
     let figures = progress::progress(&state.db, &caller, &q).await?;
-    if csv {
-        return Ok(csv_response("progress.csv", &Progress::CSV_HEADER, &figures.csv_rows()));
+    if let Some(table) = table_response(format, "progress", &Progress::CSV_HEADER, || figures.csv_rows()) {
+        return Ok(table);
     }
     Ok(axum::Json(figures).into_response())
 }
@@ -96,7 +148,7 @@ fn unmet_rows(group: &str, rows: &[UnmetRow]) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// One CSV download of some figures: its file name, header and rows.
+/// The figures as a table for CSV and XLSX: the file name (no extension), header and rows.
 struct CsvOf<T> {
     file: &'static str,
     header: &'static [&'static str],
@@ -111,17 +163,17 @@ async fn answer<T: serde::Serialize>(
     make: fn(&Data) -> T,
     csv: CsvOf<T>,
 ) -> ApiResult<Response> {
-    let as_csv = wants_csv(q.format.as_deref())?;
+    let format = format_of(q.format.as_deref())?;
     let data = figures::load_filtered(&state.db, caller, q).await?;
     let value = make(&data);
-    if as_csv {
-        return Ok(csv_response(csv.file, csv.header, &(csv.rows)(&value)));
+    if let Some(table) = table_response(format, csv.file, csv.header, || (csv.rows)(&value)) {
+        return Ok(table);
     }
     Ok(axum::Json(value).into_response())
 }
 
 #[utoipa::path(get, path = "/dashboard/demand", tag = "dashboard", params(FigureQuery),
-    responses((status = 200, body = Demand, description = "demand against capacity by equipment class and by region; with `?format=csv` one row per group and key"),
+    responses((status = 200, body = Demand, description = "demand against capacity by equipment class and by region; with `?format=csv` or `xlsx` one row per group and key"),
         (status = 422, body = Problem)))]
 pub async fn get_demand(
     State(state): State<AppState>,
@@ -136,7 +188,7 @@ pub async fn get_demand(
         rows
     };
     let header = &["group", "key", "demand_hours", "capacity_hours", "ratio_percent"];
-    answer(&state, &caller, &q, make, CsvOf { file: "demand.csv", header, rows }).await
+    answer(&state, &caller, &q, make, CsvOf { file: "demand", header, rows }).await
 }
 
 #[utoipa::path(get, path = "/dashboard/capacity", tag = "dashboard", params(FigureQuery),
@@ -162,7 +214,7 @@ pub async fn get_capacity(
             .collect()
     };
     let header = &["lab", "region", "equipment", "capacity_hours", "planned_hours", "utilisation_percent"];
-    answer(&state, &caller, &q, figures::capacity, CsvOf { file: "capacity.csv", header, rows }).await
+    answer(&state, &caller, &q, figures::capacity, CsvOf { file: "capacity", header, rows }).await
 }
 
 #[utoipa::path(get, path = "/dashboard/unmet", tag = "dashboard", params(FigureQuery),
@@ -189,7 +241,7 @@ pub async fn get_unmet(
         "late",
         "total",
     ];
-    answer(&state, &caller, &q, make, CsvOf { file: "unmet.csv", header, rows }).await
+    answer(&state, &caller, &q, make, CsvOf { file: "unmet", header, rows }).await
 }
 
 #[utoipa::path(get, path = "/dashboard/bottlenecks", tag = "dashboard", params(FigureQuery),
@@ -214,5 +266,5 @@ pub async fn get_bottlenecks(
             .collect()
     };
     let header = &["lab", "equipment", "binding_weeks", "shadow_price_sum", "saving_of_40_hours"];
-    answer(&state, &caller, &q, figures::bottlenecks, CsvOf { file: "bottlenecks.csv", header, rows }).await
+    answer(&state, &caller, &q, figures::bottlenecks, CsvOf { file: "bottlenecks", header, rows }).await
 }
