@@ -122,6 +122,52 @@ async fn dashboard_endpoints_give_the_pages_figures(db: TestDb) {
     let all: f64 = capacity.as_array().unwrap().iter().map(|c| c["capacity_hours"].as_f64().unwrap()).sum();
     assert!(two_weeks > 0.0 && two_weeks < all / 5.0, "two weeks of {all}: {two_weeks}");
 
+    // The page's progress section for one region: the API's figures for that region.
+    let region = demand["by_region"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["demand_hours"].as_f64().unwrap() > 0.0)
+        .unwrap()["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let rows = page_csv(&app, &cookie, &format!("/dashboard/progress.csv?region={region}")).await;
+    let (status, progress) = app.get(&format!("/api/v1/dashboard/progress?region={region}")).await;
+    assert_eq!(status, StatusCode::OK, "{progress}");
+    let months = progress["months"].as_array().unwrap();
+    assert!(!months.is_empty());
+    assert_eq!(rows.len(), months.len());
+    for (row, m) in rows.iter().zip(months) {
+        assert_eq!(row[0], m["month"].as_str().unwrap());
+        assert_eq!(row[1], m["filed"].to_string(), "{m}");
+    }
+    let (_, everywhere) = app.get("/api/v1/dashboard/progress").await;
+    assert!(progress["totals"]["filed"].as_u64() < everywhere["totals"]["filed"].as_u64());
+    let html = common::web::client()
+        .get(app.url(&format!("/dashboard?region={region}")))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+        .replace("&#x2f;", "/");
+    assert!(html.contains(&format!("<option value=\"{region}\" selected>")), "the region stays chosen");
+    assert!(html.contains(&format!("/dashboard/progress.xlsx?region={region}")));
+    let resp = common::web::client()
+        .get(app.url(&format!("/dashboard/progress.xlsx?region={region}")))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let bytes = resp.bytes().await.unwrap().to_vec();
+    let mut book: calamine::Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+    let sheet = calamine::Reader::worksheet_range_at(&mut book, 0).unwrap().unwrap();
+    assert_eq!(sheet.rows().count(), months.len() + 1);
+
     // CSV on request.
     let resp = app.client().get(app.url("/api/v1/dashboard/unmet?format=csv")).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);

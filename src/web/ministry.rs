@@ -29,8 +29,16 @@ const CSVS: &[&str] =
     &["demand-equipment", "demand-region", "unmet-region", "unmet-test-type", "heatmap", "capacity-helps"];
 
 pub fn router() -> axum::Router<AppState> {
-    let mut router =
-        axum::Router::new().route("/dashboard", get(dashboard)).route("/dashboard/progress.csv", get(progress_csv));
+    let mut router = axum::Router::new()
+        .route("/dashboard", get(dashboard))
+        .route(
+            "/dashboard/progress.csv",
+            get(|s: State<AppState>, p: Page, q: Query<DashQuery>| progress_file(s, p, q, false)),
+        )
+        .route(
+            "/dashboard/progress.xlsx",
+            get(|s: State<AppState>, p: Page, q: Query<DashQuery>| progress_file(s, p, q, true)),
+        );
     for name in CSVS {
         router = router.route(
             &format!("/dashboard/{name}.csv"),
@@ -47,6 +55,17 @@ pub fn router() -> axum::Router<AppState> {
 #[derive(Debug, Default, Deserialize)]
 pub struct DashQuery {
     equipment: Option<String>,
+    /// The progress section's region (its companies'); none for all
+    region: Option<String>,
+}
+
+impl DashQuery {
+    /// The progress figures this page shows: of one region, or of all when the region is
+    /// none or unknown.
+    fn progress(&self, catalog: &crate::db::catalog::Catalog) -> crate::app::progress::ProgressQuery {
+        let region = self.region.clone().filter(|r| catalog.regions.contains_key(r));
+        crate::app::progress::ProgressQuery { region, ..Default::default() }
+    }
 }
 
 /// One cell: what the page shows and what the CSV holds (numbers without grouping).
@@ -88,6 +107,17 @@ impl Table {
 
     fn csv_rows(&self) -> Vec<Vec<String>> {
         self.rows.iter().map(|r| r.iter().map(|c| c.raw.clone()).collect()).collect()
+    }
+
+    /// The CSV's cells for a workbook: numbers as numbers.
+    fn xlsx_rows(&self) -> Vec<Vec<crate::sheets::write::Value>> {
+        use crate::sheets::write::Value;
+        let cell = |c: &Cell| match c.raw.parse::<f64>() {
+            Ok(n) if c.num => Value::Number(n),
+            _ if c.raw.is_empty() => Value::Empty,
+            _ => Value::Text(c.raw.clone()),
+        };
+        self.rows.iter().map(|r| r.iter().map(cell).collect()).collect()
     }
 }
 
@@ -361,8 +391,18 @@ async fn dashboard(State(state): State<AppState>, page: Page, Query(q): Query<Da
         requests => data.requests.len(), demand => grouped(demand), capacity => grouped(capacity),
         unmet => data.unassigned.len(), late, placed => data.assigned.len(),
     };
-    let progress = match crate::app::progress::progress(&state.db, &page.caller, &Default::default()).await {
-        Ok(p) => progress_view(&page, &p),
+    let progress_query = q.progress(&data.catalog);
+    let region_choices: Vec<minijinja::Value> = data
+        .catalog
+        .regions
+        .keys()
+        .map(|code| {
+            let selected = progress_query.region.as_deref() == Some(code.as_str());
+            context! { code, name => data.catalog.region_name(code, page.lang), selected }
+        })
+        .collect();
+    let progress = match crate::app::progress::progress(&state.db, &page.caller, &progress_query).await {
+        Ok(p) => progress_view(&page, &p, progress_query.region.as_deref()),
         Err(e) => return page.app_error(e),
     };
     let horizon = context! {
@@ -391,7 +431,7 @@ async fn dashboard(State(state): State<AppState>, page: Page, Query(q): Query<Da
             s => sections, kpis, horizon, run => data.run.as_ref().map(|r| r.id), try_in_scenario,
             published_at => data.run.as_ref().and_then(|r| r.published_at).map(|t| t.format("%Y-%m-%d %H:%M").to_string()),
             equipment, equipment_name => data.catalog.equipment_name(&equipment, page.lang), equipment_choices,
-            progress,
+            progress, region_choices,
         },
     )
 }
@@ -435,7 +475,7 @@ fn progress_table(page: &Page, p: &crate::app::progress::Progress) -> Table {
 
 /// The progress section: the totals by status, and by month the need (filed) against
 /// the tests completed, at home and anywhere, and the late ones, as a chart and a table.
-fn progress_view(page: &Page, p: &crate::app::progress::Progress) -> minijinja::Value {
+fn progress_view(page: &Page, p: &crate::app::progress::Progress, region: Option<&str>) -> minijinja::Value {
     let table = progress_table(page, p);
     let months: Vec<String> = p.months.iter().map(|m| m.month.clone()).collect();
     let series = |key: &str, values: Vec<u64>| json!({ "name": page.t(&format!("progress_{key}")), "data": values });
@@ -450,21 +490,31 @@ fn progress_view(page: &Page, p: &crate::app::progress::Progress) -> minijinja::
         false,
         false,
     );
+    let query = region.map(|r| format!("?region={r}")).unwrap_or_default();
     let sec = context! {
         name => "progress", id => "progress", table => table.view(), chart => minijinja::Value::from_serialize(&chart),
-        csv => "/dashboard/progress.csv", empty => table.rows.is_empty(),
+        csv => format!("/dashboard/progress.csv{query}"), xlsx => format!("/dashboard/progress.xlsx{query}"),
+        empty => table.rows.is_empty(),
     };
     context! { sec, totals => minijinja::Value::from_serialize(&p.totals), as_of => p.as_of.to_string() }
 }
 
-async fn progress_csv(State(state): State<AppState>, page: Page) -> Response {
+async fn progress_file(State(state): State<AppState>, page: Page, Query(q): Query<DashQuery>, xlsx: bool) -> Response {
     if let Err(refused) = page.allow(Op::ReadDashboard) {
         return refused;
     }
-    match crate::app::progress::progress(&state.db, &page.caller, &Default::default()).await {
+    let catalog = match crate::app::catalog::load(&state.db).await {
+        Ok(c) => c,
+        Err(e) => return page.app_error(e),
+    };
+    match crate::app::progress::progress(&state.db, &page.caller, &q.progress(&catalog)).await {
         Ok(p) => {
             let table = progress_table(&page, &p);
-            csv_download("progress.csv", &table.headers, &table.csv_rows())
+            if xlsx {
+                xlsx_download("progress.xlsx", "progress", &table.headers, table.xlsx_rows())
+            } else {
+                csv_download("progress.csv", &table.headers, &table.csv_rows())
+            }
         }
         Err(e) => page.app_error(e),
     }
@@ -472,7 +522,6 @@ async fn progress_csv(State(state): State<AppState>, page: Page) -> Response {
 
 /// The same table as the CSV, as a workbook.
 async fn xlsx(State(state): State<AppState>, page: Page, Query(q): Query<DashQuery>, name: &'static str) -> Response {
-    use crate::sheets::write::Value;
     if let Err(refused) = page.allow(Op::ReadDashboard) {
         return refused;
     }
@@ -482,19 +531,7 @@ async fn xlsx(State(state): State<AppState>, page: Page, Query(q): Query<DashQue
     };
     let equipment = chosen_equipment(&data, &q);
     let table = section(&data, &page, name, &equipment).table;
-    let rows = table
-        .rows
-        .iter()
-        .map(|r| {
-            r.iter()
-                .map(|c| match c.raw.parse::<f64>() {
-                    Ok(n) if c.num => Value::Number(n),
-                    _ if c.raw.is_empty() => Value::Empty,
-                    _ => Value::Text(c.raw.clone()),
-                })
-                .collect()
-        })
-        .collect();
+    let rows = table.xlsx_rows();
     let file = if name == "heatmap" { format!("{name}-{equipment}.xlsx") } else { format!("{name}.xlsx") };
     xlsx_download(&file, name, &table.headers, rows)
 }
