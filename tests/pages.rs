@@ -543,3 +543,74 @@ async fn lab_confirms_an_assignment() {
     b.close().await;
     app.stop().await;
 }
+
+/// A company imports its survey on the page: a file with a bad cell is shown checked,
+/// the cell marked with its message, and nothing is written, even when the kept file is
+/// checked again unchanged; a good file is checked, then imported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn company_imports_a_survey_on_the_page() {
+    let (_db, app) = demo_app().await;
+    let email = app.user(&Who::Company("C0001")).await;
+    app.act_as(Who::Company("C0001")).await;
+    let count = || async {
+        let (_, list) = app.get("/api/v1/requests?company=C0001").await;
+        list["total"].as_u64().unwrap()
+    };
+    let before = count().await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let header = "Номер заявки предприятия;Вид испытания;Образцов;Дата готовности;Требуемый срок;Приоритет;Цвет папки";
+    let bad = dir.path().join("опрос-с-ошибкой.csv");
+    std::fs::write(
+        &bad,
+        format!(
+            "{header}\nS-1;EMC-R10;2;01.02.2027;28.05.2027;2;синий\nS-2;EMC-R10;много;01.02.2027;28.05.2027;2;красный\n"
+        ),
+    )
+    .unwrap();
+    let good = dir.path().join("опрос.csv");
+    std::fs::write(
+        &good,
+        format!(
+            "{header}\nS-1;EMC-R10;2;01.02.2027;28.05.2027;2;синий\nS-2;EMC-R10;3;01.02.2027;28.05.2027;2;красный\n"
+        ),
+    )
+    .unwrap();
+
+    let mut b = Browser::start(&app.url(""), "company-import").await;
+    b.sign_in(&email, PASSWORD).await;
+    b.goto("/imports/requests").await;
+    assert_eq!(b.text("h1").await, "Импорт заявок из таблицы");
+    assert!(b.exists("#template-link").await);
+
+    // The bad file: checked, refused, its bad cell (row 3, the samples column) marked.
+    b.find("#f-file").await.send_keys(bad.to_str().unwrap()).await.expect("choose the file");
+    b.click("#import-check").await;
+    b.wait_for("#import-refused").await;
+    let cell = "#import-preview #cell-3-2";
+    assert!(b.exists(cell).await, "the bad cell is marked");
+    assert!(b.text(cell).await.contains("много"));
+    assert!(b.text(&format!("{cell} .cell-error")).await.contains("целое число"), "with its message, in Russian");
+    assert!(!b.exists("#import-do").await, "a refused file cannot be imported");
+    assert!(b.text("#import-ignored").await.contains("Цвет папки"), "unknown columns are named");
+    assert!(b.text("#kept-file").await.contains("опрос-с-ошибкой.csv"), "the upload is kept");
+    b.screenshot("import-refused").await;
+    assert_eq!(count().await, before, "nothing is written");
+
+    // Checking again without fixing anything checks the kept file: still refused.
+    b.click("#import-check").await;
+    b.wait_for("#import-refused").await;
+    assert!(b.exists(cell).await);
+    assert_eq!(count().await, before);
+
+    // The good file: checked, then imported.
+    b.find("#f-file").await.send_keys(good.to_str().unwrap()).await.expect("choose the file");
+    b.click("#import-check").await;
+    b.wait_for("#import-checked").await;
+    assert!(b.text("#import-checked").await.contains('2'));
+    assert_eq!(count().await, before, "a check writes nothing");
+    b.click("#import-do").await;
+    b.wait_for("#import-done").await;
+    assert_eq!(count().await, before + 2);
+    b.screenshot("import-done").await;
+}

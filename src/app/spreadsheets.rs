@@ -45,6 +45,9 @@ pub struct RowError {
     pub message: String,
     /// The message's code, as the pages translate it
     pub code: String,
+    /// The message itself, for the pages to put in their language with its values
+    #[serde(skip)]
+    pub msg: Option<Msg>,
 }
 
 /// What an import did, or would do.
@@ -185,7 +188,7 @@ impl Col {
             .any(|name| normalize_header(name) == normalized)
     }
 
-    fn of_header(header: &str) -> Option<Self> {
+    pub fn of_header(header: &str) -> Option<Self> {
         let normalized = normalize_header(header);
         Self::ALL.into_iter().find(|c| c.matches(&normalized))
     }
@@ -241,6 +244,7 @@ impl RowErrors {
             column: column.to_string(),
             message: message.to_string(),
             code: message.code().to_string(),
+            msg: Some(message),
         });
     }
 
@@ -258,7 +262,7 @@ impl RowErrors {
 
 /// A date cell: a real spreadsheet date, a serial day number, or text `dd.mm.yyyy` or `yyyy-mm-dd`.
 pub fn date_of(cell: &Cell) -> Result<NaiveDate, Msg> {
-    let refused = || Msg::Invalid("must be a date: dd.mm.yyyy or yyyy-mm-dd".into());
+    let refused = || Msg::SheetDate;
     match cell {
         Cell::Date(d) => Ok(*d),
         Cell::Number(n) if n.is_finite() && (1.0..2_958_466.0).contains(n) => {
@@ -276,7 +280,7 @@ pub fn date_of(cell: &Cell) -> Result<NaiveDate, Msg> {
 
 /// A whole-number cell.
 pub fn int_of(cell: &Cell) -> Result<i64, Msg> {
-    let refused = || Msg::Invalid("must be a whole number".into());
+    let refused = || Msg::WholeNumber;
     match cell {
         Cell::Number(n) if n.fract() == 0.0 && n.abs() < 1e15 => Ok(*n as i64),
         Cell::Text(t) => {
@@ -319,10 +323,7 @@ impl TestTypes {
         }
         match self.by_standard.get(&standard_key(text)).map(Vec::as_slice) {
             Some([one]) => Ok(one.clone()),
-            Some(many) if !many.is_empty() => Err(Msg::Invalid(format!(
-                "the standard '{text}' fits several test types: {}; give the code",
-                many.join(", ")
-            ))),
+            Some(many) if !many.is_empty() => Err(Msg::AmbiguousStandard(text.to_string(), many.join(", "))),
             _ => Err(Msg::Unknown(Kind::TestType, text.to_string())),
         }
     }
@@ -354,7 +355,7 @@ pub async fn import_requests<C: Db>(
     if !missing.is_empty() {
         let mut errors = RowErrors { row: header_row, out: Vec::new() };
         for col in missing {
-            errors.push(col.key(), Msg::Invalid(format!("the column '{}' is missing", col.header(Lang::En))));
+            errors.push(col.key(), Msg::MissingColumn(col.header(Lang::En).to_string()));
         }
         report.errors = errors.out;
         return Ok(report);
@@ -458,7 +459,7 @@ impl Rows<'_> {
             return Ok(Some(id.clone()));
         }
         if !self.options.create_companies {
-            errors.push(Col::Inn.key(), Msg::Invalid(format!("no company with INN {inn} is registered")));
+            errors.push(Col::Inn.key(), Msg::NoInn(inn.to_string()));
             return Ok(None);
         }
         let name = layout.text(cells, Col::CompanyName).unwrap_or_default();
@@ -551,10 +552,7 @@ impl Rows<'_> {
         if let Some(key) = &key
             && let Some(first) = self.seen.insert(key.clone(), row)
         {
-            errors.push(
-                Col::ExternalRef.key(),
-                Msg::Invalid(format!("row {first} already has this company and reference")),
-            );
+            errors.push(Col::ExternalRef.key(), Msg::RepeatedRow(first));
             return Ok(None);
         }
         let current = key.as_ref().and_then(|k| self.existing.get(k));

@@ -78,6 +78,18 @@ pub enum Msg {
     OneOf(String),
     NotAVersion,
     ControlChars,
+    /// A spreadsheet cell that is no whole number
+    WholeNumber,
+    /// A spreadsheet cell that is no date
+    SheetDate,
+    /// A required spreadsheet column, by its header
+    MissingColumn(String),
+    /// No company with this INN
+    NoInn(String),
+    /// A standard that several test types share, with their codes
+    AmbiguousStandard(String, String),
+    /// A row with the same company and reference as an earlier row
+    RepeatedRow(u32),
     /// A value serde could not read (wrong type, unknown field); its text is serde's.
     Invalid(String),
 }
@@ -131,6 +143,12 @@ impl Msg {
             Self::OneOf(_) => "one_of",
             Self::NotAVersion => "not_a_version",
             Self::ControlChars => "control_chars",
+            Self::WholeNumber => "whole_number",
+            Self::SheetDate => "sheet_date",
+            Self::MissingColumn(_) => "missing_column",
+            Self::NoInn(_) => "no_inn",
+            Self::AmbiguousStandard(..) => "ambiguous_standard",
+            Self::RepeatedRow(_) => "repeated_row",
             Self::Invalid(_) => "invalid",
         }
     }
@@ -149,7 +167,11 @@ impl Msg {
             | Self::UserExists(s)
             | Self::NoBinding(s)
             | Self::OneOf(s)
+            | Self::MissingColumn(s)
+            | Self::NoInn(s)
             | Self::Invalid(s) => vec![s.clone()],
+            Self::AmbiguousStandard(a, b) => vec![a.clone(), b.clone()],
+            Self::RepeatedRow(n) => vec![n.to_string()],
             Self::NoCapacity(a, b) => vec![a.clone(), b.clone()],
             _ => Vec::new(),
         }
@@ -196,6 +218,14 @@ impl std::fmt::Display for Msg {
             Self::OneOf(list) => write!(f, "must be one of {list}"),
             Self::NotAVersion => f.write_str("is not a version of this record"),
             Self::ControlChars => f.write_str("must not contain control characters"),
+            Self::WholeNumber => f.write_str("must be a whole number"),
+            Self::SheetDate => f.write_str("must be a date: dd.mm.yyyy or yyyy-mm-dd"),
+            Self::MissingColumn(header) => write!(f, "the column '{header}' is missing"),
+            Self::NoInn(inn) => write!(f, "no company with INN {inn} is registered"),
+            Self::AmbiguousStandard(text, codes) => {
+                write!(f, "the standard '{text}' fits several test types: {codes}; give the code")
+            }
+            Self::RepeatedRow(row) => write!(f, "row {row} already has this company and reference"),
             Self::Invalid(text) => f.write_str(text),
         }
     }

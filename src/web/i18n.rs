@@ -36,7 +36,7 @@ macro_rules! sections {
 }
 
 const SECTIONS: &[(&str, &str, &str)] =
-    &sections!["common", "planning", "lab", "dashboard", "scenarios", "admin", "messages", "life"];
+    &sections!["common", "planning", "lab", "dashboard", "scenarios", "admin", "messages", "life", "imports"];
 
 fn load(lang: Lang) -> Texts {
     let mut texts = Texts::new();
@@ -159,6 +159,12 @@ mod tests {
             Msg::OneOf("x".into()),
             Msg::NotAVersion,
             Msg::ControlChars,
+            Msg::WholeNumber,
+            Msg::SheetDate,
+            Msg::MissingColumn("x".into()),
+            Msg::NoInn("x".into()),
+            Msg::AmbiguousStandard("x".into(), "y".into()),
+            Msg::RepeatedRow(2),
             Msg::Invalid("x".into()),
         ];
         for kind in [Kind::Company, Kind::TestType, Kind::Lab, Kind::Region, Kind::Equipment, Kind::User] {

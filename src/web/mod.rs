@@ -16,6 +16,7 @@ pub mod admin;
 pub mod assets;
 pub mod company;
 pub mod i18n;
+pub mod imports;
 pub mod lab;
 pub mod life;
 pub mod lookup;
@@ -61,6 +62,7 @@ pub fn router() -> axum::Router<AppState> {
         .merge(lab::router())
         .merge(life::router())
         .merge(notices::router())
+        .merge(imports::router())
         .layer(middleware::from_fn(language_layer))
         .merge(assets::router())
 }
@@ -97,6 +99,7 @@ const TEMPLATES: &[(&str, &str)] = &templates![
     "lab_scope.html",
     "lab_work.html",
     "notices.html",
+    "import_requests.html",
 ];
 
 fn templates() -> &'static Environment<'static> {

@@ -64,7 +64,11 @@ impl FromRequestParts<AppState> for Page {
 /// The navigation of each role: (path, text key).
 fn nav(role: Role) -> &'static [(&'static str, &'static str)] {
     match role {
-        Role::Company => &[("/requests", "nav_my_requests"), ("/requests/new", "nav_new_request")],
+        Role::Company => &[
+            ("/requests", "nav_my_requests"),
+            ("/requests/new", "nav_new_request"),
+            ("/imports/requests", "nav_import"),
+        ],
         Role::Lab => &[
             ("/lab/assignments", "nav_lab_assignments"),
             ("/lab/work", "nav_lab_work"),
@@ -72,9 +76,12 @@ fn nav(role: Role) -> &'static [(&'static str, &'static str)] {
             ("/lab/capacity", "nav_lab_capacity"),
             ("/lab/scope", "nav_lab_scope"),
         ],
-        Role::Planner => {
-            &[("/planning", "nav_planning"), ("/dashboard", "nav_dashboard"), ("/scenarios", "nav_scenarios")]
-        }
+        Role::Planner => &[
+            ("/planning", "nav_planning"),
+            ("/dashboard", "nav_dashboard"),
+            ("/scenarios", "nav_scenarios"),
+            ("/imports/requests", "nav_import"),
+        ],
         Role::Ministry => &[("/dashboard", "nav_dashboard"), ("/scenarios", "nav_scenarios")],
         Role::Admin => &[
             ("/admin/labs", "nav_admin_labs"),
