@@ -144,9 +144,9 @@ fn report_response(report: ImportReport) -> Response {
 }
 
 #[utoipa::path(post, path = "/imports/requests", tag = "requests", params(ImportQuery),
-    request_body(content = Vec<u8>, description = "The survey as XLSX or CSV (UTF-8 or Windows-1251, `;` or `,`), \
-        or a multipart form with the field `file`",
-        content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    request_body(content = Vec<u8>, description = "The survey's bytes, XLSX or CSV (UTF-8 or Windows-1251, `;` or `,`), \
+        under any content type, or a multipart form with the field `file`",
+        content_type = "application/octet-stream"),
     responses((status = 200, body = ImportReport, description = "Imported, or checked on a dry run"),
         (status = 413, body = Problem), (status = 422, body = ImportReport,
         description = "A row or the file was refused; nothing was written")))]
@@ -178,6 +178,9 @@ pub async fn export_requests(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let filter = query.filter()?;
+    // The export is the whole filtered list, but paging values it is given must still be
+    // valid ones: the document shares the list's parameters.
+    query.page()?;
     let bytes = ops::export_requests(&state.db, &caller, &filter, lang(&headers)).await?;
     Ok(workbook(bytes, "labplan-requests.xlsx"))
 }
