@@ -141,6 +141,23 @@ async fn a_labs_answers_and_a_cancel_race(db: TestDb) {
         assert_eq!(stored, 1);
     }
 
+    // The rest of a booking's life: the same step sent twice at once is taken once.
+    let (_, confirmed) = app.get("/api/v1/assignments?status=confirmed&per_page=100").await;
+    let confirmed = confirmed["items"].as_array().unwrap().clone();
+    assert!(!confirmed.is_empty(), "a confirm won above");
+    for b in confirmed.iter().take(2) {
+        let id = &b["id"];
+        for (step, stored) in [("receive", "received"), ("start", "in_testing")] {
+            let path = format!("/api/v1/assignments/{id}/{step}");
+            let answers = at_once(&app, vec![(lab(b), path.clone(), json!({})), (lab(b), path, json!({}))]).await;
+            let mut statuses: Vec<u16> = answers.iter().map(|(s, _)| s.as_u16()).collect();
+            statuses.sort_unstable();
+            assert_eq!(statuses, [200, 409], "booking {id} {step}: {answers:?}");
+            let sql = format!("SELECT COUNT(*) FROM assignments WHERE id = {id} AND status = '{stored}'");
+            assert_eq!(scalar(&app, &sql).await, 1);
+        }
+    }
+
     // A company's cancel and its lab's confirm at once: the cancel is never lost.
     for b in &bookings[4..8] {
         let (id, request) = (&b["id"], b["request"].as_str().unwrap());
