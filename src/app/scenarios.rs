@@ -75,9 +75,14 @@ fn hash_of(instance: &solver::Instance) -> String {
     hex::encode(Sha256::digest(&json))
 }
 
-async fn view<C: ConnectionTrait>(db: &C, row: scenarios::Model, with_result: bool) -> AppResult<Scenario> {
+/// A scenario with its run's status and, once solved, its figures.
+async fn view<C: ConnectionTrait>(db: &C, row: scenarios::Model) -> AppResult<Scenario> {
     let run = runs::find(db, row.run).await?.ok_or_else(|| AppError::not_found("planning run", row.run))?;
-    let result = if with_result { figures(db, &run).await? } else { None };
+    let result = figures(db, &run).await?;
+    shape(row, run.status, result)
+}
+
+fn shape(row: scenarios::Model, status: RunStatus, result: Option<Figures>) -> AppResult<Scenario> {
     let changes: Vec<Change> = serde_json::from_str(&row.changes)
         .map_err(|e| AppError::Unexpected(anyhow::anyhow!("scenario {}: stored changes unreadable: {e}", row.id)))?;
     Ok(Scenario {
@@ -88,7 +93,7 @@ async fn view<C: ConnectionTrait>(db: &C, row: scenarios::Model, with_result: bo
         changes,
         time_limit_seconds: row.time_limit_seconds,
         run: row.run,
-        status: run.status,
+        status,
         baseline: row.baseline,
         result,
     })
@@ -109,16 +114,22 @@ async fn load<C: ConnectionTrait>(db: &C, id: i64) -> AppResult<scenarios::Model
 pub async fn list<C: ConnectionTrait>(db: &C, caller: &Caller, page: PageRequest) -> AppResult<ListResponse<Scenario>> {
     require(caller, Op::ReadScenarios)?;
     let (rows, total) = queries::list(db, page).await?;
-    let mut items = Vec::with_capacity(rows.len());
-    for row in rows {
-        items.push(view(db, row, false).await?);
-    }
+    // One query for the page's statuses: a run row carries its whole instance.
+    let ids: Vec<i64> = rows.iter().map(|r| r.run).collect();
+    let statuses = runs::statuses(db, &ids).await?;
+    let items = rows
+        .into_iter()
+        .map(|row| {
+            let status = statuses.get(&row.run).copied().ok_or_else(|| AppError::not_found("planning run", row.run))?;
+            shape(row, status, None)
+        })
+        .collect::<AppResult<Vec<_>>>()?;
     Ok(ListResponse::new(items, total, page))
 }
 
 pub async fn get<C: ConnectionTrait>(db: &C, caller: &Caller, id: i64) -> AppResult<Scenario> {
     require(caller, Op::ReadScenarios)?;
-    view(db, load(db, id).await?, true).await
+    view(db, load(db, id).await?).await
 }
 
 /// The changed instance the scenario solves (`labplan solve --input` reproduces it).
@@ -134,8 +145,8 @@ pub async fn compare<C: ConnectionTrait>(db: &C, caller: &Caller, id: i64) -> Ap
     let baseline_id = row.baseline.unwrap_or(row.id);
     let baseline_row = load(db, baseline_id).await?;
     let baseline_run = runs::find(db, baseline_row.run).await?;
-    let scenario = view(db, row, true).await?;
-    let baseline = view(db, baseline_row, true).await?;
+    let scenario = view(db, row).await?;
+    let baseline = view(db, baseline_row).await?;
     let saving = baseline.result.as_ref().zip(scenario.result.as_ref()).map(|(b, s)| b.objective - s.objective);
     let estimate = match baseline_run {
         Some(run) => match plans::plan(db, &run).await? {
@@ -236,5 +247,5 @@ pub async fn create<C: Db>(db: &C, caller: &Caller, cmd: NewScenario) -> AppResu
         Some(json!({"name": row.name, "changes": cmd.changes, "baseline": baseline, "run": run.id})),
     );
     work.commit().await?;
-    view(db, row, false).await
+    shape(row, run.status, None)
 }

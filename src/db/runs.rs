@@ -8,6 +8,7 @@
 //! worker is guarded by `lease_owner = me AND status = 'running'`, so a worker whose
 //! lease expired and was taken over can never store its plan over the new owner's.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use labplan_solver as solver;
@@ -71,6 +72,19 @@ pub async fn create<C: ConnectionTrait>(db: &C, new: NewRun<'_>) -> Result<plann
 
 pub async fn find<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<planning_runs::Model>, DbErr> {
     planning_runs::Entity::find_by_id(id).one(db).await
+}
+
+/// The status of each of these runs, in one query and without their instances.
+pub async fn statuses<C: ConnectionTrait>(db: &C, ids: &[i64]) -> Result<HashMap<i64, RunStatus>, DbErr> {
+    let rows: Vec<(i64, RunStatus)> = planning_runs::Entity::find()
+        .select_only()
+        .column(planning_runs::Column::Id)
+        .column(planning_runs::Column::Status)
+        .filter(planning_runs::Column::Id.is_in(ids.iter().copied()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().collect())
 }
 
 /// Runs, the newest first, of one status if given.
