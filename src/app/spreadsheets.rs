@@ -732,31 +732,39 @@ pub async fn export_plan<C: Db>(db: &C, caller: &Caller, run: i64, lang: Lang) -
         rows.get(id).and_then(|r| catalog.companies.get(&r.company)).map(|c| c.name.clone()).unwrap_or_default()
     };
     let test_of = |id: &str| rows.get(id).map(|r| r.test_type.clone()).unwrap_or_default();
-    let bookings = [
-        Column::new(lang.pick("Заявка", "Request"), 10.0),
-        Column::new(lang.pick("Компания", "Company"), 10.0),
-        Column::new(lang.pick("Наименование компании", "Company name"), 32.0),
-        Column::new(lang.pick("Вид испытания", "Test type"), 18.0),
-        Column::new(lang.pick("Лаборатория", "Lab"), 10.0),
-        Column::new(lang.pick("Наименование лаборатории", "Lab name"), 30.0),
-        Column::new(lang.pick("Начало", "Start"), 12.0),
-        Column::new(lang.pick("Окончание", "End"), 12.0),
-        Column::new(lang.pick("Неделя начала", "Start week"), 8.0),
-        Column::new(lang.pick("Неделя окончания", "End week"), 8.0),
-        Column::new(lang.pick("Опоздание, недель", "Late, weeks"), 10.0),
-        Column::new(lang.pick("Стоимость, ₽", "Cost, RUB"), 14.0),
-    ];
+    // Both sheets open with the request, its company and its test type.
+    let request_columns = || {
+        vec![
+            Column::new(lang.pick("Заявка", "Request"), 10.0),
+            Column::new(lang.pick("Компания", "Company"), 10.0),
+            Column::new(lang.pick("Наименование компании", "Company name"), 32.0),
+            Column::new(lang.pick("Вид испытания", "Test type"), 18.0),
+        ]
+    };
+    let request_cells = |id: &str| -> Vec<crate::sheets::write::Value> {
+        vec![id.to_string().into(), company_of(id).into(), company_name(id).into(), test_of(id).into()]
+    };
+    let bookings: Vec<Column> = request_columns()
+        .into_iter()
+        .chain([
+            Column::new(lang.pick("Лаборатория", "Lab"), 10.0),
+            Column::new(lang.pick("Наименование лаборатории", "Lab name"), 30.0),
+            Column::new(lang.pick("Начало", "Start"), 12.0),
+            Column::new(lang.pick("Окончание", "End"), 12.0),
+            Column::new(lang.pick("Неделя начала", "Start week"), 8.0),
+            Column::new(lang.pick("Неделя окончания", "End week"), 8.0),
+            Column::new(lang.pick("Опоздание, недель", "Late, weeks"), 10.0),
+            Column::new(lang.pick("Стоимость, ₽", "Cost, RUB"), 14.0),
+        ])
+        .collect();
     let booked = plan.assignments.iter().map(|a| {
         let lab_name = catalog
             .labs
             .get(&a.lab)
             .map(|l| if lang == Lang::En { l.name_en.clone() } else { l.name.clone() })
             .unwrap_or_default();
-        vec![
-            a.request.clone().into(),
-            company_of(&a.request).into(),
-            company_name(&a.request).into(),
-            test_of(&a.request).into(),
+        let mut row = request_cells(&a.request);
+        row.extend([
             a.lab.clone().into(),
             lab_name.into(),
             horizon.week_start(a.start_week).into(),
@@ -765,29 +773,24 @@ pub async fn export_plan<C: Db>(db: &C, caller: &Caller, run: i64, lang: Lang) -
             i64::from(a.end_week).into(),
             i64::from(a.late_weeks).into(),
             a.cost.into(),
-        ]
+        ]);
+        row
     });
     let mut book = Book::new();
     book.sheet(lang.pick("Бронирования", "Bookings"), &bookings, booked).map_err(xlsx)?;
-    let unplaced = [
-        Column::new(lang.pick("Заявка", "Request"), 10.0),
-        Column::new(lang.pick("Компания", "Company"), 10.0),
-        Column::new(lang.pick("Наименование компании", "Company name"), 32.0),
-        Column::new(lang.pick("Вид испытания", "Test type"), 18.0),
-        Column::new(lang.pick("Причина", "Reason"), 24.0),
-        Column::new(lang.pick("Подробности", "Detail"), 60.0),
-    ];
+    let unplaced: Vec<Column> = request_columns()
+        .into_iter()
+        .chain([
+            Column::new(lang.pick("Причина", "Reason"), 24.0),
+            Column::new(lang.pick("Подробности", "Detail"), 60.0),
+        ])
+        .collect();
     let left = plan.unassigned.iter().map(|u| {
         let reason =
             serde_json::to_value(u.reason).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-        vec![
-            u.request.clone().into(),
-            company_of(&u.request).into(),
-            company_name(&u.request).into(),
-            test_of(&u.request).into(),
-            reason_text(&reason, lang).into(),
-            u.detail.clone().into(),
-        ]
+        let mut row = request_cells(&u.request);
+        row.extend([reason_text(&reason, lang).into(), u.detail.clone().into()]);
+        row
     });
     book.sheet(lang.pick("Не размещены", "Unplaced"), &unplaced, left).map_err(xlsx)?;
     book.finish().map_err(xlsx)
