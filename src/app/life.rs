@@ -77,26 +77,42 @@ pub fn today() -> NaiveDate {
 }
 
 async fn view<C: ConnectionTrait>(db: &C, row: assignments::Model) -> AppResult<Booking> {
-    let request = requests::find(db, &row.request).await?.map(|r| r.row);
-    let protocol = queries::protocol_info(db, row.id).await?.map(|(file_name, size, sha256)| ProtocolInfo {
-        file_name,
-        size,
-        sha256,
-        href: format!("/api/v1/assignments/{}/protocol", row.id),
-    });
-    Ok(Booking {
-        request_status: request.as_ref().map(|r| r.status),
-        received_on: row.received_on,
-        started_on: row.started_on,
-        completed_on: row.completed_on,
-        protocol_number: row.protocol_number.clone(),
-        outcome: row.outcome,
-        note: row.note.clone(),
-        withdraw_reason: row.withdraw_reason.clone(),
-        protocol,
-        late: is_late(row.status, row.end_date, today()),
-        assignment: Assignment::new(row, request.as_ref()),
-    })
+    let mut one = views(db, vec![row]).await?;
+    one.pop().ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("a booking vanished while it was read")))
+}
+
+/// The bookings with their requests and protocols, in two queries whatever their number.
+async fn views<C: ConnectionTrait>(db: &C, rows: Vec<assignments::Model>) -> AppResult<Vec<Booking>> {
+    let request_ids: Vec<String> = rows.iter().map(|r| r.request.clone()).collect();
+    let requests = requests::find_many(db, &request_ids).await?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut protocols = queries::protocol_infos(db, &ids).await?;
+    let today = today();
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let request = requests.get(&row.request);
+            let protocol = protocols.remove(&row.id).map(|(file_name, size, sha256)| ProtocolInfo {
+                file_name,
+                size,
+                sha256,
+                href: format!("/api/v1/assignments/{}/protocol", row.id),
+            });
+            Booking {
+                request_status: request.map(|r| r.status),
+                received_on: row.received_on,
+                started_on: row.started_on,
+                completed_on: row.completed_on,
+                protocol_number: row.protocol_number.clone(),
+                outcome: row.outcome,
+                note: row.note.clone(),
+                withdraw_reason: row.withdraw_reason.clone(),
+                protocol,
+                late: is_late(row.status, row.end_date, today),
+                assignment: Assignment::new(row, request),
+            }
+        })
+        .collect())
 }
 
 /// One booking the caller may see: a lab its own, a company its requests' ones,
@@ -382,12 +398,5 @@ pub async fn of_lab<C: ConnectionTrait>(
     let finished =
         BookingFilter { lab, statuses: vec![BookingStatus::Completed, BookingStatus::Withdrawn], ..Default::default() };
     let finished = booking_queries::recently_answered(db, caller, &finished, finished_limit).await?;
-    let mut views = (Vec::with_capacity(open.len()), Vec::with_capacity(finished.len()));
-    for row in open {
-        views.0.push(view(db, row).await?);
-    }
-    for row in finished {
-        views.1.push(view(db, row).await?);
-    }
-    Ok(views)
+    Ok((views(db, open).await?, views(db, finished).await?))
 }

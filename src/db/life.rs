@@ -1,6 +1,8 @@
 //! A booking's life at its lab after confirmation: each step one conditional update of
 //! the booking (it must still be in the state before), and the protocol's PDF.
 
+use std::collections::HashMap;
+
 use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect, Set};
 
@@ -75,6 +77,28 @@ pub async fn protocol_info<C: ConnectionTrait>(
         .into_tuple::<(String, i64, String)>()
         .one(db)
         .await
+}
+
+/// The protocols' file name, size and digest of many bookings, by booking.
+pub async fn protocol_infos<C: ConnectionTrait>(
+    db: &C,
+    assignments: &[i64],
+) -> Result<HashMap<i64, (String, i64, String)>, DbErr> {
+    let mut found = HashMap::new();
+    for chunk in assignments.chunks(super::BATCH) {
+        let rows: Vec<(i64, String, i64, String)> = protocols::Entity::find()
+            .select_only()
+            .column(protocols::Column::Assignment)
+            .column(protocols::Column::FileName)
+            .column(protocols::Column::Size)
+            .column(protocols::Column::Sha256)
+            .filter(protocols::Column::Assignment.is_in(chunk.to_vec()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        found.extend(rows.into_iter().map(|(id, name, size, sha)| (id, (name, size, sha))));
+    }
+    Ok(found)
 }
 
 pub async fn protocol<C: ConnectionTrait>(db: &C, assignment: i64) -> Result<Option<protocols::Model>, DbErr> {
