@@ -400,6 +400,20 @@ fn expectations() -> Vec<(&'static str, &'static str, &'static str, Value, [u16;
         ),
         (
             "get",
+            "/api/v1/imports/labs/{id}",
+            "/api/v1/imports/labs/L001",
+            e.clone(),
+            DENY_ALL_BUT([403, 200, 403, 403, 200]),
+        ),
+        (
+            "post",
+            "/api/v1/imports/labs/{id}",
+            "/api/v1/imports/labs/L001",
+            e.clone(),
+            DENY_ALL_BUT([403, 422, 403, 403, 422]),
+        ),
+        (
+            "get",
             "/api/v1/requests/export",
             "/api/v1/requests/export",
             e.clone(),

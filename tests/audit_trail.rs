@@ -241,6 +241,30 @@ async fn every_writing_route_leaves_an_audit_row(db: TestDb) {
     assert!(after > before, "the import left no audit row");
     assert_eq!((entry["entity"].as_str(), entry["actor"].as_str()), (Some("test_request"), Some("planner@test.local")));
     walk("post", "/imports/requests");
+    // A lab's workbook: each changed row audited under the coordinator.
+    let (before, _) = last_entry(&app).await;
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let scope = book.add_worksheet().set_name("Scope").unwrap();
+    scope.write_row(0, 0, ["Test type", "Valid from"]).unwrap();
+    scope.write_row(1, 0, ["EMC-R10", "2026-01-01"]).unwrap();
+    let capacity = book.add_worksheet().set_name("Capacity").unwrap();
+    capacity.write_row(0, 0, ["Equipment", "Hours per week", "Price per hour"]).unwrap();
+    capacity.write_string(1, 0, "EMC").unwrap();
+    capacity.write_row(1, 1, [96.0, 4500.0]).unwrap();
+    app.act_as(Who::Lab("L002".into())).await;
+    let resp = app
+        .client()
+        .post(app.url("/api/v1/imports/labs/L002?file_name=L002.xlsx"))
+        .body(book.save_to_buffer().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK, "{}", resp.text().await.unwrap());
+    let (after, entry) = last_entry(&app).await;
+    assert!(after > before, "the lab's import left no audit row");
+    assert_eq!(entry["actor"], "l002@lab.test.local", "{entry}");
+    assert_eq!(entry["after"]["import_file"], "L002.xlsx", "{entry}");
+    walk("post", "/imports/labs/{id}");
 
     let missing: Vec<_> = writing.difference(&walked).collect();
     assert!(missing.is_empty(), "writing routes the walk does not cover: {missing:?}");

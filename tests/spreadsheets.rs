@@ -23,6 +23,7 @@ both_backends!(
     the_command_line_imports_as_a_user,
     exports_are_workbooks_with_real_dates,
     the_demo_goes_out_and_comes_back_the_same,
+    a_labs_workbook_goes_out_and_comes_back,
 );
 
 const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
@@ -58,6 +59,34 @@ fn workbook(header: &[&str], rows: &[Vec<V>]) -> Vec<u8> {
                 V::D(d) => sheet.write_date_with_format(r, c, d, &date_format).map(|_| ()),
             }
             .unwrap();
+        }
+    }
+    book.save_to_buffer().unwrap()
+}
+
+/// One sheet of a test workbook: its name, header and rows.
+type Sheet<'a> = (&'a str, &'a [&'a str], Vec<Vec<V>>);
+
+/// A workbook of named sheets.
+fn sheets(sheets: &[Sheet<'_>]) -> Vec<u8> {
+    let mut book = Workbook::new();
+    let date_format = Format::new().set_num_format("dd.mm.yyyy");
+    for (name, header, rows) in sheets {
+        let sheet = book.add_worksheet().set_name(*name).unwrap();
+        for (c, h) in header.iter().enumerate() {
+            sheet.write_string(0, c as u16, *h).unwrap();
+        }
+        for (r, row) in rows.iter().enumerate() {
+            for (c, v) in row.iter().enumerate() {
+                let (r, c) = (r as u32 + 1, c as u16);
+                match v {
+                    V::T(t) => sheet.write_string(r, c, *t).map(|_| ()),
+                    V::S(t) => sheet.write_string(r, c, t).map(|_| ()),
+                    V::N(n) => sheet.write_number(r, c, *n).map(|_| ()),
+                    V::D(d) => sheet.write_date_with_format(r, c, d, &date_format).map(|_| ()),
+                }
+                .unwrap();
+            }
         }
     }
     book.save_to_buffer().unwrap()
@@ -112,17 +141,16 @@ fn survey_rows(samples_of_first: f64) -> Vec<Vec<V>> {
 }
 
 async fn upload(app: &TestApp, query: &str, content_type: &str, bytes: Vec<u8>) -> (StatusCode, Value) {
+    upload_to(app, &format!("/api/v1/imports/requests{query}"), content_type, bytes).await
+}
+
+async fn upload_to(app: &TestApp, path: &str, content_type: &str, bytes: Vec<u8>) -> (StatusCode, Value) {
     // A server that answers 413 from the declared length may close the connection while
     // the client still writes the body; that race is the client's, so such a send is retried.
     let mut tries = 0;
     let resp = loop {
-        let sent = app
-            .client()
-            .post(app.url(&format!("/api/v1/imports/requests{query}")))
-            .header("content-type", content_type)
-            .body(bytes.clone())
-            .send()
-            .await;
+        let sent =
+            app.client().post(app.url(path)).header("content-type", content_type).body(bytes.clone()).send().await;
         match sent {
             Ok(resp) => break resp,
             Err(e) if tries < 5 && e.is_request() => tries += 1,
@@ -241,7 +269,7 @@ async fn a_survey_imports_and_imports_again_without_changes(db: TestDb) {
     assert_eq!(sheet.header[0], "External ref");
     assert_eq!(sheet.rows.len(), 1);
     let types =
-        labplan::sheets::read::read_sheet(&template, labplan::sheets::read::Which::Named("Test types")).unwrap();
+        labplan::sheets::read::read_sheet(&template, labplan::sheets::read::Which::Named(&["Test types"])).unwrap();
     assert_eq!(types.rows.len(), 2);
     // The template's example row is itself a valid import (as a dry run).
     let (status, report) = upload(&app, "?dry_run=true", XLSX, template).await;
@@ -498,7 +526,7 @@ async fn exports_are_workbooks_with_real_dates(db: TestDb) {
     assert_eq!(bookings.rows.len(), plan["assignments"].as_array().unwrap().len());
     assert!(matches!(bookings.rows[0].1[6], labplan::sheets::Cell::Date(_)));
     assert!(matches!(bookings.rows[0].1[11], labplan::sheets::Cell::Number(_)));
-    let unplaced = labplan::sheets::read::read_sheet(&bytes, labplan::sheets::read::Which::Named("Unplaced"));
+    let unplaced = labplan::sheets::read::read_sheet(&bytes, labplan::sheets::read::Which::Named(&["Unplaced"]));
     match unplaced {
         Ok(sheet) => assert_eq!(sheet.rows.len(), plan["unassigned"].as_array().unwrap().len()),
         Err(labplan::sheets::ReadError::EmptySheet(_)) => assert!(plan["unassigned"].as_array().unwrap().is_empty()),
@@ -791,4 +819,230 @@ mod bench_postgres {
             super::bench(db).await;
         }
     }
+}
+
+/// L002's scope and capacity, as the API lists them.
+async fn lab_records(app: &TestApp, lab: &str) -> (Value, Value) {
+    let (_, scope) = app.get(&format!("/api/v1/labs/{lab}/accreditations")).await;
+    let (_, capacity) = app.get(&format!("/api/v1/labs/{lab}/capacity")).await;
+    (scope["items"].clone(), capacity["items"].clone())
+}
+
+async fn a_labs_workbook_goes_out_and_comes_back(db: TestDb) {
+    let app = db.spawn_with_fixture().await;
+    app.act_as(Who::Lab("L002".into())).await;
+
+    // The workbook as the registry holds it, in English: both sheets, read back by the import.
+    let resp =
+        app.client().get(app.url("/api/v1/imports/labs/L002")).header("accept-language", "en").send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], XLSX);
+    let held = resp.bytes().await.unwrap().to_vec();
+    let read =
+        |names: &[&str]| labplan::sheets::read::read_sheet(&held, labplan::sheets::read::Which::Named(names)).unwrap();
+    let scope = read(&["Scope"]);
+    assert_eq!(scope.header[..3], ["Test type", "Valid from", "Valid to"]);
+    assert_eq!(scope.rows.len(), 1);
+    let capacity = read(&["Capacity"]);
+    assert_eq!(
+        capacity.rows[0].1[..3],
+        [
+            labplan::sheets::Cell::Text("EMC".into()),
+            labplan::sheets::Cell::Number(80.0),
+            labplan::sheets::Cell::Number(4500.0)
+        ]
+    );
+    let (status, report) = upload_to(&app, "/api/v1/imports/labs/L002", XLSX, held).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!((report["unchanged"].as_u64(), report["written"].as_bool()), (Some(2), Some(false)), "{report}");
+
+    // As a coordinator fills it in: Russian sheet names, shuffled columns, an extra one, a
+    // test type by its standard, dates as dates and as text.
+    let scope_header: &[&str] = &["Действует по", "Примечание", "Вид испытания", "Действует с"];
+    let capacity_header: &[&str] = &["Цена часа", "Оборудование", "Часов в неделю"];
+    let good = sheets(&[
+        (
+            "Область аккредитации",
+            scope_header,
+            vec![
+                vec![V::D(date(2029, 12, 31)), V::T("продлено"), V::T("EMC-R10"), V::T("01.01.2026")],
+                vec![V::T(""), V::T("новое"), V::T("ГОСТ 15150"), V::D(date(2027, 1, 4))],
+            ],
+        ),
+        (
+            "Мощности",
+            capacity_header,
+            vec![
+                vec![V::N(4500.0), V::T("emc"), V::N(120.0)],
+                vec![V::N(1300.0), V::T("Климатическая камера"), V::T("168")],
+            ],
+        ),
+    ]);
+    let before = (lab_records(&app, "L002").await, dump(&app).await);
+    let (status, report) = upload_to(&app, "/api/v1/imports/labs/L002?dry_run=true", XLSX, good.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["scope"], serde_json::json!({"created": 1, "updated": 1, "unchanged": 0}), "{report}");
+    assert_eq!(report["capacity"], serde_json::json!({"created": 1, "updated": 1, "unchanged": 0}), "{report}");
+    assert_eq!(report["ignored_columns"], serde_json::json!(["Область аккредитации: Примечание"]), "{report}");
+    assert_eq!((lab_records(&app, "L002").await, dump(&app).await), before, "a dry run writes nothing");
+
+    let (status, report) = upload_to(&app, "/api/v1/imports/labs/L002?file_name=L002.xlsx", XLSX, good.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!((report["created"].as_u64(), report["updated"].as_u64()), (Some(2), Some(2)), "{report}");
+    let (scope, capacity) = lab_records(&app, "L002").await;
+    let clim = scope.as_array().unwrap().iter().find(|a| a["test_type"] == "CLIM-GOST15150").unwrap();
+    assert_eq!((clim["valid_from"].as_str(), clim["valid_to"].as_str()), (Some("2027-01-04"), None), "{scope}");
+    let emc = scope.as_array().unwrap().iter().find(|a| a["test_type"] == "EMC-R10").unwrap();
+    assert_eq!(emc["valid_to"], "2029-12-31", "{scope}");
+    let hours: Vec<(String, i64)> = capacity
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["equipment"].as_str().unwrap().to_string(), c["hours_per_week"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(hours, [("CLIM".to_string(), 168), ("EMC".to_string(), 120)]);
+    app.act_as(Who::Admin).await;
+    let (_, audit) = app.get("/api/v1/audit?per_page=4").await;
+    for entry in audit["items"].as_array().unwrap() {
+        assert_eq!(entry["actor"], "l002@lab.test.local", "{entry}");
+        assert_eq!(entry["after"]["import_file"], "L002.xlsx", "{entry}");
+    }
+
+    // The same file again changes nothing.
+    app.act_as(Who::Lab("L002".into())).await;
+    let after = (lab_records(&app, "L002").await, dump(&app).await);
+    let (status, report) = upload_to(&app, "/api/v1/imports/labs/L002", XLSX, good.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["unchanged"], 4, "{report}");
+    assert_eq!((lab_records(&app, "L002").await, dump(&app).await), after, "a re-import changes nothing");
+
+    // Bad rows on both sheets: 422 naming sheet, row and column, in the caller's
+    // language; nothing written, not even the good rows.
+    let bad = sheets(&[
+        (
+            "Область аккредитации",
+            scope_header,
+            vec![
+                vec![V::T(""), V::T(""), V::T("EMC-R10"), V::D(date(2026, 6, 1))],
+                vec![V::D(date(2026, 1, 1)), V::T(""), V::T("ГОСТ 15150"), V::D(date(2027, 1, 4))],
+                vec![V::T(""), V::T(""), V::T("NOISE-1"), V::D(date(2027, 1, 4))],
+            ],
+        ),
+        (
+            "Мощности",
+            capacity_header,
+            vec![vec![V::N(4500.0), V::T("EMC"), V::T("много")], vec![V::N(1.0), V::T("EMC"), V::N(10.0)]],
+        ),
+    ]);
+    let (status, report) = upload_to(&app, "/api/v1/imports/labs/L002", XLSX, bad.clone()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{report}");
+    let named: Vec<(String, u64, String)> = report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["sheet"].as_str().unwrap().to_string(),
+                e["row"].as_u64().unwrap(),
+                e["column"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let scope_sheet = "Область аккредитации".to_string();
+    assert_eq!(
+        named,
+        [
+            (scope_sheet.clone(), 3, "valid_to".into()),
+            (scope_sheet, 4, "test_type".into()),
+            ("Мощности".into(), 2, "hours_per_week".into()),
+        ],
+        "{report}"
+    );
+    let message = report["errors"][1]["message"].as_str().unwrap();
+    assert!(message.contains("NOISE-1") && message.chars().any(|c| ('а'..='я').contains(&c)), "{message}");
+    assert!(report["detail"].as_str().unwrap().contains("Мощности!2"), "{report}");
+    assert_eq!((lab_records(&app, "L002").await, dump(&app).await), after, "nothing was written");
+    let resp = app
+        .client()
+        .post(app.url("/api/v1/imports/labs/L002"))
+        .header("accept-language", "en-US,en;q=0.9")
+        .body(bad)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let report: Value = resp.json().await.unwrap();
+    assert_eq!(report["errors"][1]["message"], "Unknown test type 'NOISE-1'.", "{report}");
+
+    // Files that are no lab workbook: refused, nothing written.
+    let one_sheet = sheets(&[(
+        "Область аккредитации",
+        scope_header,
+        vec![vec![V::T(""), V::T(""), V::T("EMC-R10"), V::D(date(2026, 6, 1))]],
+    )]);
+    let no_columns = sheets(&[
+        ("Scope", &["Test type"], vec![vec![V::T("EMC-R10")]]),
+        ("Capacity", &["Equipment"], vec![vec![V::T("EMC")]]),
+    ]);
+    for (what, file, expect) in [
+        ("a CSV", b"a;b\n1;2\n".to_vec(), "XLSX"),
+        ("no capacity sheet", one_sheet, "Мощности"),
+        ("not a spreadsheet", b"\x89PNG\r\n\x1a\n".to_vec(), "XLSX"),
+    ] {
+        let (status, body) = upload_to(&app, "/api/v1/imports/labs/L002", XLSX, file).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{what}: {body}");
+        assert!(body.to_string().contains(expect), "{what}: {body}");
+    }
+    let (status, body) = upload_to(&app, "/api/v1/imports/labs/L002", XLSX, no_columns).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let missing: Vec<&str> = body["errors"].as_array().unwrap().iter().map(|e| e["column"].as_str().unwrap()).collect();
+    assert_eq!(missing, ["valid_from", "hours_per_week", "price_per_hour"], "{body}");
+    assert_eq!((lab_records(&app, "L002").await, dump(&app).await), after, "nothing was written");
+
+    // A coordinator keeps only their own lab; a company none; the admin any.
+    for (who, lab, expect) in [
+        (Who::Lab("L002".into()), "L001", StatusCode::FORBIDDEN),
+        (Who::Company("C0001"), "L002", StatusCode::FORBIDDEN),
+        (Who::Admin, "L404", StatusCode::NOT_FOUND),
+        (Who::Admin, "L001", StatusCode::OK),
+    ] {
+        app.act_as(who.clone()).await;
+        let (status, body) =
+            upload_to(&app, &format!("/api/v1/imports/labs/{lab}?dry_run=true"), XLSX, good.clone()).await;
+        assert_eq!(status, expect, "{who:?} on {lab}: {body}");
+    }
+
+    // The command line, as the coordinator.
+    let email = app.user(&Who::Lab("L002".into())).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("лаборатория.xlsx");
+    let changed = sheets(&[
+        ("Scope", &["Test type", "Valid from"], vec![vec![V::T("EMC-R10"), V::T("2026-01-01")]]),
+        (
+            "Capacity",
+            &["Equipment", "Hours per week", "Price per hour"],
+            vec![vec![V::T("EMC"), V::N(100.0), V::N(4500.0)]],
+        ),
+    ]);
+    std::fs::write(&file, changed).unwrap();
+    let run = |extra: &[&str]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_labplan"));
+        cmd.env("DATABASE_URL", &db.url).args(["import", "lab", "L002"]).arg(&file).args(extra);
+        cmd.output().unwrap()
+    };
+    let dry = run(&["--as", &email, "--dry-run"]);
+    let out = String::from_utf8_lossy(&dry.stdout);
+    assert!(dry.status.success(), "{}", String::from_utf8_lossy(&dry.stderr));
+    assert!(out.contains("would import for lab L002: scope 0 created, 1 updated"), "{out}");
+    assert!(out.contains("kept, not in the file: test types CLIM-GOST15150"), "{out}");
+    let done = run(&["--as", &email]);
+    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    app.act_as(Who::Lab("L002".into())).await;
+    let (scope, capacity) = lab_records(&app, "L002").await;
+    assert_eq!(scope.as_array().unwrap().len(), 2, "the scope not in the file is kept: {scope}");
+    let emc = capacity.as_array().unwrap().iter().find(|c| c["equipment"] == "EMC").unwrap();
+    assert_eq!(emc["hours_per_week"], 100);
+    let other = run(&["--as", &app.user(&Who::Lab("L001".into())).await]);
+    assert!(!other.status.success(), "another lab's coordinator is refused");
+    app.stop().await;
 }

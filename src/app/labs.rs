@@ -94,12 +94,12 @@ async fn lab_row<C: ConnectionTrait>(db: &C, id: &str, body: &LabBody) -> AppRes
     })
 }
 
-async fn find_lab<C: ConnectionTrait>(db: &C, id: &str) -> AppResult<labs::Model> {
+pub(super) async fn find_lab<C: ConnectionTrait>(db: &C, id: &str) -> AppResult<labs::Model> {
     queries::find(db, id).await?.ok_or_else(|| AppError::not_found("lab", id))
 }
 
 /// A lab user changes its own lab only; the admin changes any.
-fn keeps(caller: &Caller, lab: &str) -> AppResult<()> {
+pub(super) fn keeps(caller: &Caller, lab: &str) -> AppResult<()> {
     require(caller, Op::KeepLab)?;
     if caller.keeps_lab(lab) {
         return Ok(());
@@ -147,7 +147,7 @@ pub async fn delete<C: Db>(db: &C, caller: &Caller, id: &str) -> AppResult<()> {
 // ---- accreditation scope ----
 
 /// A test type in the lab's accreditation scope, valid from a date and, if set, until one.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Accreditation {
     pub test_type: String,
     pub valid_from: NaiveDate,
@@ -205,6 +205,20 @@ pub async fn save_accreditation<C: Db>(
             "lab '{lab}' is already accredited for '{test_type}'; PUT it to change the dates"
         )));
     }
+    let saved = save_accreditation_in(&mut work, lab, test_type, &body, before.map(Accreditation::from)).await?;
+    work.commit().await?;
+    Ok(saved)
+}
+
+/// [`save_accreditation`]'s step inside a larger piece of work (a lab's workbook), for a
+/// lab the caller keeps; `before` is the entry the scope holds now.
+pub async fn save_accreditation_in(
+    work: &mut Work,
+    lab: &str,
+    test_type: &str,
+    body: &AccreditationBody,
+    before: Option<Accreditation>,
+) -> AppResult<Accreditation> {
     let mut e = Errors::default();
     if catalog::test_type(work.db(), test_type).await?.is_none() {
         e.push("test_type", Msg::Unknown(Kind::TestType, test_type.to_string()));
@@ -222,11 +236,7 @@ pub async fn save_accreditation<C: Db>(
         valid_from: Set(body.valid_from),
         valid_to: Set(body.valid_to),
     };
-    let before = before.map(Accreditation::from);
-    let saved =
-        records::save(&mut work, ACCREDITATION, &format!("{lab}/{test_type}"), before, row, Mode::Upsert).await?;
-    work.commit().await?;
-    Ok(saved)
+    records::save(work, ACCREDITATION, &format!("{lab}/{test_type}"), before, row, Mode::Upsert).await
 }
 
 pub async fn delete_accreditation<C: Db>(db: &C, caller: &Caller, lab: &str, test_type: &str) -> AppResult<()> {
@@ -243,7 +253,7 @@ pub async fn delete_accreditation<C: Db>(db: &C, caller: &Caller, lab: &str, tes
 // ---- capacity ----
 
 /// Equipment hours a lab offers to the programme each week, and their price.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Capacity {
     pub equipment: String,
     pub hours_per_week: i32,
@@ -279,6 +289,21 @@ pub async fn save_capacity<C: Db>(
     keeps(caller, lab)?;
     let mut work = Work::begin(db, caller).await?;
     find_lab(work.db(), lab).await?;
+    let before = queries::capacity(work.db(), lab, equipment).await?.map(Capacity::from);
+    let saved = save_capacity_in(&mut work, lab, equipment, &body, before).await?;
+    work.commit().await?;
+    Ok(saved)
+}
+
+/// [`save_capacity`]'s step inside a larger piece of work (a lab's workbook), for a lab
+/// the caller keeps; `before` is what the lab offers on the class now.
+pub async fn save_capacity_in(
+    work: &mut Work,
+    lab: &str,
+    equipment: &str,
+    body: &CapacityBody,
+    before: Option<Capacity>,
+) -> AppResult<Capacity> {
     let mut e = Errors::default();
     if catalog::equipment(work.db(), equipment).await?.is_none() {
         e.push("equipment", Msg::Unknown(Kind::Equipment, equipment.to_string()));
@@ -286,17 +311,13 @@ pub async fn save_capacity<C: Db>(
     let hours = e.take("hours_per_week", parse_i32_in(body.hours_per_week, 0, MAX_HOURS_PER_WEEK));
     let price = e.take("price_per_hour", parse_int_in(body.price_per_hour, 0, MAX_PRICE_PER_HOUR));
     e.finish()?;
-    let before = queries::capacity(work.db(), lab, equipment).await?;
     let row = capacities::ActiveModel {
         lab: Set(lab.to_string()),
         equipment: Set(equipment.to_string()),
         hours_per_week: Set(hours),
         price_per_hour: Set(price),
     };
-    let before = before.map(Capacity::from);
-    let saved = records::save(&mut work, CAPACITY, &format!("{lab}/{equipment}"), before, row, Mode::Upsert).await?;
-    work.commit().await?;
-    Ok(saved)
+    records::save(work, CAPACITY, &format!("{lab}/{equipment}"), before, row, Mode::Upsert).await
 }
 
 pub async fn delete_capacity<C: Db>(db: &C, caller: &Caller, lab: &str, equipment: &str) -> AppResult<()> {

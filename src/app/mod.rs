@@ -12,6 +12,7 @@ pub mod catalog;
 pub mod companies;
 pub mod dashboard;
 pub mod import;
+pub mod lab_sheets;
 pub mod labs;
 pub mod life;
 pub mod notices;
@@ -163,6 +164,27 @@ impl Work {
         after: Option<serde_json::Value>,
     ) {
         self.entries.push(Entry { action: action.to_string(), entity, entity_id: id.into(), before, after });
+    }
+
+    /// How many changes are noted so far.
+    pub fn noted(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Adds `key: value` to what each change noted since the `from`th says it made (an
+    /// import's file name).
+    pub fn tag_since(&mut self, from: usize, key: &str, value: &str) {
+        for entry in self.entries.iter_mut().skip(from) {
+            if let Some(serde_json::Value::Object(after)) = entry.after.as_mut() {
+                after.insert(key.into(), serde_json::Value::String(value.to_string()));
+            }
+        }
+    }
+
+    /// Leaves the registry as it was: a dry run, or a refused import.
+    pub async fn rollback(self) -> AppResult<()> {
+        self.txn.rollback().await?;
+        Ok(())
     }
 
     pub async fn commit(self) -> AppResult<()> {

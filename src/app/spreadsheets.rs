@@ -34,12 +34,17 @@ pub struct ImportOptions {
     pub create_companies: bool,
     /// The uploaded file's name, kept in the audit rows.
     pub file_name: String,
+    /// The language a missing column's header is named in.
+    pub lang: Lang,
 }
 
 /// One refused cell or row: `row` is the sheet's own row number (the header is row 1),
 /// `column` the column's key (empty for the row as a whole).
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct RowError {
+    /// The sheet, in a workbook read by more than one
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub sheet: String,
     pub row: u32,
     pub column: String,
     pub message: String,
@@ -73,6 +78,26 @@ impl ImportReport {
     }
 }
 
+/// A column of an imported sheet: its key (what errors name), its header in either
+/// language, and the other names people give it. Headers match whatever their case and
+/// spacing.
+pub trait SheetColumn: Copy + Eq + std::hash::Hash + 'static {
+    const ALL: &'static [Self];
+    fn key(self) -> &'static str;
+    fn header(self, lang: Lang) -> &'static str;
+    fn synonyms(self) -> &'static [&'static str];
+
+    fn of_header(header: &str) -> Option<Self> {
+        let normalized = normalize_header(header);
+        Self::ALL.iter().copied().find(|c| {
+            [c.key(), c.header(Lang::Ru), c.header(Lang::En)]
+                .iter()
+                .chain(c.synonyms())
+                .any(|name| normalize_header(name) == normalized)
+        })
+    }
+}
+
 /// The survey's columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Col {
@@ -92,7 +117,7 @@ pub enum Col {
 }
 
 impl Col {
-    pub const ALL: [Col; 13] = [
+    const ALL_COLUMNS: [Col; 13] = [
         Col::ExternalRef,
         Col::Company,
         Col::Inn,
@@ -124,7 +149,17 @@ impl Col {
     ];
     const REQUIRED: [Col; 4] = [Col::Samples, Col::ReadyDate, Col::DueDate, Col::Priority];
 
-    pub fn key(self) -> &'static str {
+    /// The column a field error of the request operations names.
+    fn of_field(field: &str) -> &'static str {
+        let base = field.split('[').next().unwrap_or(field);
+        Self::ALL_COLUMNS.into_iter().find(|c| c.key() == base).map_or("", Col::key)
+    }
+}
+
+impl SheetColumn for Col {
+    const ALL: &'static [Self] = &Self::ALL_COLUMNS;
+
+    fn key(self) -> &'static str {
         match self {
             Self::ExternalRef => "external_ref",
             Self::Company => "company",
@@ -142,7 +177,7 @@ impl Col {
         }
     }
 
-    pub fn header(self, lang: Lang) -> &'static str {
+    fn header(self, lang: Lang) -> &'static str {
         match self {
             Self::ExternalRef => lang.pick("Номер заявки предприятия", "External ref"),
             Self::Company => lang.pick("Код компании", "Company"),
@@ -160,7 +195,6 @@ impl Col {
         }
     }
 
-    /// Other headers people write for the column.
     fn synonyms(self) -> &'static [&'static str] {
         match self {
             Self::ExternalRef => {
@@ -180,38 +214,20 @@ impl Col {
             Self::Notes => &["примечания", "комментарий", "comment", "comments", "note"],
         }
     }
-
-    fn matches(self, normalized: &str) -> bool {
-        [self.key(), self.header(Lang::Ru), self.header(Lang::En)]
-            .iter()
-            .chain(self.synonyms())
-            .any(|name| normalize_header(name) == normalized)
-    }
-
-    pub fn of_header(header: &str) -> Option<Self> {
-        let normalized = normalize_header(header);
-        Self::ALL.into_iter().find(|c| c.matches(&normalized))
-    }
-
-    /// The column a field error of the request operations names.
-    fn of_field(field: &str) -> &'static str {
-        let base = field.split('[').next().unwrap_or(field);
-        Self::ALL.into_iter().find(|c| c.key() == base).map_or("", Col::key)
-    }
 }
 
 /// Where each known column is, and the headers that name none.
-struct Layout {
-    at: HashMap<Col, usize>,
-    ignored: Vec<String>,
+pub(super) struct Layout<C> {
+    pub(super) at: HashMap<C, usize>,
+    pub(super) ignored: Vec<String>,
 }
 
-impl Layout {
-    fn of(table: &Table) -> Self {
+impl<C: SheetColumn> Layout<C> {
+    pub(super) fn of(table: &Table) -> Self {
         let mut at = HashMap::new();
         let mut ignored = Vec::new();
         for (i, header) in table.header.iter().enumerate() {
-            match Col::of_header(header) {
+            match C::of_header(header) {
                 Some(col) if !at.contains_key(&col) => {
                     at.insert(col, i);
                 }
@@ -222,24 +238,30 @@ impl Layout {
         Self { at, ignored }
     }
 
-    fn cell(&self, cells: &[Cell], col: Col) -> Cell {
+    pub(super) fn cell(&self, cells: &[Cell], col: C) -> Cell {
         self.at.get(&col).and_then(|&i| cells.get(i)).cloned().unwrap_or(Cell::Empty)
     }
 
-    fn text(&self, cells: &[Cell], col: Col) -> Option<String> {
+    pub(super) fn text(&self, cells: &[Cell], col: C) -> Option<String> {
         Some(self.cell(cells, col).text()).filter(|t| !t.is_empty())
     }
 }
 
 /// A row's refused cells.
-struct RowErrors {
-    row: u32,
-    out: Vec<RowError>,
+pub(super) struct RowErrors {
+    pub(super) sheet: String,
+    pub(super) row: u32,
+    pub(super) out: Vec<RowError>,
 }
 
 impl RowErrors {
-    fn push(&mut self, column: &str, message: Msg) {
+    pub(super) fn new(sheet: &str, row: u32) -> Self {
+        Self { sheet: sheet.to_string(), row, out: Vec::new() }
+    }
+
+    pub(super) fn push(&mut self, column: &str, message: Msg) {
         self.out.push(RowError {
+            sheet: self.sheet.clone(),
             row: self.row,
             column: column.to_string(),
             message: message.to_string(),
@@ -255,7 +277,7 @@ impl RowErrors {
         }
     }
 
-    fn take<T>(&mut self, column: Col, result: Result<T, Msg>) -> Option<T> {
+    pub(super) fn take<T>(&mut self, column: impl SheetColumn, result: Result<T, Msg>) -> Option<T> {
         result.map_err(|m| self.push(column.key(), m)).ok()
     }
 }
@@ -301,13 +323,13 @@ fn standard_key(text: &str) -> String {
 }
 
 /// The catalog's test types by code and by standard.
-struct TestTypes {
+pub(super) struct TestTypes {
     codes: BTreeMap<String, String>,
     by_standard: HashMap<String, Vec<String>>,
 }
 
 impl TestTypes {
-    fn of(catalog: &Catalog) -> Self {
+    pub(super) fn of(catalog: &Catalog) -> Self {
         let mut by_standard: HashMap<String, Vec<String>> = HashMap::new();
         for t in catalog.test_types.values() {
             by_standard.entry(standard_key(&t.standard)).or_default().push(t.code.clone());
@@ -317,7 +339,7 @@ impl TestTypes {
     }
 
     /// A code, or a standard that names exactly one test type.
-    fn resolve(&self, text: &str) -> Result<String, Msg> {
+    pub(super) fn resolve(&self, text: &str) -> Result<String, Msg> {
         if let Some(code) = self.codes.get(&text.to_uppercase()) {
             return Ok(code.clone());
         }
@@ -353,16 +375,16 @@ pub async fn import_requests<C: Db>(
         missing.push(Col::Company);
     }
     if !missing.is_empty() {
-        let mut errors = RowErrors { row: header_row, out: Vec::new() };
+        let mut errors = RowErrors::new("", header_row);
         for col in missing {
-            errors.push(col.key(), Msg::MissingColumn(col.header(Lang::En).to_string()));
+            errors.push(col.key(), Msg::MissingColumn(col.header(options.lang).to_string()));
         }
         report.errors = errors.out;
         return Ok(report);
     }
 
     let mut work = Work::begin(db, caller).await?;
-    let first_entry = work.entries.len();
+    let first_entry = work.noted();
     let catalog = Catalog::load(work.db()).await?;
     let mut existing: HashMap<(String, String), TestRequest> = HashMap::new();
     for stored in queries::with_external_ref(work.db(), caller.own_company().map(|c| c.as_str())).await? {
@@ -388,7 +410,7 @@ pub async fn import_requests<C: Db>(
         companies_created: 0,
     };
     for (row, cells) in &table.rows {
-        let mut errors = RowErrors { row: *row, out: Vec::new() };
+        let mut errors = RowErrors::new("", *row);
         let outcome = ctx.import_row(&mut work, *row, cells, &mut errors).await?;
         report.errors.extend(errors.out);
         match outcome {
@@ -401,13 +423,9 @@ pub async fn import_requests<C: Db>(
     report.companies_created = ctx.companies_created();
 
     // Each row's audit entry names the file it came from.
-    for entry in work.entries.iter_mut().skip(first_entry) {
-        if let Some(serde_json::Value::Object(after)) = entry.after.as_mut() {
-            after.insert("import_file".into(), serde_json::Value::String(options.file_name.clone()));
-        }
-    }
-    if report.refused() || options.dry_run || work.entries.is_empty() {
-        work.txn.rollback().await?;
+    work.tag_since(first_entry, "import_file", &options.file_name);
+    if report.refused() || options.dry_run || work.noted() == first_entry {
+        work.rollback().await?;
         return Ok(report);
     }
     work.commit().await?;
@@ -425,7 +443,7 @@ enum Outcome {
 struct Rows<'a> {
     caller: &'a Caller,
     options: &'a ImportOptions,
-    layout: &'a Layout,
+    layout: &'a Layout<Col>,
     test_types: TestTypes,
     by_inn: HashMap<String, String>,
     next_company: u32,
@@ -649,7 +667,7 @@ fn width(col: Col) -> f64 {
     }
 }
 
-fn xlsx(e: rust_xlsxwriter::XlsxError) -> AppError {
+pub(super) fn xlsx(e: rust_xlsxwriter::XlsxError) -> AppError {
     AppError::Unexpected(anyhow::anyhow!("could not write the workbook: {e}"))
 }
 
@@ -817,7 +835,7 @@ mod tests {
         assert_eq!(Col::of_header("Due_Date"), Some(Col::DueDate));
         assert_eq!(Col::of_header("Кол-во образцов"), Some(Col::Samples));
         assert_eq!(Col::of_header("Цвет"), None);
-        for col in Col::ALL {
+        for &col in Col::ALL {
             assert_eq!(Col::of_header(col.header(Lang::Ru)), Some(col), "{col:?}");
             assert_eq!(Col::of_header(col.header(Lang::En)), Some(col), "{col:?}");
         }

@@ -112,6 +112,20 @@ pub enum ImportCommand {
         #[arg(long)]
         create_companies: bool,
     },
+    /// A lab's accreditation scope and weekly capacity from its workbook (two sheets)
+    Lab {
+        /// The lab's id, e.g. L001
+        lab: String,
+        /// The workbook (.xlsx) with the sheets «Область аккредитации» and «Мощности»
+        file: PathBuf,
+        /// Check every row and report; write nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Act as this user (a lab coordinator imports only their own lab);
+        /// default: the command-line operator
+        #[arg(long = "as", value_name = "EMAIL")]
+        as_user: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -419,49 +433,88 @@ async fn users_command(db: &sea_orm::DatabaseConnection, command: UsersCommand) 
     Ok(ExitCode::SUCCESS)
 }
 
-/// `labplan import …`: the same operation as the API's, as the operator or as a user.
+/// The caller a command acts as: the operator, or a user by e-mail (never a disabled one).
+async fn acting_as(
+    db: &sea_orm::DatabaseConnection,
+    as_user: Option<&str>,
+) -> anyhow::Result<Result<Caller, ExitCode>> {
+    let Some(email) = as_user else { return Ok(Ok(Caller::Operator)) };
+    let user = match users::find_by_email(db, &Caller::Operator, email).await {
+        Ok(user) => user,
+        Err(e) => return refused(e).map(Err),
+    };
+    if user.disabled_at.is_some() {
+        eprintln!("error: the user {email} is disabled");
+        return Ok(Err(ExitCode::FAILURE));
+    }
+    let id = crate::domain::ids::UserId(user.id);
+    Ok(Caller::of_user(id, &user.email, user.role, user.company.as_deref(), user.lab.as_deref()).ok_or_else(|| {
+        eprintln!("error: the user {email} has a role binding that does not fit the role");
+        ExitCode::FAILURE
+    }))
+}
+
+fn print_row_errors(errors: &[crate::app::spreadsheets::RowError], ignored: &[String]) {
+    for e in errors {
+        let sheet = if e.sheet.is_empty() { String::new() } else { format!("{}, ", e.sheet) };
+        let column = if e.column.is_empty() { String::new() } else { format!(", {}", e.column) };
+        eprintln!("{sheet}row {}{column}: {}", e.row, e.message);
+    }
+    if !ignored.is_empty() {
+        eprintln!("ignored columns: {}", ignored.join(", "));
+    }
+    if !errors.is_empty() {
+        eprintln!("error: {} error(s); nothing was imported", errors.len());
+    }
+}
+
+/// `labplan import …`: the same operations as the API's, as the operator or as a user.
 async fn import_command(db: &sea_orm::DatabaseConnection, command: ImportCommand) -> anyhow::Result<ExitCode> {
-    let ImportCommand::Requests { file, dry_run, as_user, create_companies } = command;
-    let caller = match &as_user {
-        None => Caller::Operator,
-        Some(email) => {
-            let user = match users::find_by_email(db, &Caller::Operator, email).await {
-                Ok(user) => user,
-                Err(e) => return refused(e),
-            };
-            if user.disabled_at.is_some() {
-                eprintln!("error: the user {email} is disabled");
-                return Ok(ExitCode::FAILURE);
-            }
-            let id = crate::domain::ids::UserId(user.id);
-            match Caller::of_user(id, &user.email, user.role, user.company.as_deref(), user.lab.as_deref()) {
-                Some(caller) => caller,
-                None => {
-                    eprintln!("error: the user {email} has a role binding that does not fit the role");
-                    return Ok(ExitCode::FAILURE);
-                }
-            }
+    let (file, dry_run, as_user, create_companies, lab) = match command {
+        ImportCommand::Requests { file, dry_run, as_user, create_companies } => {
+            (file, dry_run, as_user, create_companies, None)
         }
+        ImportCommand::Lab { lab, file, dry_run, as_user } => (file, dry_run, as_user, false, Some(lab)),
+    };
+    let caller = match acting_as(db, as_user.as_deref()).await? {
+        Ok(caller) => caller,
+        Err(code) => return Ok(code),
     };
     let bytes = std::fs::read(&file).with_context(|| format!("could not read {}", file.display()))?;
     let file_name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let options = crate::app::spreadsheets::ImportOptions { dry_run, create_companies, file_name };
+    let options =
+        crate::app::spreadsheets::ImportOptions { dry_run, create_companies, file_name, lang: crate::sheets::Lang::En };
+    let verb = if dry_run { "would import" } else { "imported" };
+    if let Some(lab) = lab {
+        let report = match crate::app::lab_sheets::import_lab(db, &caller, &lab, &bytes, &options).await {
+            Ok(report) => report,
+            Err(e) => return refused(e),
+        };
+        print_row_errors(&report.errors, &report.ignored_columns);
+        if report.refused() {
+            return Ok(ExitCode::FAILURE);
+        }
+        let (a, c) = (report.scope, report.capacity);
+        println!(
+            "{verb} for lab {lab}: scope {} created, {} updated, {} unchanged; \
+             capacity {} created, {} updated, {} unchanged",
+            a.created, a.updated, a.unchanged, c.created, c.updated, c.unchanged
+        );
+        for (what, kept) in [("test types", &report.scope_not_in_file), ("equipment", &report.capacity_not_in_file)] {
+            if !kept.is_empty() {
+                println!("kept, not in the file: {what} {}", kept.join(", "));
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let report = match crate::app::spreadsheets::import_requests(db, &caller, &bytes, &options).await {
         Ok(report) => report,
         Err(e) => return refused(e),
     };
-    for e in &report.errors {
-        let column = if e.column.is_empty() { String::new() } else { format!(", {}", e.column) };
-        eprintln!("row {}{column}: {}", e.row, e.message);
-    }
-    if !report.ignored_columns.is_empty() {
-        eprintln!("ignored columns: {}", report.ignored_columns.join(", "));
-    }
+    print_row_errors(&report.errors, &report.ignored_columns);
     if report.refused() {
-        eprintln!("error: {} error(s); nothing was imported", report.errors.len());
         return Ok(ExitCode::FAILURE);
     }
-    let verb = if report.dry_run { "would import" } else { "imported" };
     println!(
         "{verb}: {} created, {} updated, {} unchanged, {} companies added",
         report.created, report.updated, report.unchanged, report.companies_created

@@ -90,6 +90,8 @@ pub const RULES: &[(&str, &str, Op)] = &[
     ("PUT", "/notices/preferences", Op::ReadNotices),
     ("GET", "/imports/requests/template", Op::ImportRequests),
     ("POST", "/imports/requests", Op::ImportRequests),
+    ("GET", "/imports/labs/{id}", Op::KeepLab),
+    ("POST", "/imports/labs/{id}", Op::KeepLab),
     ("GET", "/requests/export", Op::ReadRequests),
     ("GET", "/planning-runs/{id}/plan/export", Op::ReadRuns),
 ];

@@ -14,11 +14,14 @@ use utoipa_axum::routes;
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{Path, Query};
 use super::policy::Authenticated;
+use crate::app::lab_sheets::{self, LabImportReport};
 use crate::app::requests::RequestQuery;
-use crate::app::spreadsheets::{self as ops, ImportOptions, ImportReport};
+use crate::app::spreadsheets::{self as ops, ImportOptions, ImportReport, RowError};
+use crate::domain::FieldError;
 use crate::sheets::Lang;
 use crate::sheets::read::MAX_FILE_BYTES;
 use crate::state::AppState;
+use crate::web::i18n;
 
 pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
@@ -28,6 +31,7 @@ const MULTIPART_ALLOWANCE: usize = 64 * 1024;
 pub fn router() -> OpenApiRouter<AppState> {
     let uploads = OpenApiRouter::new()
         .routes(routes!(import_requests))
+        .routes(routes!(lab_workbook, import_lab))
         .layer(DefaultBodyLimit::max(MAX_FILE_BYTES + MULTIPART_ALLOWANCE));
     OpenApiRouter::new()
         .routes(routes!(request_template))
@@ -121,26 +125,44 @@ async fn upload(req: Request, state: &AppState) -> Result<(Option<String>, Bytes
     }
 }
 
-/// The report as a problem document when rows were refused: 422, nothing written.
-fn report_response(report: ImportReport) -> Response {
-    if !report.refused() {
+/// Each refused cell's message in the caller's language, its values in place.
+fn translate(errors: &mut [RowError], lang: Lang) {
+    let lang = if lang == Lang::En { i18n::Lang::En } else { i18n::Lang::Ru };
+    for e in errors {
+        if let Some(msg) = &e.msg {
+            e.message = i18n::message(lang, &FieldError::new(e.column.clone(), msg.clone()));
+        }
+    }
+}
+
+/// The report, or a problem document around it when rows were refused: 422, nothing written.
+fn report_response(report: &impl serde::Serialize, errors: &[RowError]) -> Response {
+    if errors.is_empty() {
         return (StatusCode::OK, axum::Json(report)).into_response();
     }
-    let mut body = serde_json::to_value(&report).unwrap_or_default();
+    let mut body = serde_json::to_value(report).unwrap_or_default();
     if let Some(map) = body.as_object_mut() {
-        let rows: std::collections::BTreeSet<u32> = report.errors.iter().map(|e| e.row).collect();
-        let rows: Vec<String> = rows.iter().map(u32::to_string).collect();
+        let rows: std::collections::BTreeSet<(&str, u32)> = errors.iter().map(|e| (e.sheet.as_str(), e.row)).collect();
+        let rows: Vec<String> = rows
+            .iter()
+            .map(|(sheet, row)| if sheet.is_empty() { row.to_string() } else { format!("{sheet}!{row}") })
+            .collect();
         map.insert("type".into(), "https://labplan.local/problems/import-refused".into());
         map.insert("title".into(), "Unprocessable Entity".into());
         map.insert("status".into(), 422.into());
         map.insert(
             "detail".into(),
-            format!("nothing was imported: {} error(s) in row(s) {}", report.errors.len(), rows.join(", ")).into(),
+            format!("nothing was imported: {} error(s) in row(s) {}", errors.len(), rows.join(", ")).into(),
         );
     }
     let mut response = (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(body)).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
     response
+}
+
+fn file_name(uploaded: Option<String>, query: Option<String>) -> String {
+    let name = uploaded.or(query).unwrap_or_else(|| "upload".into());
+    name.chars().filter(|c| !c.is_control()).take(200).collect()
 }
 
 #[utoipa::path(post, path = "/imports/requests", tag = "requests", params(ImportQuery),
@@ -154,17 +176,74 @@ pub async fn import_requests(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     Query(query): Query<ImportQuery>,
+    headers: HeaderMap,
     req: Request,
 ) -> ApiResult<Response> {
     let (name, bytes) = upload(req, &state).await?;
-    let file_name = name.or(query.file_name).unwrap_or_else(|| "upload".into());
+    let lang = lang(&headers);
     let options = ImportOptions {
         dry_run: query.dry_run.unwrap_or(false),
         create_companies: query.create_companies.unwrap_or(false),
-        file_name: file_name.chars().filter(|c| !c.is_control()).take(200).collect(),
+        file_name: file_name(name, query.file_name),
+        lang,
     };
-    let report = ops::import_requests(&state.db, &caller, &bytes, &options).await?;
-    Ok(report_response(report))
+    let mut report: ImportReport = ops::import_requests(&state.db, &caller, &bytes, &options).await?;
+    translate(&mut report.errors, lang);
+    Ok(report_response(&report, &report.errors))
+}
+
+#[utoipa::path(get, path = "/imports/labs/{id}", tag = "labs",
+    params(("id" = String, Path, description = "Lab id")),
+    responses((status = 200, description = "The lab's workbook as the registry holds it: the scope and capacity \
+        sheets the import reads, and the test types and equipment classes to choose from",
+        content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>),
+        (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn lab_workbook(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let bytes = lab_sheets::workbook(&state.db, &caller, &id, lang(&headers)).await?;
+    Ok(workbook(bytes, &format!("labplan-lab-{}.xlsx", id.replace(|c: char| !c.is_ascii_alphanumeric(), "_"))))
+}
+
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LabImportQuery {
+    /// Check and report only; nothing is written
+    pub dry_run: Option<bool>,
+    /// The file's name for the audit log, when the body is the file itself
+    pub file_name: Option<String>,
+}
+
+#[utoipa::path(post, path = "/imports/labs/{id}", tag = "labs",
+    params(("id" = String, Path, description = "Lab id"), LabImportQuery),
+    request_body(content = Vec<u8>, description = "The lab's workbook (XLSX) with the sheets «Область аккредитации» \
+        (or Scope) and «Мощности» (or Capacity), under any content type, or a multipart form with the field `file`",
+        content_type = "application/octet-stream"),
+    responses((status = 200, body = LabImportReport, description = "Imported, or checked on a dry run"),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 413, body = Problem),
+        (status = 422, body = LabImportReport, description = "A row or the file was refused; nothing was written")))]
+pub async fn import_lab(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+    Query(query): Query<LabImportQuery>,
+    headers: HeaderMap,
+    req: Request,
+) -> ApiResult<Response> {
+    let (name, bytes) = upload(req, &state).await?;
+    let lang = lang(&headers);
+    let options = ImportOptions {
+        dry_run: query.dry_run.unwrap_or(false),
+        file_name: file_name(name, query.file_name),
+        lang,
+        ..ImportOptions::default()
+    };
+    let mut report: LabImportReport = lab_sheets::import_lab(&state.db, &caller, &id, &bytes, &options).await?;
+    translate(&mut report.errors, lang);
+    Ok(report_response(&report, &report.errors))
 }
 
 #[utoipa::path(get, path = "/requests/export", tag = "requests", params(RequestQuery),

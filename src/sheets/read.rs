@@ -109,7 +109,8 @@ pub enum ReadError {
 /// The workbook's sheets that [`read`] opens.
 pub enum Which<'a> {
     FirstVisible,
-    Named(&'a str),
+    /// The worksheet of any of these names (compared as headers are), hidden or not.
+    Named(&'a [&'a str]),
 }
 
 /// Reads the first visible worksheet of an XLSX file, or a CSV file.
@@ -117,6 +118,12 @@ pub fn read(bytes: &[u8]) -> Result<Table, ReadError> {
     read_sheet(bytes, Which::FirstVisible)
 }
 
+/// Whether the bytes are a ZIP archive, as every XLSX workbook is.
+pub fn is_xlsx(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06")
+}
+
+/// Reads one worksheet of an XLSX file, or a CSV file (which has only the one).
 pub fn read_sheet(bytes: &[u8], which: Which<'_>) -> Result<Table, ReadError> {
     if bytes.len() > MAX_FILE_BYTES {
         return Err(ReadError::TooLarge(MAX_FILE_BYTES));
@@ -124,7 +131,7 @@ pub fn read_sheet(bytes: &[u8], which: Which<'_>) -> Result<Table, ReadError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ReadError::EmptyFile);
     }
-    if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
+    if is_xlsx(bytes) {
         return read_xlsx(bytes, which);
     }
     if bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]) {
@@ -175,11 +182,11 @@ fn read_xlsx(bytes: &[u8], which: Which<'_>) -> Result<Table, ReadError> {
             .sheets_metadata()
             .iter()
             .find(|s| {
-                s.typ == SheetType::WorkSheet
-                    && crate::sheets::normalize_header(&s.name) == crate::sheets::normalize_header(wanted)
+                let name = crate::sheets::normalize_header(&s.name);
+                s.typ == SheetType::WorkSheet && wanted.iter().any(|w| crate::sheets::normalize_header(w) == name)
             })
             .map(|s| s.name.clone())
-            .ok_or_else(|| ReadError::MissingSheet(wanted.to_string()))?,
+            .ok_or_else(|| ReadError::MissingSheet(wanted.join("' / '")))?,
     };
     let mut reader = workbook
         .worksheet_cells_reader(&name)
