@@ -614,3 +614,105 @@ async fn company_imports_a_survey_on_the_page() {
     assert_eq!(count().await, before + 2);
     b.screenshot("import-done").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lab_imports_its_workbook_on_the_page() {
+    use labplan::entities::{accreditations, capacities};
+    let (_db, app) = demo_app().await;
+    let held = capacities::Entity::find()
+        .order_by_asc(capacities::Column::Lab)
+        .order_by_asc(capacities::Column::Equipment)
+        .all(&app.db)
+        .await
+        .unwrap();
+    let lab = held[0].lab.clone();
+    let capacity: Vec<_> = held.iter().filter(|c| c.lab == lab).collect();
+    let scope = accreditations::Entity::find()
+        .filter(accreditations::Column::Lab.eq(lab.as_str()))
+        .order_by_asc(accreditations::Column::TestType)
+        .all(&app.db)
+        .await
+        .unwrap();
+    let email = app.user(&Who::Lab(lab.clone())).await;
+
+    // The workbook a coordinator makes: the scope as held plus one unknown test type (bad),
+    // and every class's hours raised by 8.
+    let workbook = |with_unknown: bool| {
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet().set_name("Область аккредитации").unwrap();
+        for (c, h) in ["Вид испытания", "Действует с"].iter().enumerate() {
+            sheet.write_string(0, c as u16, *h).unwrap();
+        }
+        let mut row = 1;
+        for a in &scope {
+            sheet.write_string(row, 0, &a.test_type).unwrap();
+            sheet.write_string(row, 1, a.valid_from.format("%d.%m.%Y").to_string()).unwrap();
+            row += 1;
+        }
+        if with_unknown {
+            sheet.write_string(row, 0, "NOISE-1").unwrap();
+            sheet.write_string(row, 1, "01.01.2027").unwrap();
+        }
+        let sheet = book.add_worksheet().set_name("Мощности").unwrap();
+        for (c, h) in ["Оборудование", "Часов в неделю", "Цена часа"].iter().enumerate()
+        {
+            sheet.write_string(0, c as u16, *h).unwrap();
+        }
+        for (i, c) in capacity.iter().enumerate() {
+            let r = i as u32 + 1;
+            sheet.write_string(r, 0, &c.equipment).unwrap();
+            sheet.write_number(r, 1, f64::from(c.hours_per_week + 8)).unwrap();
+            sheet.write_number(r, 2, c.price_per_hour as f64).unwrap();
+        }
+        book.save_to_buffer().unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("область-с-ошибкой.xlsx");
+    std::fs::write(&bad, workbook(true)).unwrap();
+    let good = dir.path().join("область.xlsx");
+    std::fs::write(&good, workbook(false)).unwrap();
+    let hours = || async {
+        let rows = capacities::Entity::find()
+            .filter(capacities::Column::Lab.eq(lab.as_str()))
+            .order_by_asc(capacities::Column::Equipment)
+            .all(&app.db)
+            .await;
+        rows.unwrap().iter().map(|c| c.hours_per_week).collect::<Vec<_>>()
+    };
+    let before = hours().await;
+
+    let mut b = Browser::start(&app.url(""), "lab-import").await;
+    b.sign_in(&email, PASSWORD).await;
+    b.goto("/lab/import").await;
+    assert!(b.text("h1").await.contains(&lab), "the coordinator's own lab");
+    assert!(b.exists("#workbook-link").await);
+
+    // The bad workbook: refused, the unknown test type's cell marked on the scope sheet.
+    b.find("#f-file").await.send_keys(bad.to_str().unwrap()).await.expect("choose the file");
+    b.click("#import-check").await;
+    b.wait_for("#import-refused").await;
+    let cell = format!("#import-preview-1 #cell-1-{}-0", scope.len() + 2);
+    assert!(b.exists(&cell).await, "the bad cell is marked");
+    assert!(b.text(&cell).await.contains("NOISE-1"));
+    assert!(b.text("#import-errors").await.contains("Область аккредитации"), "the error names its sheet");
+    assert!(!b.exists("#import-do").await);
+    b.screenshot("lab-import-refused").await;
+    assert_eq!(hours().await, before, "nothing is written");
+
+    // The good one: checked, then imported.
+    b.find("#f-file").await.send_keys(good.to_str().unwrap()).await.expect("choose the file");
+    b.click("#import-check").await;
+    b.wait_for("#import-checked").await;
+    assert!(b.text("#counts-capacity").await.contains(&format!("изменено {}", capacity.len())));
+    assert_eq!(hours().await, before, "a check writes nothing");
+    b.click("#import-do").await;
+    b.wait_for("#import-done").await;
+    assert_eq!(hours().await, before.iter().map(|h| h + 8).collect::<Vec<_>>());
+    b.screenshot("lab-import-done").await;
+
+    // Another lab's page is not the coordinator's.
+    let other = capacities::Entity::find().filter(capacities::Column::Lab.ne(lab.as_str())).one(&app.db).await;
+    let other = other.unwrap().unwrap().lab;
+    b.goto(&format!("/imports/labs/{other}")).await;
+    assert!(!b.exists("#import-form").await, "another lab's workbook is refused");
+}

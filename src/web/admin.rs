@@ -219,6 +219,8 @@ async fn show_registry(
         context! {
             title => page.t(reg.title), form_title => page.t(reg.form_title), action => reg.path,
             fields, errors, headers, rows => rows_of(reg, &catalog, page.lang), created,
+            // A lab's scope and capacity are kept from its workbook's page.
+            row_link => (reg.path == "/admin/labs").then_some("/imports/labs/"),
         },
     )
 }

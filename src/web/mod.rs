@@ -100,6 +100,7 @@ const TEMPLATES: &[(&str, &str)] = &templates![
     "lab_work.html",
     "notices.html",
     "import_requests.html",
+    "import_lab.html",
 ];
 
 fn templates() -> &'static Environment<'static> {

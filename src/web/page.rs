@@ -75,6 +75,7 @@ fn nav(role: Role) -> &'static [(&'static str, &'static str)] {
             ("/lab/timeline", "nav_lab_timeline"),
             ("/lab/capacity", "nav_lab_capacity"),
             ("/lab/scope", "nav_lab_scope"),
+            ("/lab/import", "nav_lab_import"),
         ],
         Role::Planner => &[
             ("/planning", "nav_planning"),
