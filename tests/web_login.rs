@@ -12,7 +12,12 @@ use common::{TestDb, Who};
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, LOCATION};
 
-both_backends!(sign_in_sign_out_and_csrf, failed_sign_ins_look_alike_and_are_limited, pages_answer_only_their_roles);
+both_backends!(
+    sign_in_sign_out_and_csrf,
+    failed_sign_ins_look_alike_and_are_limited,
+    pages_answer_only_their_roles,
+    the_request_list_pages_and_the_workbooks_download,
+);
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -159,6 +164,8 @@ async fn pages_answer_only_their_roles(db: TestDb) {
         ("/lab/timeline", &["lab"]),
         ("/lab/capacity", &["lab"]),
         ("/lab/scope", &["lab"]),
+        ("/imports/requests", &["company", "planner", "admin"]),
+        ("/imports/labs/L001", &["lab", "admin"]),
         ("/admin/labs", &["admin"]),
         ("/admin/companies", &["admin"]),
         ("/admin/test-types", &["admin"]),
@@ -205,5 +212,71 @@ async fn pages_answer_only_their_roles(db: TestDb) {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     assert_eq!(app.total("/api/v1/requests").await, before);
+    app.stop().await;
+}
+
+/// Rows of the request list as the page shows them, in its order.
+fn listed(html: &str) -> Vec<String> {
+    html.split("data-request=\"").skip(1).map(|s| s.split('"').next().unwrap().to_string()).collect()
+}
+
+async fn the_request_list_pages_and_the_workbooks_download(db: TestDb) {
+    use common::web::session;
+    let app = db.spawn_with_fixture().await;
+    // 250 more requests of C0001, due one day apart, by a survey.
+    app.act_as(Who::Planner).await;
+    let mut csv = String::from(
+        "Компания;Номер заявки предприятия;Вид испытания;Образцов;Дата готовности;Требуемый срок;Приоритет\n",
+    );
+    let due = chrono::NaiveDate::from_ymd_opt(2027, 3, 1).unwrap();
+    for i in 1..=250u64 {
+        csv.push_str(&format!("C0001;P-{i:03};EMC-R10;1;01.02.2027;{};1\n", due + chrono::Days::new(i)));
+    }
+    let resp = app.client().post(app.url("/api/v1/imports/requests")).body(csv).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK, "{}", resp.text().await.unwrap());
+
+    let company = session(&app, &app.user(&Who::Company("C0001")).await, PASSWORD).await;
+    let page = |path: &'static str| {
+        let company = company.clone();
+        let url = app.url(path);
+        async move {
+            let resp = client().get(url).header(COOKIE, company).send().await.unwrap();
+            assert_eq!(resp.status(), StatusCode::OK, "{path}");
+            resp.text().await.unwrap()
+        }
+    };
+    // 252 requests of the company, 100 to a page.
+    let first = page("/requests").await;
+    assert_eq!(listed(&first).len(), 100);
+    assert_eq!(listed(&first)[0], "R00001");
+    assert!(first.contains("страница 1 из 3"), "the pager says where it is");
+    assert!(first.contains("252"), "the count is of the whole list");
+    let last = page("/requests?page=3").await;
+    assert_eq!(listed(&last).len(), 52);
+    assert!(!last.contains("id=\"page-next\""));
+    // A page past the end shows the last one.
+    assert_eq!(listed(&page("/requests?page=40").await), listed(&last));
+    // Sorted in the database: the latest due date first, and the pages follow the order.
+    let by_due = listed(&page("/requests?sort=due&dir=desc").await);
+    let second = listed(&page("/requests?sort=due&dir=desc&page=2").await);
+    assert!(by_due.iter().all(|id| !second.contains(id)), "pages do not overlap");
+    app.act_as(Who::Admin).await;
+    let (_, latest) = app.get(&format!("/api/v1/requests/{}", by_due[0])).await;
+    assert_eq!(latest["external_ref"], "P-250", "{latest}");
+    // The search box: a reference typed in lower case; a test type's name.
+    assert_eq!(listed(&page("/requests?q=p-12").await).len(), 10, "P-120 to P-129, not P-012");
+    let by_name = page("/requests?q=%D1%8D%D0%BC%D1%81").await; // «эмс»
+    assert!(by_name.contains("страница 1 из 3") && by_name.contains("251"), "every EMC request, not the climatic one");
+
+    // The workbooks the pages link to download with the session.
+    let resp = client().get(app.url("/imports/requests/template.xlsx")).header(COOKIE, &company).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let template = resp.bytes().await.unwrap();
+    assert_eq!(labplan::sheets::read(&template).unwrap().header[0], "Номер заявки предприятия");
+    let lab = session(&app, &app.user(&Who::Lab("L001".into())).await, PASSWORD).await;
+    let own = client().get(app.url("/imports/labs/L001/workbook.xlsx")).header(COOKIE, &lab).send().await.unwrap();
+    assert_eq!(own.status(), StatusCode::OK);
+    let other = client().get(app.url("/imports/labs/L002/workbook.xlsx")).header(COOKIE, &lab).send().await.unwrap();
+    assert_eq!(other.status(), StatusCode::FORBIDDEN);
     app.stop().await;
 }

@@ -155,6 +155,7 @@ impl RequestQuery {
             test_type: self.test_type.clone(),
             equipment: self.equipment.clone(),
             region: self.region.clone(),
+            ..RequestFilter::default()
         })
     }
 

@@ -3,9 +3,10 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Select, Set,
 };
 
 use super::fetch_page;
@@ -30,6 +31,36 @@ pub struct RequestFilter {
     pub test_type: Option<String>,
     pub equipment: Option<String>,
     pub region: Option<String>,
+    /// Text a person typed into the list's search box
+    pub search: Option<TextSearch>,
+    pub order: RequestOrder,
+    pub descending: bool,
+}
+
+/// A search box's text: found in a request's id, test type code or own reference, or in
+/// the standard or name of its test type (`test_types`, the codes whose standard or name
+/// hold it, found in the catalog by the caller).
+#[derive(Debug, Clone, Default)]
+pub struct TextSearch {
+    pub text: String,
+    pub test_types: Vec<String>,
+}
+
+/// The order of a request list; the id breaks ties, so pages never overlap.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RequestOrder {
+    #[default]
+    Id,
+    /// By the test type's name in Russian, or in English
+    TestName {
+        english: bool,
+    },
+    Samples,
+    ReadyDate,
+    DueDate,
+    Status,
+    PlannedLab,
+    PlannedStart,
 }
 
 /// The references a filing names must exist; each missing one is reported against its field.
@@ -108,7 +139,10 @@ pub async fn list<C: ConnectionTrait>(
     filter: &RequestFilter,
     page: PageRequest,
 ) -> Result<(Vec<StoredRequest>, u64), DbErr> {
-    let mut select = test_requests::Entity::find().order_by_asc(test_requests::Column::Id);
+    let mut select = ordered(test_requests::Entity::find(), filter.order, filter.descending);
+    if let Some(search) = &filter.search {
+        select = select.filter(search_condition(search));
+    }
     if let Some(own) = caller.own_company() {
         select = select.filter(test_requests::Column::Company.eq(own.as_str()));
     }
@@ -145,6 +179,52 @@ pub async fn list<C: ConnectionTrait>(
     }
     let (rows, total) = fetch_page(db, select, page).await?;
     Ok((with_excluded(db, rows).await?, total))
+}
+
+fn ordered(
+    select: Select<test_requests::Entity>,
+    order: RequestOrder,
+    descending: bool,
+) -> Select<test_requests::Entity> {
+    use test_requests::Column as C;
+    let direction = if descending { sea_orm::Order::Desc } else { sea_orm::Order::Asc };
+    let select = match order {
+        RequestOrder::Id => select,
+        RequestOrder::TestName { english } => {
+            let name = if english { "name_en" } else { "name" };
+            select.order_by(
+                Expr::cust(format!("(SELECT {name} FROM test_types WHERE test_types.code = test_requests.test_type)")),
+                direction.clone(),
+            )
+        }
+        RequestOrder::Samples => select.order_by(C::Samples, direction.clone()),
+        RequestOrder::ReadyDate => select.order_by(C::ReadyDate, direction.clone()),
+        RequestOrder::DueDate => select.order_by(C::DueDate, direction.clone()),
+        RequestOrder::Status => select.order_by(C::Status, direction.clone()),
+        RequestOrder::PlannedLab => select.order_by(C::PlannedLab, direction.clone()),
+        RequestOrder::PlannedStart => select.order_by(C::PlannedStart, direction.clone()),
+    };
+    select.order_by(C::Id, direction)
+}
+
+/// The text as typed, in lower and in upper case: SQLite folds the case of Latin letters
+/// only, and references are often Cyrillic.
+fn search_condition(search: &TextSearch) -> Condition {
+    use test_requests::Column as C;
+    let text = search.text.trim();
+    let mut any = Condition::any();
+    let mut variants = vec![text.to_string(), text.to_lowercase(), text.to_uppercase()];
+    variants.dedup();
+    for v in variants {
+        let pattern = format!("%{}%", v.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        for column in [C::Id, C::TestType, C::ExternalRef] {
+            any = any.add(Expr::col(column).like(LikeExpr::new(pattern.clone()).escape('\\')));
+        }
+    }
+    if !search.test_types.is_empty() {
+        any = any.add(C::TestType.is_in(search.test_types.clone()));
+    }
+    any
 }
 
 /// Requests by id, with their excluded labs.

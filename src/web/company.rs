@@ -17,9 +17,10 @@ use super::i18n::Lang;
 use super::lookup::{Catalog, Names, pick};
 use super::page::{Page, grouped};
 use crate::app::policy::Op;
-use crate::app::requests::{self as ops, CancelRequest, NewRequest, RequestPatch, TestRequest};
+use crate::app::requests::{self as ops, CancelRequest, NewRequest, RequestPatch};
 use crate::app::{AppError, audit, bookings, catalog};
-use crate::db::requests::RequestFilter;
+use crate::db::requests::{RequestFilter, RequestOrder, TextSearch};
+use crate::domain::paging::{MAX_PAGE, PageRequest};
 use crate::domain::status::RequestStatus;
 use crate::state::AppState;
 
@@ -38,6 +39,8 @@ pub struct ListQuery {
     q: Option<String>,
     sort: Option<String>,
     dir: Option<String>,
+    /// Kept as text: a page number out of range shows the first or last page, not an error
+    page: Option<String>,
 }
 
 const SORTS: &[&str] = &["id", "test", "samples", "ready", "due", "status", "lab", "planned"];
@@ -59,53 +62,78 @@ fn period(page: &Page, start: Option<NaiveDate>, end: Option<NaiveDate>) -> Opti
     Some(page.t("req_period").replace("{start}", &start.to_string()).replace("{end}", &end.to_string()))
 }
 
+/// Rows of the request list on one page: a company may have thousands, a planner sees all.
+const PER_PAGE: u64 = 100;
+
+fn order_of(sort: &str, lang: Lang) -> RequestOrder {
+    match sort {
+        "test" => RequestOrder::TestName { english: lang == Lang::En },
+        "samples" => RequestOrder::Samples,
+        "ready" => RequestOrder::ReadyDate,
+        "due" => RequestOrder::DueDate,
+        "status" => RequestOrder::Status,
+        "lab" => RequestOrder::PlannedLab,
+        "planned" => RequestOrder::PlannedStart,
+        _ => RequestOrder::Id,
+    }
+}
+
+/// The search box's text, and the test types whose code, standard or name hold it.
+fn search_of(catalog: &Catalog, text: &str) -> Option<TextSearch> {
+    if text.is_empty() {
+        return None;
+    }
+    let test_types = catalog
+        .test_types
+        .values()
+        .filter(|t| {
+            [t.code.as_str(), t.standard.as_str(), t.name.as_str(), t.name_en.as_str()]
+                .iter()
+                .any(|f| f.to_lowercase().contains(text))
+        })
+        .map(|t| t.code.clone())
+        .collect();
+    Some(TextSearch { text: text.to_string(), test_types })
+}
+
 async fn list(State(state): State<AppState>, page: Page, Query(q): Query<ListQuery>) -> Response {
     if let Err(refused) = page.allow(Op::ReadRequests) {
         return refused;
     }
+    let catalog = match catalog::load(&state.db).await {
+        Ok(c) => c,
+        Err(e) => return page.app_error(e),
+    };
     let status = q.status.as_deref().filter(|s| !s.is_empty()).and_then(RequestStatus::parse);
-    let filter = RequestFilter { status, ..Default::default() };
-    let (requests, catalog) =
-        match (ops::list_all(&state.db, &page.caller, &filter).await, catalog::load(&state.db).await) {
-            (Ok(r), Ok(c)) => (r, c),
-            (Err(e), _) | (_, Err(e)) => return page.app_error(e),
-        };
     let text = q.q.as_deref().unwrap_or("").trim().to_lowercase();
-    let mut rows: Vec<(TestRequest, String)> = requests
-        .into_iter()
-        .map(|r| {
-            let name = catalog.test_type_name(&r.test_type, page.lang);
-            (r, name)
-        })
-        .filter(|(r, name)| {
-            if text.is_empty() {
-                return true;
-            }
-            let standard = catalog.test_types.get(&r.test_type).map_or("", |t| t.standard.as_str());
-            [r.id.as_str(), r.test_type.as_str(), standard, name, r.external_ref.as_deref().unwrap_or("")]
-                .iter()
-                .any(|f| f.to_lowercase().contains(&text))
-        })
-        .collect();
     let sort = q.sort.as_deref().filter(|s| SORTS.contains(s)).unwrap_or("id");
     let desc = q.dir.as_deref() == Some("desc");
-    rows.sort_by(|(a, an), (b, bn)| {
-        let order = match sort {
-            "test" => an.cmp(bn),
-            "samples" => a.samples.cmp(&b.samples),
-            "ready" => a.ready_date.cmp(&b.ready_date),
-            "due" => a.due_date.cmp(&b.due_date),
-            "status" => a.status.as_str().cmp(b.status.as_str()),
-            "lab" => a.planned_lab.cmp(&b.planned_lab),
-            "planned" => a.planned_start.cmp(&b.planned_start),
-            _ => std::cmp::Ordering::Equal,
+    let filter = RequestFilter {
+        status,
+        search: search_of(&catalog, &text),
+        order: order_of(sort, page.lang),
+        descending: desc,
+        ..Default::default()
+    };
+    let wanted = q.page.as_deref().and_then(|p| p.parse::<u64>().ok()).unwrap_or(1).clamp(1, MAX_PAGE);
+    let mut list =
+        match ops::list(&state.db, &page.caller, &filter, PageRequest { page: wanted, per_page: PER_PAGE }).await {
+            Ok(list) => list,
+            Err(e) => return page.app_error(e),
         };
-        let order = order.then_with(|| a.id.cmp(&b.id));
-        if desc { order.reverse() } else { order }
-    });
-    let items: Vec<minijinja::Value> = rows
+    // A page past the end (an old link, a shorter list now) shows the last one.
+    if list.items.is_empty() && list.total > 0 && wanted > 1 {
+        let last = PageRequest { page: list.total.div_ceil(PER_PAGE), per_page: PER_PAGE };
+        list = match ops::list(&state.db, &page.caller, &filter, last).await {
+            Ok(list) => list,
+            Err(e) => return page.app_error(e),
+        };
+    }
+    let items: Vec<minijinja::Value> = list
+        .items
         .iter()
-        .map(|(row, name)| {
+        .map(|row| {
+            let name = catalog.test_type_name(&row.test_type, page.lang);
             let standard = catalog.test_types.get(&row.test_type).map(|t| t.standard.clone());
             context! {
                 id => row.id, test_type => row.test_type, test_name => name, standard,
@@ -117,6 +145,15 @@ async fn list(State(state): State<AppState>, page: Page, Query(q): Query<ListQue
             }
         })
         .collect();
+    // The filters a link keeps: status and text, and the sort unless the link sets its own.
+    let mut kept = String::new();
+    if let Some(s) = status {
+        kept.push_str(&format!("&status={}", s.as_str()));
+    }
+    if !text.is_empty() {
+        let q: String = form_urlencoded::byte_serialize(text.as_bytes()).collect();
+        kept.push_str(&format!("&q={q}"));
+    }
     let columns: Vec<minijinja::Value> = [
         ("id", "req_id"),
         ("test", "req_test"),
@@ -131,24 +168,26 @@ async fn list(State(state): State<AppState>, page: Page, Query(q): Query<ListQue
     .map(|(key, label)| {
         let current = *key == sort;
         let next_dir = if current && !desc { "desc" } else { "asc" };
-        let mut href = format!("/requests?sort={key}&dir={next_dir}");
-        if let Some(s) = status {
-            href.push_str(&format!("&status={}", s.as_str()));
-        }
-        if !text.is_empty() {
-            let q: String = form_urlencoded::byte_serialize(text.as_bytes()).collect();
-            href.push_str(&format!("&q={q}"));
-        }
+        let href = format!("/requests?sort={key}&dir={next_dir}{kept}");
         let aria = if current { Some(if desc { "descending" } else { "ascending" }) } else { None };
         context! { key, label => page.t(label), href, aria }
     })
     .collect();
+    let pages = list.total.div_ceil(PER_PAGE).max(1);
+    let page_link = |n: u64| format!("/requests?sort={sort}&dir={}{kept}&page={n}", if desc { "desc" } else { "asc" });
+    let pager = context! {
+        page => list.page, pages,
+        prev => (list.page > 1).then(|| page_link(list.page - 1)),
+        next => (list.page < pages).then(|| page_link(list.page + 1)),
+        first => list.page.saturating_sub(1) * PER_PAGE + 1,
+        last => (list.page.saturating_sub(1) * PER_PAGE + list.items.len() as u64),
+    };
     let statuses: Vec<&str> = RequestStatus::ALL.iter().map(|s| s.as_str()).collect();
     page.render(
         "requests.html",
         context! {
             items, columns, statuses, status => status.map(|s| s.as_str()), q => q.q.unwrap_or_default(),
-            sort, dir => if desc { "desc" } else { "asc" },
+            sort, dir => if desc { "desc" } else { "asc" }, total => list.total, pager,
         },
     )
 }
