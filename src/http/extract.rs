@@ -31,6 +31,13 @@ fn declared_json(req: &Request) -> bool {
 
 /// The body's bytes, with a body over the limit answered 413.
 async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    // A declared length over the limit is refused before the body is read: a client that
+    // asks first (`Expect: 100-continue`, as curl does for large bodies) then never sends
+    // it, and is sure to read the answer instead of a reset connection.
+    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_JSON_BODY as u64) {
+        return Err(ApiError::TooLarge(MAX_JSON_BODY));
+    }
     Bytes::from_request(req, state).await.map_err(|e| match e {
         BytesRejection::FailedToBufferBody(inner) if inner.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
             ApiError::TooLarge(MAX_JSON_BODY)
