@@ -175,23 +175,18 @@ pub async fn list<C: ConnectionTrait>(
     Ok(ListResponse::new(items.into_iter().map(Into::into).collect(), total, page))
 }
 
-/// Every request the caller may see that passes the filter, page after page.
-pub async fn list_all<C: ConnectionTrait>(
+/// Up to `limit` requests after the id `after`, in id order, that the caller may see and
+/// that pass the filter: a whole list read in chunks of bounded size.
+pub async fn chunk_after<C: ConnectionTrait>(
     db: &C,
     caller: &Caller,
     filter: &RequestFilter,
+    after: Option<&str>,
+    limit: u64,
 ) -> AppResult<Vec<TestRequest>> {
-    let mut all = Vec::new();
-    for n in 1.. {
-        let page = PageRequest { page: n, per_page: crate::domain::paging::MAX_PER_PAGE };
-        let list = list(db, caller, filter, page).await?;
-        let done = list.items.is_empty() || all.len() + list.items.len() >= list.total as usize;
-        all.extend(list.items);
-        if done {
-            break;
-        }
-    }
-    Ok(all)
+    require(caller, Op::ReadRequests)?;
+    let rows = queries::chunk_after(db, caller, filter, after, limit).await?;
+    Ok(rows.into_iter().map(Into::into).collect())
 }
 
 pub async fn get<C: ConnectionTrait>(db: &C, caller: &Caller, id: &str) -> AppResult<TestRequest> {

@@ -671,10 +671,13 @@ pub(super) fn xlsx(e: rust_xlsxwriter::XlsxError) -> AppError {
     AppError::Unexpected(anyhow::anyhow!("could not write the workbook: {e}"))
 }
 
+/// Requests read at once by an export.
+const EXPORT_CHUNK: u64 = 5_000;
+
 /// The request list, filtered as the list is, as a workbook whose first columns the
 /// import reads back.
 pub async fn export_requests<C: Db>(db: &C, caller: &Caller, filter: &RequestFilter, lang: Lang) -> AppResult<Vec<u8>> {
-    let list = requests::list_all(db, caller, filter).await?;
+    require(caller, Op::ReadRequests)?;
     let catalog = Catalog::load(db).await?;
     let mut columns: Vec<Column> = [
         Col::ExternalRef,
@@ -702,7 +705,7 @@ pub async fn export_requests<C: Db>(db: &C, caller: &Caller, filter: &RequestFil
     ] {
         columns.push(Column::new(lang.pick(ru, en), w));
     }
-    let rows = list.into_iter().map(|r| {
+    let row_of = |r: TestRequest| {
         let company = catalog.companies.get(&r.company);
         vec![
             r.id.into(),
@@ -723,9 +726,23 @@ pub async fn export_requests<C: Db>(db: &C, caller: &Caller, filter: &RequestFil
             r.planned_start.into(),
             r.planned_end.into(),
         ]
-    });
+    };
     let mut book = Book::new();
-    book.sheet(lang.pick("Заявки", "Requests"), &columns, rows).map_err(xlsx)?;
+    let mut sheet = book.long_sheet(lang.pick("Заявки", "Requests"), &columns).map_err(xlsx)?;
+    // Chunk after chunk by id: memory stays that of one chunk whatever the list's length.
+    let mut after: Option<String> = None;
+    loop {
+        let chunk = requests::chunk_after(db, caller, filter, after.as_deref(), EXPORT_CHUNK).await?;
+        let Some(last) = chunk.last() else { break };
+        after = Some(last.id.clone());
+        let full = chunk.len() as u64 == EXPORT_CHUNK;
+        for r in chunk {
+            sheet.push(row_of(r)).map_err(xlsx)?;
+        }
+        if !full {
+            break;
+        }
+    }
     book.finish().map_err(xlsx)
 }
 

@@ -139,7 +139,34 @@ pub async fn list<C: ConnectionTrait>(
     filter: &RequestFilter,
     page: PageRequest,
 ) -> Result<(Vec<StoredRequest>, u64), DbErr> {
-    let mut select = ordered(test_requests::Entity::find(), filter.order, filter.descending);
+    let select = filtered(ordered(test_requests::Entity::find(), filter.order, filter.descending), caller, filter);
+    let (rows, total) = fetch_page(db, select, page).await?;
+    Ok((with_excluded(db, rows).await?, total))
+}
+
+/// Up to `limit` requests after the id `after`, in id order, that the caller may see and
+/// that pass the filter: a whole list read chunk by chunk without counting it or
+/// skipping over what came before (its order and paging are ignored).
+pub async fn chunk_after<C: ConnectionTrait>(
+    db: &C,
+    caller: &Caller,
+    filter: &RequestFilter,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Vec<StoredRequest>, DbErr> {
+    let mut select = filtered(test_requests::Entity::find().order_by_asc(test_requests::Column::Id), caller, filter);
+    if let Some(after) = after {
+        select = select.filter(test_requests::Column::Id.gt(after));
+    }
+    with_excluded(db, select.limit(limit).all(db).await?).await
+}
+
+/// The caller's rows that pass the filter.
+fn filtered(
+    mut select: Select<test_requests::Entity>,
+    caller: &Caller,
+    filter: &RequestFilter,
+) -> Select<test_requests::Entity> {
     if let Some(search) = &filter.search {
         select = select.filter(search_condition(search));
     }
@@ -177,8 +204,7 @@ pub async fn list<C: ConnectionTrait>(
             ),
         );
     }
-    let (rows, total) = fetch_page(db, select, page).await?;
-    Ok((with_excluded(db, rows).await?, total))
+    select
 }
 
 fn ordered(

@@ -119,6 +119,22 @@ impl Book {
         Ok(())
     }
 
+    /// Adds a sheet whose rows are written one by one as they come and kept in a
+    /// temporary file, not in memory: for a list as long as the registry.
+    pub fn long_sheet(&mut self, name: &str, columns: &[Column]) -> Result<LongSheet<'_>, XlsxError> {
+        let (header, date) = (self.header.clone(), self.date.clone());
+        let sheet = self.workbook.add_worksheet_with_constant_memory()?;
+        sheet.set_name(name)?;
+        for (c, column) in columns.iter().enumerate() {
+            sheet.set_column_width(u16::try_from(c).unwrap_or(u16::MAX), column.width)?;
+        }
+        sheet.set_freeze_panes(1, 0)?;
+        for (c, column) in columns.iter().enumerate() {
+            sheet.write_string_with_format(0, u16::try_from(c).unwrap_or(u16::MAX), &column.header, &header)?;
+        }
+        Ok(LongSheet { sheet, date, next_row: 1 })
+    }
+
     pub fn finish(mut self) -> Result<Vec<u8>, XlsxError> {
         self.workbook.save_to_buffer()
     }
@@ -138,4 +154,21 @@ fn write(sheet: &mut Worksheet, row: u32, col: u16, value: Value, date: &Format)
         }
     }
     Ok(())
+}
+
+/// A sheet being written row after row (see [`Book::long_sheet`]).
+pub struct LongSheet<'a> {
+    sheet: &'a mut Worksheet,
+    date: Format,
+    next_row: u32,
+}
+
+impl LongSheet<'_> {
+    pub fn push(&mut self, row: Vec<Value>) -> Result<(), XlsxError> {
+        for (c, value) in row.into_iter().enumerate() {
+            write(self.sheet, self.next_row, u16::try_from(c).unwrap_or(u16::MAX), value, &self.date)?;
+        }
+        self.next_row = self.next_row.saturating_add(1);
+        Ok(())
+    }
 }
