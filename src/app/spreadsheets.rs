@@ -728,7 +728,9 @@ pub async fn export_requests<C: Db>(db: &C, caller: &Caller, filter: &RequestFil
         ]
     };
     let mut book = Book::new();
-    let mut sheet = book.long_sheet(lang.pick("Заявки", "Requests"), &columns).map_err(xlsx)?;
+    let name = lang.pick("Заявки", "Requests");
+    let mut sheet = book.long_sheet(name, &columns).map_err(xlsx)?;
+    let mut sheets = 1;
     // Chunk after chunk by id: memory stays that of one chunk whatever the list's length.
     let mut after: Option<String> = None;
     loop {
@@ -737,6 +739,12 @@ pub async fn export_requests<C: Db>(db: &C, caller: &Caller, filter: &RequestFil
         after = Some(last.id.clone());
         let full = chunk.len() as u64 == EXPORT_CHUNK;
         for r in chunk {
+            // More requests than a sheet holds go on to «Заявки (2)» and so on.
+            if sheet.is_full() {
+                sheets += 1;
+                drop(sheet);
+                sheet = book.long_sheet(&format!("{name} ({sheets})"), &columns).map_err(xlsx)?;
+            }
             sheet.push(row_of(r)).map_err(xlsx)?;
         }
         if !full {

@@ -74,11 +74,15 @@ impl Column {
     }
 }
 
+/// Rows an XLSX worksheet holds, its header row included.
+pub const SHEET_ROWS: u32 = 1_048_576;
+
 /// A workbook being written.
 pub struct Book {
     workbook: Workbook,
     header: Format,
     date: Format,
+    rows_per_sheet: u32,
 }
 
 impl Default for Book {
@@ -93,7 +97,14 @@ impl Book {
             workbook: Workbook::new(),
             header: Format::new().set_bold().set_text_wrap(),
             date: Format::new().set_num_format("dd.mm.yyyy"),
+            rows_per_sheet: SHEET_ROWS,
         }
+    }
+
+    /// A smaller sheet than XLSX allows, so that a test sees a long list go on to the next.
+    pub fn with_rows_per_sheet(mut self, rows: u32) -> Self {
+        self.rows_per_sheet = rows.clamp(2, SHEET_ROWS);
+        self
     }
 
     /// Adds a sheet with its header row and its rows.
@@ -132,7 +143,7 @@ impl Book {
         for (c, column) in columns.iter().enumerate() {
             sheet.write_string_with_format(0, u16::try_from(c).unwrap_or(u16::MAX), &column.header, &header)?;
         }
-        Ok(LongSheet { sheet, date, next_row: 1 })
+        Ok(LongSheet { sheet, date, next_row: 1, limit: self.rows_per_sheet })
     }
 
     pub fn finish(mut self) -> Result<Vec<u8>, XlsxError> {
@@ -161,14 +172,47 @@ pub struct LongSheet<'a> {
     sheet: &'a mut Worksheet,
     date: Format,
     next_row: u32,
+    limit: u32,
 }
 
 impl LongSheet<'_> {
+    /// Whether the sheet holds as many rows as a sheet may; the rest go on another.
+    pub fn is_full(&self) -> bool {
+        self.next_row >= self.limit
+    }
+
     pub fn push(&mut self, row: Vec<Value>) -> Result<(), XlsxError> {
         for (c, value) in row.into_iter().enumerate() {
             write(self.sheet, self.next_row, u16::try_from(c).unwrap_or(u16::MAX), value, &self.date)?;
         }
         self.next_row = self.next_row.saturating_add(1);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_list_goes_on_to_further_sheets() {
+        let mut book = Book::new().with_rows_per_sheet(4);
+        let columns = [Column::new("n", 8.0)];
+        let mut sheets = 1;
+        let mut sheet = book.long_sheet("Заявки", &columns).expect("sheet");
+        for n in 0..7 {
+            if sheet.is_full() {
+                sheets += 1;
+                drop(sheet);
+                sheet = book.long_sheet(&format!("Заявки ({sheets})"), &columns).expect("sheet");
+            }
+            sheet.push(vec![Value::from(n)]).expect("row");
+        }
+        drop(sheet);
+        let bytes = book.finish().expect("workbook");
+        assert_eq!(sheets, 3, "3 + 3 + 1 rows below each header");
+        let last = crate::sheets::read::read_sheet(&bytes, crate::sheets::read::Which::Named(&["Заявки (3)"]));
+        let last = last.expect("the third sheet reads");
+        assert_eq!(last.rows, [(2, vec![crate::sheets::Cell::Number(6.0)])], "the seventh row");
     }
 }
