@@ -86,6 +86,14 @@ async fn upload(req: Request, state: &AppState) -> Result<(Option<String>, Bytes
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("multipart/form-data"));
     let too_large = || ApiError::TooLarge(MAX_FILE_BYTES);
+    // A declared length over the limit is answered before the body is read, so a client
+    // that asks first never sends it (as for JSON bodies).
+    let declared =
+        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.trim().parse::<usize>().ok());
+    let allowed = if multipart { MAX_FILE_BYTES + MULTIPART_ALLOWANCE } else { MAX_FILE_BYTES };
+    if declared.is_some_and(|n| n > allowed) {
+        return Err(too_large());
+    }
     if !multipart {
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
