@@ -171,7 +171,10 @@ impl TestApp {
     /// returns the run's id. Leaves the app acting as the planner.
     pub async fn publish_demo_plan(&self) -> i64 {
         self.act_as(Who::Planner).await;
-        let (status, run) = self.post("/api/v1/planning-runs", &serde_json::json!({"time_limit_seconds": 8})).await;
+        // Deterministic: the same plan however loaded the machine is while the tests run
+        // side by side, so that what a test expects of it (bottlenecks, unmet requests) is there.
+        let body = serde_json::json!({"time_limit_seconds": 8, "deterministic": true});
+        let (status, run) = self.post("/api/v1/planning-runs", &body).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{run}");
         let id = run["id"].as_i64().unwrap();
         let started = std::time::Instant::now();
