@@ -43,25 +43,7 @@ fn date(y: i32, m: u32, d: u32) -> NaiveDate {
 
 /// A one-sheet workbook: `header` and `rows`, as a person would fill it in.
 fn workbook(header: &[&str], rows: &[Vec<V>]) -> Vec<u8> {
-    let mut book = Workbook::new();
-    let date_format = Format::new().set_num_format("dd.mm.yyyy");
-    let sheet = book.add_worksheet();
-    for (c, h) in header.iter().enumerate() {
-        sheet.write_string(0, c as u16, *h).unwrap();
-    }
-    for (r, row) in rows.iter().enumerate() {
-        for (c, v) in row.iter().enumerate() {
-            let (r, c) = (r as u32 + 1, c as u16);
-            match v {
-                V::T(t) => sheet.write_string(r, c, *t).map(|_| ()),
-                V::S(t) => sheet.write_string(r, c, t).map(|_| ()),
-                V::N(n) => sheet.write_number(r, c, *n).map(|_| ()),
-                V::D(d) => sheet.write_date_with_format(r, c, d, &date_format).map(|_| ()),
-            }
-            .unwrap();
-        }
-    }
-    book.save_to_buffer().unwrap()
+    sheets(&[("Sheet1", header, rows.to_vec())])
 }
 
 /// One sheet of a test workbook: its name, header and rows.

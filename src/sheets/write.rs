@@ -114,13 +114,7 @@ impl Book {
     {
         let (header, date) = (self.header.clone(), self.date.clone());
         let sheet = self.workbook.add_worksheet();
-        sheet.set_name(name)?;
-        for (c, column) in columns.iter().enumerate() {
-            let c = u16::try_from(c).unwrap_or(u16::MAX);
-            sheet.write_string_with_format(0, c, &column.header, &header)?;
-            sheet.set_column_width(c, column.width)?;
-        }
-        sheet.set_freeze_panes(1, 0)?;
+        head(sheet, name, columns, &header)?;
         for (r, row) in rows.into_iter().enumerate() {
             let r = u32::try_from(r + 1).unwrap_or(u32::MAX);
             for (c, value) in row.into_iter().enumerate() {
@@ -135,20 +129,25 @@ impl Book {
     pub fn long_sheet(&mut self, name: &str, columns: &[Column]) -> Result<LongSheet<'_>, XlsxError> {
         let (header, date) = (self.header.clone(), self.date.clone());
         let sheet = self.workbook.add_worksheet_with_constant_memory()?;
-        sheet.set_name(name)?;
-        for (c, column) in columns.iter().enumerate() {
-            sheet.set_column_width(u16::try_from(c).unwrap_or(u16::MAX), column.width)?;
-        }
-        sheet.set_freeze_panes(1, 0)?;
-        for (c, column) in columns.iter().enumerate() {
-            sheet.write_string_with_format(0, u16::try_from(c).unwrap_or(u16::MAX), &column.header, &header)?;
-        }
+        head(sheet, name, columns, &header)?;
         Ok(LongSheet { sheet, date, next_row: 1, limit: self.rows_per_sheet })
     }
 
     pub fn finish(mut self) -> Result<Vec<u8>, XlsxError> {
         self.workbook.save_to_buffer()
     }
+}
+
+/// A sheet's name, column widths and bold header row, frozen in view.
+fn head(sheet: &mut Worksheet, name: &str, columns: &[Column], format: &Format) -> Result<(), XlsxError> {
+    sheet.set_name(name)?;
+    for (c, column) in columns.iter().enumerate() {
+        let c = u16::try_from(c).unwrap_or(u16::MAX);
+        sheet.write_string_with_format(0, c, &column.header, format)?;
+        sheet.set_column_width(c, column.width)?;
+    }
+    sheet.set_freeze_panes(1, 0)?;
+    Ok(())
 }
 
 fn write(sheet: &mut Worksheet, row: u32, col: u16, value: Value, date: &Format) -> Result<(), XlsxError> {

@@ -184,20 +184,27 @@ async fn read_upload(form: Result<Multipart, MultipartRejection>) -> Result<Uplo
     Ok(upload)
 }
 
+/// The form as sent, its CSRF token checked; an unreadable or oversized form is an error page.
+async fn checked_upload(page: &Page, form: Result<Multipart, MultipartRejection>) -> Result<Upload, Response> {
+    let upload = match read_upload(form).await {
+        Ok(upload) => upload,
+        Err(StatusCode::PAYLOAD_TOO_LARGE) => {
+            return Err(page.error(StatusCode::PAYLOAD_TOO_LARGE, page.t("import_too_large")));
+        }
+        Err(status) => return Err(page.error(status, page.t("import_bad_form"))),
+    };
+    page.check_csrf(&upload.csrf)?;
+    Ok(upload)
+}
+
 async fn submit(State(state): State<AppState>, page: Page, form: Result<Multipart, MultipartRejection>) -> Response {
     if let Err(refused) = page.allow(Op::ImportRequests) {
         return refused;
     }
-    let upload = match read_upload(form).await {
+    let upload = match checked_upload(&page, form).await {
         Ok(upload) => upload,
-        Err(StatusCode::PAYLOAD_TOO_LARGE) => {
-            return page.error(StatusCode::PAYLOAD_TOO_LARGE, page.t("import_too_large"));
-        }
-        Err(status) => return page.error(status, page.t("import_bad_form")),
+        Err(refused) => return refused,
     };
-    if let Err(refused) = page.check_csrf(&upload.csrf) {
-        return refused;
-    }
     if upload.bytes.is_empty() {
         return render(&page, StatusCode::UNPROCESSABLE_ENTITY, &upload, None, Some(page.t("import_choose_file")));
     }
@@ -353,16 +360,10 @@ async fn lab_submit(
     if let Err(refused) = page.allow(Op::KeepLab) {
         return refused;
     }
-    let upload = match read_upload(form).await {
+    let upload = match checked_upload(&page, form).await {
         Ok(upload) => upload,
-        Err(StatusCode::PAYLOAD_TOO_LARGE) => {
-            return page.error(StatusCode::PAYLOAD_TOO_LARGE, page.t("import_too_large"));
-        }
-        Err(status) => return page.error(status, page.t("import_bad_form")),
+        Err(refused) => return refused,
     };
-    if let Err(refused) = page.check_csrf(&upload.csrf) {
-        return refused;
-    }
     let found = match labs::records(&state.db, &page.caller, &lab).await {
         Ok(records) => records.lab,
         Err(e) => return page.app_error(e),
