@@ -122,6 +122,12 @@ impl Application {
                 let _ = stop.wait_for(|stopped| *stopped).await;
             }))
         });
+        let folder = {
+            let mut stop = stop_rx.clone();
+            tokio::spawn(crate::db::tallies::keep_folded(self.db.clone(), async move {
+                let _ = stop.wait_for(|stopped| *stopped).await;
+            }))
+        };
         let state = AppState::new(self.db, self.settings.trusted_proxies.clone(), stop_rx, self.settings.max_in_flight);
         let timeout = self.settings.header_read_timeout;
         serve(self.listener, router(state), timeout, signal, &stop_tx).await;
@@ -131,6 +137,7 @@ impl Application {
         if let Some(mailer) = mailer {
             let _ = mailer.await;
         }
+        let _ = folder.await;
         Ok(())
     }
 }

@@ -14,6 +14,7 @@ mod m20261125_000004_create_scenarios;
 mod m20261125_000005_booking_life;
 mod m20261125_000006_create_notices;
 mod m20261125_000007_notice_mail;
+mod m20261126_000001_create_request_tallies;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000005_booking_life::Migration),
             Box::new(m20261125_000006_create_notices::Migration),
             Box::new(m20261125_000007_notice_mail::Migration),
+            Box::new(m20261126_000001_create_request_tallies::Migration),
         ]
     }
 }

@@ -1,7 +1,8 @@
-//! What the ministry's figures are made of: the open demand, the capacity, and the
-//! published plan, read once per view.
+//! What the ministry's figures are made of: the open demand (counted by the database as
+//! requests change, see `db::tallies`), the capacity, and the published plan, read once
+//! per view. No view reads every request.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 
 use chrono::NaiveDate;
@@ -12,7 +13,8 @@ use utoipa::{IntoParams, ToSchema};
 use super::policy::Op;
 use super::{AppResult, require};
 use crate::db::catalog::Catalog;
-use crate::db::{plans, requests, runs};
+use crate::db::tallies::{self, DemandCount, DemandFilter, week_of};
+use crate::db::{plans, runs};
 use crate::domain::access::Caller;
 use crate::domain::horizon::Horizon;
 use crate::domain::status::{Reason, RequestStatus};
@@ -26,7 +28,11 @@ pub struct Data {
     pub catalog: Catalog,
     pub horizon: Horizon,
     pub run: Option<planning_runs::Model>,
-    pub requests: Vec<test_requests::Model>,
+    /// Open requests ready within the horizon, by the company's region and test type:
+    /// counted by the database as they change, never by reading the requests.
+    pub demand: Vec<DemandCount>,
+    /// The published plan's open requests, by id: only these are read row by row.
+    pub planned: HashMap<String, test_requests::Model>,
     pub capacities: Vec<capacities::Model>,
     /// (lab, equipment, week) → that week's hours instead of the base ones.
     pub overrides: HashMap<(String, String, u32), f64>,
@@ -38,6 +44,17 @@ pub struct Data {
 }
 
 pub async fn load<C: ConnectionTrait>(db: &C, caller: &Caller) -> AppResult<Data> {
+    load_due(db, caller, None, None).await
+}
+
+/// The figures' data, the demand narrowed to requests due in the weeks from `due_from`
+/// to `due_to`.
+async fn load_due<C: ConnectionTrait>(
+    db: &C,
+    caller: &Caller,
+    due_from: Option<NaiveDate>,
+    due_to: Option<NaiveDate>,
+) -> AppResult<Data> {
     require(caller, Op::ReadDashboard)?;
     let catalog = Catalog::load(db).await?;
     let run = runs::published(db).await?;
@@ -46,7 +63,8 @@ pub async fn load<C: ConnectionTrait>(db: &C, caller: &Caller) -> AppResult<Data
         None => super::runs::default_horizon(db).await?,
     };
     let end = horizon.end();
-    let requests = requests::in_states(db, &OPEN, Some(end)).await?;
+    let filter = DemandFilter { statuses: &OPEN, ready_before: end + chrono::Days::new(1), due_from, due_to };
+    let demand = tallies::demand(db, &filter).await?;
     let (capacities, overrides) = super::labs::all_capacity(db, horizon.start, end).await?;
     let overrides = overrides
         .into_iter()
@@ -55,16 +73,23 @@ pub async fn load<C: ConnectionTrait>(db: &C, caller: &Caller) -> AppResult<Data
             Some(((o.lab, o.equipment, week), f64::from(o.hours_per_week)))
         })
         .collect();
-    let (assigned, unassigned, bottlenecks) = match &run {
+    let (assigned, unassigned, bottlenecks, planned) = match &run {
         Some(run) => (
             plans::assignments(db, run.id).await?,
             plans::unassigned(db, run.id).await?,
             plans::bottlenecks(db, run.id).await?,
+            plans::requests_of(db, run.id, &OPEN, end).await?,
         ),
         None => Default::default(),
     };
+    let planned = planned
+        .into_iter()
+        .filter(|r| due_from.is_none_or(|d| week_of(r.due_date) >= week_of(d)))
+        .filter(|r| due_to.is_none_or(|d| week_of(r.due_date) <= week_of(d)))
+        .map(|r| (r.id.clone(), r))
+        .collect();
     let weeks = 0..horizon.weeks;
-    Ok(Data { catalog, horizon, run, requests, capacities, overrides, assigned, unassigned, bottlenecks, weeks })
+    Ok(Data { catalog, horizon, run, demand, planned, capacities, overrides, assigned, unassigned, bottlenecks, weeks })
 }
 
 impl Data {
@@ -82,6 +107,16 @@ impl Data {
 
     pub fn hours_of(&self, test_type: &str) -> f64 {
         self.catalog.test_types.get(test_type).map_or(0.0, |t| f64::from(t.hours))
+    }
+
+    /// Test hours one demand count needs.
+    pub fn demand_hours(&self, d: &DemandCount) -> f64 {
+        d.n as f64 * self.hours_of(&d.test_type)
+    }
+
+    /// How many open requests the demand counts.
+    pub fn requests(&self) -> u64 {
+        self.demand.iter().map(|d| u64::try_from(d.n).unwrap_or(0)).sum()
     }
 
     pub fn equipment_of(&self, test_type: &str) -> Option<&str> {
@@ -109,18 +144,19 @@ impl Data {
             self.horizon.week_of(d).map_or(if d < self.horizon.start { 0 } else { self.horizon.weeks }, |w| w + 1)
         });
         self.weeks = first..last.max(first);
-        let requests = std::mem::take(&mut self.requests)
-            .into_iter()
-            .filter(|r| q.test_type.as_ref().is_none_or(|t| &r.test_type == t))
-            .filter(|r| equipment.as_ref().is_none_or(|e| self.equipment_of(&r.test_type) == Some(e.as_str())))
-            .filter(|r| q.region.as_ref().is_none_or(|g| self.company_region(&r.company) == Some(g.as_str())))
-            .filter(|r| q.from.is_none_or(|from| r.due_date >= from))
-            .filter(|r| q.to.is_none_or(|to| r.due_date <= to))
-            .collect();
-        self.requests = requests;
-        let ids: HashSet<String> = self.requests.iter().map(|r| r.id.clone()).collect();
-        self.assigned.retain(|a| ids.contains(&a.request));
-        self.unassigned.retain(|u| ids.contains(&u.request));
+        let wanted = |data: &Data, test_type: &str, company_region: Option<&str>| {
+            q.test_type.as_ref().is_none_or(|t| t == test_type)
+                && equipment.as_ref().is_none_or(|e| data.equipment_of(test_type) == Some(e.as_str()))
+                && q.region.as_ref().is_none_or(|g| company_region == Some(g.as_str()))
+        };
+        let demand = std::mem::take(&mut self.demand);
+        self.demand = demand.into_iter().filter(|d| wanted(&self, &d.test_type, Some(&d.region))).collect();
+        let planned = std::mem::take(&mut self.planned);
+        self.planned =
+            planned.into_iter().filter(|(_, r)| wanted(&self, &r.test_type, self.company_region(&r.company))).collect();
+        let planned = &self.planned;
+        self.assigned.retain(|a| planned.contains_key(&a.request));
+        self.unassigned.retain(|u| planned.contains_key(&u.request));
         let in_scope = |data: &Data, lab: &str, eq: &str| {
             equipment.as_ref().is_none_or(|e| e == eq)
                 && q.region.as_ref().is_none_or(|g| data.lab_region(lab) == Some(g.as_str()))
@@ -153,9 +189,9 @@ pub struct FigureQuery {
     /// Test type (capacity: its equipment class)
     pub test_type: Option<String>,
     /// First day of the period: the weeks of the published plan's horizon from it, the
-    /// requests due on or after it
+    /// requests due in its week or later
     pub from: Option<NaiveDate>,
-    /// Last day of the period
+    /// Last day of the period: the requests due in its week or earlier
     pub to: Option<NaiveDate>,
     /// json (default), csv or xlsx
     pub format: Option<String>,
@@ -163,7 +199,7 @@ pub struct FigureQuery {
 
 /// Loads the figures' data for `q`, refusing unknown codes and a reversed period.
 pub async fn load_filtered<C: ConnectionTrait>(db: &C, caller: &Caller, q: &FigureQuery) -> AppResult<Data> {
-    let data = load(db, caller).await?;
+    let data = load_due(db, caller, q.from, q.to).await?;
     super::progress::check_filters(&data.catalog, &q.region, &q.equipment, &q.test_type, q.from, q.to)?;
     Ok(data.filtered(q))
 }
@@ -206,9 +242,9 @@ fn against(codes: Vec<String>, demand: &BTreeMap<&str, f64>, capacity: &BTreeMap
 
 pub fn demand_by_equipment(data: &Data) -> Vec<DemandRow> {
     let mut demand: BTreeMap<&str, f64> = BTreeMap::new();
-    for r in &data.requests {
-        if let Some(eq) = data.equipment_of(&r.test_type) {
-            *demand.entry(eq).or_default() += data.hours_of(&r.test_type);
+    for d in &data.demand {
+        if let Some(eq) = data.equipment_of(&d.test_type) {
+            *demand.entry(eq).or_default() += data.demand_hours(d);
         }
     }
     let mut capacity: BTreeMap<&str, f64> = BTreeMap::new();
@@ -220,10 +256,8 @@ pub fn demand_by_equipment(data: &Data) -> Vec<DemandRow> {
 
 pub fn demand_by_region(data: &Data) -> Vec<DemandRow> {
     let mut demand: BTreeMap<&str, f64> = BTreeMap::new();
-    for r in &data.requests {
-        if let Some(region) = data.company_region(&r.company) {
-            *demand.entry(region).or_default() += data.hours_of(&r.test_type);
-        }
+    for d in &data.demand {
+        *demand.entry(d.region.as_str()).or_default() += data.demand_hours(d);
     }
     let mut capacity: BTreeMap<&str, f64> = BTreeMap::new();
     for c in &data.capacities {
@@ -249,9 +283,8 @@ pub struct CapacityRow {
 
 pub fn capacity(data: &Data) -> Vec<CapacityRow> {
     let mut planned: HashMap<(&str, &str), f64> = HashMap::new();
-    let requests: HashMap<&str, &test_requests::Model> = data.requests.iter().map(|r| (r.id.as_str(), r)).collect();
     for a in &data.assigned {
-        let Some(r) = requests.get(a.request.as_str()) else { continue };
+        let Some(r) = data.planned.get(&a.request) else { continue };
         let started = u32::try_from(a.start_week).is_ok_and(|w| data.weeks.contains(&w));
         if let (Some(eq), true) = (data.equipment_of(&r.test_type), started) {
             *planned.entry((a.lab.as_str(), eq)).or_default() += data.hours_of(&r.test_type);
@@ -303,10 +336,9 @@ pub struct Unmet {
 
 /// Groups with any unmet or late request, most first.
 pub fn unmet_by(data: &Data, by_region: bool) -> Vec<UnmetRow> {
-    let requests: HashMap<&str, &test_requests::Model> = data.requests.iter().map(|r| (r.id.as_str(), r)).collect();
     let mut counts: BTreeMap<String, [u64; 5]> = BTreeMap::new();
     let group_of = |request: &str| -> Option<String> {
-        let r = requests.get(request)?;
+        let r = data.planned.get(request)?;
         if by_region { data.company_region(&r.company).map(str::to_string) } else { Some(r.test_type.clone()) }
     };
     for u in &data.unassigned {

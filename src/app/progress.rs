@@ -1,12 +1,13 @@
-//! Progress of the demand: requests by status now, and by month of what happened to
+//! Progress of the demand (filings counted by the database, see `db::tallies`; only the
+//! bookings that hold requests are read row by row): requests by status now, and by month of what happened to
 //! them (filed, testing completed), with the bookings that are late: their planned end
 //! has passed and the test is not completed. Filterable by the company's region, the
 //! equipment class, the test type and a period of filing dates.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -14,10 +15,10 @@ use super::life::{is_late, today};
 use super::policy::Op;
 use super::{AppError, AppResult, require};
 use crate::db::catalog::Catalog;
+use crate::db::{bookings, requests, tallies};
 use crate::domain::access::Caller;
 use crate::domain::status::{BookingStatus, RequestStatus};
 use crate::domain::{FieldError, Msg};
-use crate::entities::{assignments, test_requests};
 
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -110,27 +111,18 @@ pub async fn progress<C: ConnectionTrait>(db: &C, caller: &Caller, q: &ProgressQ
     let catalog = Catalog::load(db).await?;
     check_filters(&catalog, &q.region, &q.equipment, &q.test_type, q.from, q.to)?;
     let region_of = |company: &str| catalog.companies.get(company).map(|c| c.region.as_str());
-    let requests: Vec<test_requests::Model> = test_requests::Entity::find()
-        .all(db)
-        .await?
-        .into_iter()
-        .filter(|r| q.test_type.as_ref().is_none_or(|t| &r.test_type == t))
-        .filter(|r| {
-            q.equipment.as_ref().is_none_or(|e| catalog.test_types.get(&r.test_type).is_some_and(|t| &t.equipment == e))
-        })
-        .filter(|r| q.region.as_ref().is_none_or(|g| region_of(&r.company) == Some(g.as_str())))
-        .filter(|r| q.from.is_none_or(|from| r.created_at.date_naive() >= from))
-        .filter(|r| q.to.is_none_or(|to| r.created_at.date_naive() <= to))
-        .collect();
-    // The booking that holds each request now (live or under way).
+    let wanted = |test_type: &str, region: Option<&str>| {
+        q.test_type.as_ref().is_none_or(|t| t == test_type)
+            && q.equipment.as_ref().is_none_or(|e| catalog.test_types.get(test_type).is_some_and(|t| &t.equipment == e))
+            && q.region.as_ref().is_none_or(|g| region == Some(g.as_str()))
+    };
+    // Filings are counted by the database as requests change: no view reads them all.
+    let filings = tallies::filings(db, q.from, q.to).await?;
+    // The booking that holds each request now (live or under way), with its request.
     let holding: Vec<BookingStatus> = BookingStatus::LIVE.into_iter().chain(BookingStatus::UNDER_WAY).collect();
-    let bookings: HashMap<String, assignments::Model> = assignments::Entity::find()
-        .filter(assignments::Column::Status.is_in(holding))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|a| (a.request.clone(), a))
-        .collect();
+    let bookings = bookings::in_states(db, &holding).await?;
+    let ids: Vec<String> = bookings.iter().map(|b| b.request.clone()).collect();
+    let requests = requests::find_many(db, &ids).await?;
 
     let today = today();
     let mut totals = Counts::default();
@@ -139,19 +131,36 @@ pub async fn progress<C: ConnectionTrait>(db: &C, caller: &Caller, q: &ProgressQ
         let key = month_of(date);
         months.entry(key.clone()).or_insert_with(|| Month { month: key, ..Default::default() })
     }
-    for r in &requests {
-        totals.filed += 1;
-        month(&mut months, r.created_at.date_naive()).filed += 1;
-        match r.status {
-            RequestStatus::Submitted => totals.submitted += 1,
-            RequestStatus::Planned => totals.planned += 1,
-            RequestStatus::Confirmed => totals.confirmed += 1,
-            RequestStatus::InTesting => totals.in_testing += 1,
-            RequestStatus::Completed => totals.completed += 1,
-            RequestStatus::Cancelled => totals.cancelled += 1,
-            RequestStatus::Unplaceable => totals.unplaceable += 1,
+    for f in filings.iter().filter(|f| wanted(&f.test_type, Some(&f.region))) {
+        let n = u64::try_from(f.n).unwrap_or(0);
+        totals.filed += n;
+        month(&mut months, f.filed_on).filed += n;
+        let count = match RequestStatus::parse(&f.status) {
+            Some(RequestStatus::Submitted) => &mut totals.submitted,
+            Some(RequestStatus::Planned) => &mut totals.planned,
+            Some(RequestStatus::Confirmed) => &mut totals.confirmed,
+            Some(RequestStatus::InTesting) => &mut totals.in_testing,
+            Some(RequestStatus::Completed) => &mut totals.completed,
+            Some(RequestStatus::Cancelled) => &mut totals.cancelled,
+            Some(RequestStatus::Unplaceable) => &mut totals.unplaceable,
+            None => {
+                return Err(AppError::Unexpected(anyhow::anyhow!(
+                    "unknown request status {:?} in the tallies",
+                    f.status
+                )));
+            }
+        };
+        *count += n;
+    }
+    for booking in &bookings {
+        let Some(r) = requests.get(&booking.request) else { continue };
+        let filed = r.created_at.date_naive();
+        if !wanted(&r.test_type, region_of(&r.company))
+            || q.from.is_some_and(|from| filed < from)
+            || q.to.is_some_and(|to| filed > to)
+        {
+            continue;
         }
-        let Some(booking) = bookings.get(&r.id) else { continue };
         if let Some(done) = booking.completed_on.filter(|_| booking.status == BookingStatus::Completed) {
             let at_home = catalog.labs.get(&booking.lab).map(|l| l.region.as_str()) == region_of(&r.company);
             let m = month(&mut months, done);

@@ -17,6 +17,7 @@ pub mod runs;
 pub mod scenarios;
 pub mod sequences;
 pub mod settings;
+pub mod tallies;
 pub mod users;
 
 use anyhow::Context;

@@ -1,10 +1,14 @@
 //! The plans of planning runs: their bookings, unplaced requests and bottlenecks.
 
+use chrono::NaiveDate;
 use labplan_solver as solver;
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::sea_query::Query;
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
+};
 
-use crate::domain::status::{PlanStatus, Reason};
-use crate::entities::{plan_assignments, plan_bottlenecks, plan_moves, plan_unassigned, planning_runs};
+use crate::domain::status::{PlanStatus, Reason, RequestStatus};
+use crate::entities::{plan_assignments, plan_bottlenecks, plan_moves, plan_unassigned, planning_runs, test_requests};
 
 fn week(value: u32) -> i32 {
     i32::try_from(value).unwrap_or(i32::MAX)
@@ -198,4 +202,34 @@ pub async fn plan<C: ConnectionTrait>(db: &C, run: &planning_runs::Model) -> Res
         moves: moves(db, run.id).await?.into_iter().map(to_move).collect(),
         deterministic: run.plan_deterministic,
     }))
+}
+
+/// The requests a run's plan places or leaves out that are in `statuses` and ready by
+/// `ready_by`: the rows a view of the plan needs, however large the registry.
+pub async fn requests_of<C: ConnectionTrait>(
+    db: &C,
+    run: i64,
+    statuses: &[RequestStatus],
+    ready_by: NaiveDate,
+) -> Result<Vec<test_requests::Model>, DbErr> {
+    let placed = Query::select()
+        .column(plan_assignments::Column::Request)
+        .from(plan_assignments::Entity)
+        .and_where(plan_assignments::Column::Run.eq(run))
+        .to_owned();
+    let left_out = Query::select()
+        .column(plan_unassigned::Column::Request)
+        .from(plan_unassigned::Entity)
+        .and_where(plan_unassigned::Column::Run.eq(run))
+        .to_owned();
+    test_requests::Entity::find()
+        .filter(
+            Condition::any()
+                .add(test_requests::Column::Id.in_subquery(placed))
+                .add(test_requests::Column::Id.in_subquery(left_out)),
+        )
+        .filter(test_requests::Column::Status.is_in(statuses.iter().copied()))
+        .filter(test_requests::Column::ReadyDate.lte(ready_by))
+        .all(db)
+        .await
 }

@@ -254,14 +254,13 @@ fn heatmap(page: &Page, data: &Data, equipment: &str) -> Section {
     let mut labs: Vec<&capacities::Model> = data.capacities.iter().filter(|c| c.equipment == equipment).collect();
     labs.sort_by(|a, b| a.lab.cmp(&b.lab));
     let offering: HashSet<&str> = labs.iter().map(|c| c.lab.as_str()).collect();
-    let requests: HashMap<&str, &str> = data.requests.iter().map(|r| (r.id.as_str(), r.test_type.as_str())).collect();
     let mut used: HashMap<(&str, u32), f64> = HashMap::new();
     for a in &data.assigned {
-        let Some(test_type) = requests.get(a.request.as_str()) else { continue };
+        let Some(test_type) = data.planned.get(&a.request).map(|r| r.test_type.as_str()) else { continue };
         if data.equipment_of(test_type) != Some(equipment) {
             continue;
         }
-        let Some(hours) = data.catalog.test_types.get(*test_type).map(|t| f64::from(t.hours)) else { continue };
+        let Some(hours) = data.catalog.test_types.get(test_type).map(|t| f64::from(t.hours)) else { continue };
         if !offering.contains(a.lab.as_str()) {
             continue;
         }
@@ -384,11 +383,11 @@ async fn dashboard(State(state): State<AppState>, page: Page, Query(q): Query<Da
             context! { code, name => data.catalog.equipment_name(code, page.lang), selected => *code == equipment }
         })
         .collect();
-    let demand: f64 = data.requests.iter().map(|r| data.hours_of(&r.test_type)).sum();
+    let demand: f64 = data.demand.iter().map(|d| data.demand_hours(d)).sum();
     let capacity: f64 = data.capacities.iter().map(|c| data.capacity_in_horizon(c)).sum();
     let late = data.assigned.iter().filter(|a| a.late_weeks > 0).count();
     let kpis = context! {
-        requests => data.requests.len(), demand => grouped(demand), capacity => grouped(capacity),
+        requests => data.requests(), demand => grouped(demand), capacity => grouped(capacity),
         unmet => data.unassigned.len(), late, placed => data.assigned.len(),
     };
     let progress_query = q.progress(&data.catalog);

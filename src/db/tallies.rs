@@ -1,0 +1,243 @@
+//! The counts of requests the database keeps (migration `create_request_tallies`): read
+//! without touching `test_requests`, and folded from their insert-only delta. A read
+//! adds the unfolded delta to the folded tallies, so it is exact at any moment.
+
+use chrono::{Datelike, Duration, NaiveDate};
+use sea_orm::{ConnectionTrait, DbErr, FromQueryResult, Statement, Value};
+
+use crate::domain::status::RequestStatus;
+
+/// Open requests of one region (the company's) and test type.
+#[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
+pub struct DemandCount {
+    pub region: String,
+    pub test_type: String,
+    pub n: i64,
+}
+
+/// Requests of one region, test type and status filed on one day.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, FromQueryResult)]
+pub struct FilingCount {
+    pub region: String,
+    pub test_type: String,
+    pub status: String,
+    pub filed_on: NaiveDate,
+    pub n: i64,
+}
+
+/// The Monday of `date`'s week: the tallies name weeks by it.
+pub fn week_of(date: NaiveDate) -> NaiveDate {
+    date - Duration::days(i64::from(date.weekday().num_days_from_monday()))
+}
+
+/// Which open requests count as demand: in `statuses`, ready before `ready_before` (a
+/// Monday), and due in the weeks from `due_from` to `due_to` (any day of them).
+pub struct DemandFilter<'a> {
+    pub statuses: &'a [RequestStatus],
+    pub ready_before: NaiveDate,
+    pub due_from: Option<NaiveDate>,
+    pub due_to: Option<NaiveDate>,
+}
+
+pub async fn demand<C: ConnectionTrait>(db: &C, f: &DemandFilter<'_>) -> Result<Vec<DemandCount>, DbErr> {
+    let mut values: Vec<Value> = f.statuses.iter().map(|s| s.as_str().into()).collect();
+    let statuses = placeholders(1, values.len());
+    values.push(week_of(f.ready_before).into());
+    let mut sql = format!(
+        "SELECT region, test_type, CAST(SUM(n) AS BIGINT) AS n FROM ( \
+           SELECT region, test_type, status, ready_week, due_week, n FROM demand_tally \
+           UNION ALL SELECT region, test_type, status, ready_week, due_week, n FROM request_tally_delta) t \
+         WHERE status IN ({statuses}) AND ready_week < ${}",
+        values.len()
+    );
+    if let Some(from) = f.due_from {
+        values.push(week_of(from).into());
+        sql.push_str(&format!(" AND due_week >= ${}", values.len()));
+    }
+    if let Some(to) = f.due_to {
+        values.push(week_of(to).into());
+        sql.push_str(&format!(" AND due_week <= ${}", values.len()));
+    }
+    sql.push_str(" GROUP BY region, test_type HAVING SUM(n) <> 0 ORDER BY region, test_type");
+    DemandCount::find_by_statement(Statement::from_sql_and_values(db.get_database_backend(), sql, values)).all(db).await
+}
+
+/// Requests filed from `from` to `to` (days, both counted), by region, test type,
+/// status and day.
+pub async fn filings<C: ConnectionTrait>(
+    db: &C,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> Result<Vec<FilingCount>, DbErr> {
+    let mut values: Vec<Value> = Vec::new();
+    let mut sql = String::from(
+        "SELECT region, test_type, status, filed_on, CAST(SUM(n) AS BIGINT) AS n FROM ( \
+           SELECT region, test_type, status, filed_on, n FROM filing_tally \
+           UNION ALL SELECT region, test_type, status, filed_on, n FROM request_tally_delta) t WHERE 1 = 1",
+    );
+    if let Some(from) = from {
+        values.push(from.into());
+        sql.push_str(&format!(" AND filed_on >= ${}", values.len()));
+    }
+    if let Some(to) = to {
+        values.push(to.into());
+        sql.push_str(&format!(" AND filed_on <= ${}", values.len()));
+    }
+    sql.push_str(
+        " GROUP BY region, test_type, status, filed_on HAVING SUM(n) <> 0 ORDER BY region, test_type, status, filed_on",
+    );
+    FilingCount::find_by_statement(Statement::from_sql_and_values(db.get_database_backend(), sql, values)).all(db).await
+}
+
+/// How many requests there are of a status, test type, equipment class and company
+/// region (each optional): a list's total without counting its rows.
+pub async fn count<C: ConnectionTrait>(
+    db: &C,
+    status: Option<RequestStatus>,
+    test_type: Option<&str>,
+    equipment: Option<&str>,
+    region: Option<&str>,
+) -> Result<u64, DbErr> {
+    let mut values: Vec<Value> = Vec::new();
+    let mut sql = String::from(
+        "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM ( \
+           SELECT region, test_type, status, n FROM filing_tally \
+           UNION ALL SELECT region, test_type, status, n FROM request_tally_delta) t WHERE 1 = 1",
+    );
+    let mut and = |column: &str, value: Value, values: &mut Vec<Value>| {
+        values.push(value);
+        sql.push_str(&format!(" AND {column} = ${}", values.len()));
+    };
+    if let Some(status) = status {
+        and("status", status.as_str().into(), &mut values);
+    }
+    if let Some(test_type) = test_type {
+        and("test_type", test_type.into(), &mut values);
+    }
+    if let Some(region) = region {
+        and("region", region.into(), &mut values);
+    }
+    if let Some(equipment) = equipment {
+        values.push(equipment.into());
+        sql.push_str(&format!(" AND test_type IN (SELECT code FROM test_types WHERE equipment = ${})", values.len()));
+    }
+    let row = db.query_one_raw(Statement::from_sql_and_values(db.get_database_backend(), sql, values)).await?;
+    let n: i64 = match row {
+        Some(row) => row.try_get_by_index(0)?,
+        None => 0,
+    };
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// The same counts as [`filings`] (every day), counted afresh from `test_requests`: what
+/// the tallies must always equal.
+pub async fn recount<C: ConnectionTrait>(db: &C) -> Result<Vec<FilingCount>, DbErr> {
+    let filed_on =
+        if super::is_postgres(db) { "(r.created_at AT TIME ZONE 'UTC')::date" } else { "date(r.created_at)" };
+    let sql = format!(
+        "SELECT c.region, r.test_type, r.status, {filed_on} AS filed_on, CAST(COUNT(*) AS BIGINT) AS n \
+         FROM test_requests r JOIN companies c ON c.id = r.company \
+         GROUP BY c.region, r.test_type, r.status, {filed_on} ORDER BY 1, 2, 3, 4"
+    );
+    FilingCount::find_by_statement(Statement::from_string(db.get_database_backend(), sql)).all(db).await
+}
+
+/// Counts every request afresh into the delta, the tallies emptied first: for a
+/// registry whose rows were replaced wholesale (a restore).
+pub async fn rebuild<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
+    let (week, filed_on) = if super::is_postgres(db) {
+        ("date_trunc('week', {})::date", "(r.created_at AT TIME ZONE 'UTC')::date")
+    } else {
+        ("date({}, 'weekday 0', '-6 days')", "date(r.created_at)")
+    };
+    for table in ["request_tally_delta", "demand_tally", "filing_tally"] {
+        db.execute_unprepared(&format!("DELETE FROM {table}")).await?;
+    }
+    db.execute_unprepared(&format!(
+        "INSERT INTO request_tally_delta (region, test_type, status, ready_week, due_week, filed_on, n) \
+         SELECT c.region, r.test_type, r.status, {}, {}, {filed_on}, COUNT(*) \
+         FROM test_requests r JOIN companies c ON c.id = r.company GROUP BY 1, 2, 3, 4, 5, 6",
+        week.replace("{}", "r.ready_date"),
+        week.replace("{}", "r.due_date"),
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Moves the delta into the tallies. Safe beside filings and beside another fold: on
+/// PostgreSQL one statement deletes the delta rows it folds (a row another fold took
+/// first is skipped), on SQLite the fold holds the one write lock.
+pub async fn fold<C: super::Db>(db: &C) -> Result<u64, DbErr> {
+    // Nothing to fold is the common case: no write lock is taken for it.
+    let pending = db
+        .query_one_raw(Statement::from_string(db.get_database_backend(), "SELECT id FROM request_tally_delta LIMIT 1"))
+        .await?;
+    if pending.is_none() {
+        return Ok(0);
+    }
+    let txn = super::begin(db).await?;
+    let backend = txn.get_database_backend();
+    let moved = if super::is_postgres(&txn) {
+        txn.execute_unprepared(
+            "WITH moved AS (DELETE FROM request_tally_delta \
+                 RETURNING region, test_type, status, ready_week, due_week, filed_on, n), \
+             demand AS (INSERT INTO demand_tally AS t (region, test_type, status, ready_week, due_week, n) \
+                 SELECT region, test_type, status, ready_week, due_week, SUM(n) FROM moved GROUP BY 1, 2, 3, 4, 5 \
+                 ON CONFLICT (region, test_type, status, ready_week, due_week) DO UPDATE SET n = t.n + EXCLUDED.n \
+                 RETURNING 1) \
+             INSERT INTO filing_tally AS t (region, test_type, status, filed_on, n) \
+                 SELECT region, test_type, status, filed_on, SUM(n) FROM moved GROUP BY 1, 2, 3, 4 \
+                 ON CONFLICT (region, test_type, status, filed_on) DO UPDATE SET n = t.n + EXCLUDED.n",
+        )
+        .await?
+        .rows_affected()
+    } else {
+        // `WHERE true` keeps SQLite from reading ON CONFLICT as part of the join.
+        txn.execute_unprepared(
+            "INSERT INTO demand_tally (region, test_type, status, ready_week, due_week, n) \
+             SELECT region, test_type, status, ready_week, due_week, SUM(n) FROM request_tally_delta WHERE true \
+             GROUP BY 1, 2, 3, 4, 5 \
+             ON CONFLICT (region, test_type, status, ready_week, due_week) DO UPDATE SET n = demand_tally.n + excluded.n",
+        )
+        .await?;
+        txn.execute_unprepared(
+            "INSERT INTO filing_tally (region, test_type, status, filed_on, n) \
+             SELECT region, test_type, status, filed_on, SUM(n) FROM request_tally_delta WHERE true \
+             GROUP BY 1, 2, 3, 4 \
+             ON CONFLICT (region, test_type, status, filed_on) DO UPDATE SET n = filing_tally.n + excluded.n",
+        )
+        .await?;
+        txn.execute_raw(Statement::from_string(backend, "DELETE FROM request_tally_delta")).await?.rows_affected()
+    };
+    if moved > 0 {
+        txn.execute_unprepared("DELETE FROM demand_tally WHERE n = 0").await?;
+        txn.execute_unprepared("DELETE FROM filing_tally WHERE n = 0").await?;
+    }
+    txn.commit().await?;
+    Ok(moved)
+}
+
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+/// How often a server folds the delta: often enough that reads add few unfolded rows.
+pub const FOLD_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Folds every [`FOLD_EVERY`] until `stop`; a failed fold (the database away) is
+/// logged and tried again at the next tick, and no figure is wrong meanwhile.
+pub async fn keep_folded(db: sea_orm::DatabaseConnection, stop: impl std::future::Future<Output = ()>) {
+    let mut tick = tokio::time::interval(FOLD_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => return,
+            _ = tick.tick() => {
+                if let Err(e) = fold(&db).await {
+                    tracing::warn!(error = %e, "could not fold the request tallies; trying again");
+                }
+            }
+        }
+    }
+}

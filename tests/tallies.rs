@@ -1,0 +1,174 @@
+//! The request counts the database keeps for the ministry's figures equal a full recount
+//! of `test_requests` after every kind of change (filings at once, cancels, edits, a
+//! publish that changes hundreds of statuses, a company moving region), folded or not;
+//! and the dashboard's demand, read from them, equals the demand summed request by
+//! request.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{TestApp, TestDb, Who};
+use labplan::db::tallies;
+use reqwest::StatusCode;
+use sea_orm::{ConnectionTrait, FromQueryResult, Statement};
+use serde_json::{Value, json};
+
+both_backends!(tallies_equal_a_full_recount);
+
+/// The kept counts, with the unfolded delta, against a recount; then folded, again.
+async fn assert_counts_hold(app: &TestApp, step: &str) {
+    let recount = tallies::recount(&app.db).await.unwrap();
+    assert!(!recount.is_empty(), "{step}: no requests counted");
+    assert_eq!(tallies::filings(&app.db, None, None).await.unwrap(), recount, "{step}: before folding");
+    tallies::fold(&app.db).await.unwrap();
+    assert_eq!(tallies::filings(&app.db, None, None).await.unwrap(), recount, "{step}: after folding");
+    let unfolded = app.db.query_one_raw(Statement::from_string(
+        app.db.get_database_backend(),
+        "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM request_tally_delta",
+    ));
+    let unfolded: i64 = unfolded.await.unwrap().unwrap().try_get_by_index(0).unwrap();
+    assert_eq!(unfolded, 0, "{step}: the fold leaves no delta");
+}
+
+#[derive(Debug, FromQueryResult)]
+struct RegionHours {
+    region: String,
+    hours: i64,
+}
+
+/// Open requests' hours ready by `end`, by the company's region, summed row by row.
+async fn demand_by_region_recounted(app: &TestApp, end: &str) -> BTreeMap<String, f64> {
+    let sql = format!(
+        "SELECT c.region, CAST(SUM(t.hours) AS BIGINT) AS hours FROM test_requests r \
+         JOIN companies c ON c.id = r.company JOIN test_types t ON t.code = r.test_type \
+         WHERE r.status IN ('submitted', 'planned', 'confirmed', 'unplaceable') AND r.ready_date <= '{end}' \
+         GROUP BY c.region"
+    );
+    RegionHours::find_by_statement(Statement::from_string(app.db.get_database_backend(), sql))
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.region, r.hours as f64))
+        .collect()
+}
+
+async fn assert_demand_holds(app: &TestApp, end: &str, step: &str) {
+    app.act_as(Who::Ministry).await;
+    let (status, demand) = app.get("/api/v1/dashboard/demand").await;
+    assert_eq!(status, StatusCode::OK, "{demand}");
+    let recounted = demand_by_region_recounted(app, end).await;
+    let mut shown: BTreeMap<String, f64> = BTreeMap::new();
+    for row in demand["by_region"].as_array().unwrap() {
+        let hours = row["demand_hours"].as_f64().unwrap();
+        if hours > 0.0 {
+            shown.insert(row["key"].as_str().unwrap().to_string(), hours);
+        }
+    }
+    assert_eq!(shown, recounted, "{step}: the dashboard's demand by region");
+}
+
+fn filing(n: usize) -> Value {
+    json!({
+        "company": "C0001",
+        "test_type": "EMC-R10",
+        "samples": 1,
+        "ready_date": format!("2027-01-{:02}", 1 + n % 28),
+        "due_date": format!("2027-03-{:02}", 1 + n % 28),
+        "priority": 2,
+    })
+}
+
+async fn tallies_equal_a_full_recount(db: TestDb) {
+    let app = TestApp::spawn_demo(&db.url).await;
+    assert_counts_hold(&app, "the demo as loaded").await;
+
+    // Filings at once: each appends its own delta row, none waits on another's count.
+    app.act_as(Who::Company("C0001")).await;
+    let token = app.token(&Who::Company("C0001")).await.unwrap();
+    let tasks: Vec<_> = (0..24)
+        .map(|n| {
+            let request = reqwest::Client::new().post(app.url("/api/v1/requests")).bearer_auth(&token).json(&filing(n));
+            tokio::spawn(async move {
+                let response = request.send().await.unwrap();
+                (response.status(), response.json::<Value>().await.unwrap())
+            })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for task in tasks {
+        let (status, body) = task.await.unwrap();
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        ids.push(body["id"].as_str().unwrap().to_string());
+    }
+    assert_counts_hold(&app, "24 filings at once").await;
+
+    // Cancels and edits of dates and test type.
+    for id in &ids[..4] {
+        let (status, body) = app.post(&format!("/api/v1/requests/{id}/cancel"), &json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    for id in &ids[4..8] {
+        let (_, current) = app.get(&format!("/api/v1/requests/{id}")).await;
+        let body = json!({"version": current["version"], "due_date": "2027-05-28", "test_type": "CLIM-GOST15150"});
+        let (status, body) = app.patch(&format!("/api/v1/requests/{id}"), &body).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    assert_counts_hold(&app, "cancels and edits").await;
+
+    // A publish moves every planned request's status in a few statements.
+    let run = app.publish_demo_plan().await;
+    assert_counts_hold(&app, "a published plan").await;
+    let (_, run) = app.get(&format!("/api/v1/planning-runs/{run}")).await;
+    let start = chrono::NaiveDate::parse_from_str(run["horizon_start"].as_str().unwrap(), "%Y-%m-%d").unwrap();
+    let weeks = run["horizon_weeks"].as_i64().unwrap();
+    let end = (start + chrono::Days::new(7 * weeks as u64 - 1)).to_string();
+    assert_demand_holds(&app, &end, "a published plan").await;
+
+    // A company moves region: its requests' counts move with it.
+    app.act_as(Who::Admin).await;
+    let (_, company) = app.get("/api/v1/companies/C0001").await;
+    let old_region = company["region"].as_str().unwrap().to_string();
+    let new_region = if old_region == "RU-MOW" { "RU-SAM" } else { "RU-MOW" };
+    let moved = json!({"name": company["name"], "inn": company["inn"], "region": new_region});
+    let (status, body) = app.put("/api/v1/companies/C0001", &moved).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_counts_hold(&app, "a company moved region").await;
+    assert_demand_holds(&app, &end, "a company moved region").await;
+
+    // A planner's list totals come from the tallies: they equal the rows' count.
+    app.act_as(Who::Planner).await;
+    for (path, condition) in [
+        ("/api/v1/requests?per_page=5", "1 = 1".to_string()),
+        ("/api/v1/requests?per_page=5&status=planned", "r.status = 'planned'".to_string()),
+        (
+            "/api/v1/requests?per_page=5&status=cancelled&test_type=EMC-R10",
+            "r.status = 'cancelled' AND r.test_type = 'EMC-R10'".to_string(),
+        ),
+        (&format!("/api/v1/requests?per_page=5&region={new_region}"), format!("c.region = '{new_region}'")),
+        (
+            "/api/v1/requests?per_page=5&equipment=EMC",
+            "r.test_type IN (SELECT code FROM test_types WHERE equipment = 'EMC')".to_string(),
+        ),
+    ] {
+        let sql = format!(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM test_requests r JOIN companies c ON c.id = r.company WHERE {condition}"
+        );
+        let row = app.db.query_one_raw(Statement::from_string(app.db.get_database_backend(), sql));
+        let counted: i64 = row.await.unwrap().unwrap().try_get_by_index(0).unwrap();
+        assert!(counted > 0, "{path}: the case counts something");
+        assert_eq!(app.total(path).await, counted as u64, "{path}");
+    }
+
+    // The folded tallies hold no zero rows.
+    let zero = app.db.query_one_raw(Statement::from_string(
+        app.db.get_database_backend(),
+        "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM filing_tally WHERE n = 0",
+    ));
+    let zero: i64 = zero.await.unwrap().unwrap().try_get_by_index(0).unwrap();
+    assert_eq!(zero, 0);
+    app.stop().await;
+}
