@@ -6,8 +6,9 @@
 //! or two steps at once, leave one winner and a conflict, and nothing half done.
 
 use chrono::{NaiveDate, Utc};
-use sea_orm::ConnectionTrait;
+use futures_core::Stream;
 use sea_orm::sea_query::Expr;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::Digest;
@@ -125,11 +126,37 @@ pub async fn get<C: ConnectionTrait>(db: &C, caller: &Caller, id: i64) -> AppRes
 }
 
 /// The protocol's PDF: (file name, bytes), to whoever may see the booking.
-pub async fn protocol<C: ConnectionTrait>(db: &C, caller: &Caller, id: i64) -> AppResult<(String, Vec<u8>)> {
+/// How much of a protocol a download reads at a time: what it holds in memory.
+pub const PROTOCOL_CHUNK: i64 = 256 * 1024;
+
+/// A protocol to send: its name and size, and its content read a part at a time.
+pub struct ProtocolDownload<S> {
+    pub file_name: String,
+    pub size: i64,
+    pub chunks: S,
+}
+
+pub async fn protocol(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    id: i64,
+) -> AppResult<ProtocolDownload<impl Stream<Item = Result<Vec<u8>, DbErr>> + Send + 'static>> {
     require(caller, Op::ReadBookings)?;
     booking_queries::find_visible(db, caller, id).await?.ok_or_else(|| AppError::not_found("assignment", id))?;
-    let file = queries::protocol(db, id).await?.ok_or_else(|| AppError::not_found("protocol of assignment", id))?;
-    Ok((file.file_name, file.content))
+    let (file_name, size, _) =
+        queries::protocol_info(db, id).await?.ok_or_else(|| AppError::not_found("protocol of assignment", id))?;
+    let db = db.clone();
+    let chunks = futures_util::stream::unfold(0_i64, move |offset| {
+        let db = db.clone();
+        async move {
+            if offset >= size {
+                return None;
+            }
+            let len = PROTOCOL_CHUNK.min(size - offset);
+            Some((queries::protocol_chunk(&db, id, offset, len).await, offset + len))
+        }
+    });
+    Ok(ProtocolDownload { file_name, size, chunks })
 }
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use sea_orm::sea_query::{Expr, SimpleExpr};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect, Set};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect, Set, Statement};
 
 use crate::domain::status::BookingStatus;
 use crate::entities::{assignments, protocols};
@@ -101,6 +101,21 @@ pub async fn protocol_infos<C: ConnectionTrait>(
     Ok(found)
 }
 
-pub async fn protocol<C: ConnectionTrait>(db: &C, assignment: i64) -> Result<Option<protocols::Model>, DbErr> {
-    protocols::Entity::find_by_id(assignment).one(db).await
+/// `len` bytes of a protocol's content from `offset` (counted from 0): a download reads
+/// the file a part at a time instead of holding it whole.
+pub async fn protocol_chunk<C: ConnectionTrait>(
+    db: &C,
+    assignment: i64,
+    offset: i64,
+    len: i64,
+) -> Result<Vec<u8>, DbErr> {
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            db.get_database_backend(),
+            "SELECT substr(content, CAST($2 AS INTEGER), CAST($3 AS INTEGER)) FROM protocols WHERE assignment = $1",
+            [assignment.into(), (offset + 1).into(), len.into()],
+        ))
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound(format!("protocol of assignment {assignment}")))?;
+    row.try_get_by_index::<Vec<u8>>(0)
 }

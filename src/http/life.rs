@@ -162,9 +162,28 @@ pub async fn get_protocol(
     Authenticated(caller): Authenticated,
     Path(id): Path<i64>,
 ) -> ApiResult<Response> {
-    let (name, bytes) = life::protocol(&state.db, &caller, id).await?;
-    let disposition =
-        format!("attachment; filename=\"{}\"", name.replace(|c: char| !c.is_ascii_graphic() && c != ' ', "_"));
-    Ok(([(header::CONTENT_TYPE, "application/pdf".to_string()), (header::CONTENT_DISPOSITION, disposition)], bytes)
-        .into_response())
+    let file = life::protocol(&state.db, &caller, id).await?;
+    Ok(pdf_download(file))
+}
+
+/// A protocol as a PDF download, its content streamed from the database a part at a
+/// time; the API and the pages send it alike.
+pub fn pdf_download<S>(file: life::ProtocolDownload<S>) -> Response
+where
+    S: futures_core::Stream<Item = Result<Vec<u8>, sea_orm::DbErr>> + Send + 'static,
+{
+    let safe: String = file.file_name.chars().map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '_' }).collect();
+    let disposition = format!("attachment; filename=\"{}\"", safe.replace('"', "_"));
+    let body = axum::body::Body::from_stream(futures_util::StreamExt::map(file.chunks, |chunk| {
+        chunk.map(axum::body::Bytes::from)
+    }));
+    (
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::CONTENT_LENGTH, file.size.to_string()),
+        ],
+        body,
+    )
+        .into_response()
 }

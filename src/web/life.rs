@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use axum::Form;
 use axum::extract::multipart::{Multipart, MultipartRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::NaiveDate;
@@ -272,12 +272,7 @@ async fn complete(
 /// The protocol's PDF for any signed-in user who may see the booking.
 async fn protocol(State(state): State<AppState>, page: Page, Path(id): Path<i64>) -> Response {
     match life::protocol(&state.db, &page.caller, id).await {
-        Ok((name, bytes)) => {
-            let safe: String = name.chars().map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '_' }).collect();
-            let disposition = format!("attachment; filename=\"{}\"", safe.replace('"', "_"));
-            ([(header::CONTENT_TYPE, "application/pdf".to_string()), (header::CONTENT_DISPOSITION, disposition)], bytes)
-                .into_response()
-        }
+        Ok(file) => crate::http::life::pdf_download(file),
         Err(e) => page.app_error(e),
     }
 }
