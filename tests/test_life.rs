@@ -403,6 +403,11 @@ async fn a_booking_lives_from_confirmation_to_its_protocol(db: TestDb) {
     assert_eq!(done["received_on"], today.as_str());
     let html = page_get(&app, &cookie, "/lab/work").await;
     assert!(html.contains(&format!("href=\"/bookings/{third}/protocol\"")), "{html}");
+    // Its timeline row draws the planned weeks and, below them, the weeks it really took.
+    let row = html.split(&format!("id=\"booking-{third}\"")).nth(1).unwrap().split("</tr>").next().unwrap();
+    assert!(row.contains("class=\"life-bar\""), "{row}");
+    assert!(row.contains("y=\"2\"") && row.contains("y=\"12\""), "planned and actual bars: {row}");
+    assert!(row.contains(&format!("— {}", done["completed_on"].as_str().unwrap())), "{row}");
     // The company sees the steps on its request's page and downloads the protocol there.
     let third_company: &'static str = Box::leak(picks[2]["company"].as_str().unwrap().to_string().into_boxed_str());
     let company_cookie = session(&app, &Who::Company(third_company)).await;
@@ -416,6 +421,45 @@ async fn a_booking_lives_from_confirmation_to_its_protocol(db: TestDb) {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(resp.bytes().await.unwrap().to_vec(), protocol_pdf());
+
+    // A confirmed booking whose planned end has passed is late: flagged on its lab's page,
+    // listed on the ministry's, counted in the progress figures.
+    let (_, page) = app.get("/api/v1/assignments?status=proposed&per_page=1").await;
+    let fourth = page["items"][0]["id"].as_i64().unwrap();
+    let fourth_lab = Who::Lab(page["items"][0]["lab"].as_str().unwrap().to_string());
+    app.act_as(fourth_lab.clone()).await;
+    let (status, _) = app.post(&format!("/api/v1/assignments/{fourth}/confirm"), &json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    let planned_weeks = {
+        use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+        let row = labplan::entities::assignments::Entity::find_by_id(fourth).one(&app.db).await.unwrap().unwrap();
+        let planned = (row.start_date, row.end_date);
+        let mut late: labplan::entities::assignments::ActiveModel = row.into();
+        let today = chrono::Utc::now().date_naive();
+        late.start_date = Set(today - chrono::Days::new(17));
+        late.end_date = Set(today - chrono::Days::new(10));
+        late.update(&app.db).await.unwrap();
+        planned
+    };
+    app.act_as(Who::Ministry).await;
+    let (_, progress) = app.get("/api/v1/dashboard/progress").await;
+    assert_eq!(progress["totals"]["late"], 1, "{progress}");
+    let lab_cookie = session(&app, &fourth_lab).await;
+    let html = page_get(&app, &lab_cookie, "/lab/work").await;
+    assert!(html.contains(&format!("id=\"late-{fourth}\"")), "the lab's page flags the late booking");
+    let html = page_get(&app, &ministry, "/dashboard").await;
+    assert!(html.contains("id=\"late-bookings\""), "the ministry's page lists late bookings");
+    assert!(html.contains(&format!("data-booking=\"{fourth}\"")), "the late booking is listed");
+    assert!(html.contains("id=\"progress-late\">1<"));
+    {
+        use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+        let row = labplan::entities::assignments::Entity::find_by_id(fourth).one(&app.db).await.unwrap().unwrap();
+        let mut back: labplan::entities::assignments::ActiveModel = row.into();
+        (back.start_date, back.end_date) = (Set(planned_weeks.0), Set(planned_weeks.1));
+        back.update(&app.db).await.unwrap();
+    }
+    let html = page_get(&app, &ministry, "/dashboard").await;
+    assert!(html.contains("id=\"late-none\""), "nothing late once its end is ahead again");
 
     // The next run: the completed request is not in its input, its booking is untouched;
     // the withdrawn one is planned again, never at the lab that gave it up.

@@ -73,6 +73,39 @@ pub fn is_late(status: BookingStatus, end: NaiveDate, today: NaiveDate) -> bool 
     DUE.contains(&status) && end < today
 }
 
+/// A booking whose planned end has passed without its test completed.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LateBooking {
+    pub id: i64,
+    pub request: String,
+    pub lab: String,
+    pub status: BookingStatus,
+    pub end_date: NaiveDate,
+    /// Days since the planned end
+    pub days_late: i64,
+}
+
+/// How many late bookings the ministry's list shows.
+pub const LATE_LIST: u64 = 50;
+
+/// The late bookings of every lab, the longest overdue first (at most `limit`).
+pub async fn late_bookings<C: ConnectionTrait>(db: &C, caller: &Caller, limit: u64) -> AppResult<Vec<LateBooking>> {
+    require(caller, Op::ReadDashboard)?;
+    let today = today();
+    Ok(booking_queries::ended_before(db, &DUE, today, limit)
+        .await?
+        .into_iter()
+        .map(|b| LateBooking {
+            days_late: (today - b.end_date).num_days(),
+            id: b.id,
+            request: b.request,
+            lab: b.lab,
+            status: b.status,
+            end_date: b.end_date,
+        })
+        .collect())
+}
+
 pub fn today() -> NaiveDate {
     Utc::now().date_naive()
 }

@@ -215,3 +215,21 @@ pub fn new_row(
         ..Default::default()
     }
 }
+
+/// Bookings in one of `statuses` whose planned end is before `today`, the longest
+/// overdue first, at most `limit`.
+pub async fn ended_before<C: ConnectionTrait>(
+    db: &C,
+    statuses: &[BookingStatus],
+    today: chrono::NaiveDate,
+    limit: u64,
+) -> Result<Vec<assignments::Model>, DbErr> {
+    assignments::Entity::find()
+        .filter(assignments::Column::Status.is_in(statuses.iter().copied()))
+        .filter(assignments::Column::EndDate.lt(today))
+        .order_by_asc(assignments::Column::EndDate)
+        .order_by_asc(assignments::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+}

@@ -404,6 +404,19 @@ async fn dashboard(State(state): State<AppState>, page: Page, Query(q): Query<Da
         Ok(p) => progress_view(&page, &p, progress_query.region.as_deref()),
         Err(e) => return page.app_error(e),
     };
+    let late = match crate::app::life::late_bookings(&state.db, &page.caller, crate::app::life::LATE_LIST).await {
+        Ok(rows) => rows
+            .into_iter()
+            .map(|b| {
+                context! {
+                    id => b.id, request => b.request, lab_name => data.catalog.lab_name(&b.lab, page.lang), lab => b.lab,
+                    end_date => b.end_date.to_string(), days_late => b.days_late,
+                    status => page.t(&format!("booking_{}", b.status.as_str())),
+                }
+            })
+            .collect::<Vec<_>>(),
+        Err(e) => return page.app_error(e),
+    };
     let horizon = context! {
         start => data.horizon.start.to_string(), weeks => data.horizon.weeks,
         end => data.horizon.week_end(data.horizon.weeks.saturating_sub(1)).to_string(),
@@ -430,7 +443,7 @@ async fn dashboard(State(state): State<AppState>, page: Page, Query(q): Query<Da
             s => sections, kpis, horizon, run => data.run.as_ref().map(|r| r.id), try_in_scenario,
             published_at => data.run.as_ref().and_then(|r| r.published_at).map(|t| t.format("%Y-%m-%d %H:%M").to_string()),
             equipment, equipment_name => data.catalog.equipment_name(&equipment, page.lang), equipment_choices,
-            progress, region_choices,
+            progress, region_choices, late,
         },
     )
 }
