@@ -123,9 +123,9 @@ async fn notices_are_mailed_at_least_once_with_one_message_id(db: TestDb) {
 
     // A sender killed after the server accepted the message and before the mark: the
     // notice stays claimed until the lease runs out, then goes again with its Message-ID.
-    notify(&app.db, Audience::Company("C0001"), "received", "assignment", "2", None).await.unwrap();
+    notify(&app.db, Audience::Company("C0001"), "assigned", "assignment", "2", None).await.unwrap();
     let second =
-        notices::Entity::find().filter(notices::Column::Kind.eq("received")).one(&app.db).await.unwrap().unwrap();
+        notices::Entity::find().filter(notices::Column::Kind.eq("assigned")).one(&app.db).await.unwrap().unwrap();
     let (db2, config2) = (app.db.clone(), config.clone());
     let killed = tokio::spawn(async move {
         deliver_due(&db2, &config2, &|_| panic!("the sender dies between sending and marking")).await
