@@ -320,6 +320,40 @@ async fn ministry_dashboard_shows_its_charts() {
     // The list has the scenario and its baseline.
     b.goto("/scenarios").await;
     assert_eq!(b.all("#scenarios tbody tr").await.len(), 2);
+
+    // A second scenario on the same page: salt-fog demand +30 %, solved against the same
+    // baseline; then both side by side.
+    b.fill("#f-name", "Соляной туман +30 %").await;
+    b.fill("#f-time_limit_seconds", "5").await;
+    if b.find("#f-use_capacity").await.is_selected().await.unwrap() {
+        b.click("#f-use_capacity").await;
+    }
+    b.click("#f-use_demand").await;
+    b.find("#f-dem_equipment").await.select_by_value("SALT").await.unwrap();
+    b.fill("#f-dem_factor", "1,3").await;
+    // A weight below zero is refused on its field; the rest of the form is kept.
+    b.click("#f-use_weights").await;
+    b.fill("#f-w_unassigned", "-5").await;
+    b.click("#create-scenario").await;
+    assert!(b.wait_until("return document.querySelector('#f-w_unassigned-error') !== null", 20).await);
+    assert_eq!(b.value("#f-dem_factor").await, "1,3");
+    b.click("#f-use_weights").await;
+    b.click("#create-scenario").await;
+    assert!(b.wait_until("return location.pathname === '/scenarios/compare'", 20).await);
+    assert!(b.wait_until("return document.querySelector('#pending') === null", 120).await, "salt fog is solved");
+    assert!(b.text("#summary thead").await.contains("Соляной туман +30 %"));
+    b.goto("/scenarios").await;
+    assert_eq!(b.all("#scenarios tbody tr").await.len(), 3, "one baseline for both scenarios");
+    for pick in b.all("#scenarios input[name=ids]").await {
+        pick.click().await.unwrap();
+    }
+    b.click("#compare-picked").await;
+    assert!(b.wait_until("return location.pathname === '/scenarios/compare'", 20).await);
+    assert_eq!(b.all("#summary thead th").await.len(), 4, "a label column, the baseline and both scenarios");
+    let head = b.text("#summary thead").await;
+    assert!(head.contains("Базовый вариант") && head.contains("Соляной туман +30 %"), "{head}");
+    // The shadow-price estimate speaks of added capacity only, not of more demand.
+    assert_eq!(b.all("#estimates tbody tr").await.len(), 1, "the capacity scenario's estimate beside its exact figure");
     b.close().await;
     app.stop().await;
 }

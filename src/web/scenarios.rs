@@ -81,6 +81,17 @@ pub struct ScenarioForm {
     new_capacity: String,
     #[serde(default)]
     new_from_week: String,
+    use_weights: Option<String>,
+    #[serde(default)]
+    w_tardiness_per_week: String,
+    #[serde(default)]
+    w_transport_per_km: String,
+    #[serde(default)]
+    w_unassigned: String,
+    #[serde(default)]
+    w_move_lab: String,
+    #[serde(default)]
+    w_move_week: String,
 }
 
 /// A row of "where new capacity helps most" opens the form with its change filled in.
@@ -102,6 +113,9 @@ fn form_view(form: &ScenarioForm) -> minijinja::Value {
         use_new_lab => form.use_new_lab.is_some(), new_id => form.new_id, new_name => form.new_name,
         new_region => form.new_region, new_accredited => form.new_accredited, new_capacity => form.new_capacity,
         new_from_week => form.new_from_week,
+        use_weights => form.use_weights.is_some(), w_tardiness_per_week => form.w_tardiness_per_week,
+        w_transport_per_km => form.w_transport_per_km, w_unassigned => form.w_unassigned,
+        w_move_lab => form.w_move_lab, w_move_week => form.w_move_week,
     }
 }
 
@@ -244,6 +258,16 @@ fn changes_of(
         let from = week(number("close_from_week", &form.close_from_week, false)).unwrap_or(0);
         changes.push(Change::CloseLab { lab: form.close_lab.clone(), from_week: from });
         sections.push("close");
+    }
+    if form.use_weights.is_some() {
+        // Only the weights typed in change; the others keep the registry's.
+        let tardiness_per_week = number("w_tardiness_per_week", &form.w_tardiness_per_week, false);
+        let transport_per_km = number("w_transport_per_km", &form.w_transport_per_km, false);
+        let unassigned = number("w_unassigned", &form.w_unassigned, false);
+        let move_lab = number("w_move_lab", &form.w_move_lab, false);
+        let move_week = number("w_move_week", &form.w_move_week, false);
+        changes.push(Change::Weights { tardiness_per_week, transport_per_km, unassigned, move_lab, move_week });
+        sections.push("w");
     }
     if form.use_new_lab.is_some() {
         let from = week(number("new_from_week", &form.new_from_week, false)).unwrap_or(0);
