@@ -15,6 +15,7 @@ mod m20261125_000005_booking_life;
 mod m20261125_000006_create_notices;
 mod m20261125_000007_notice_mail;
 mod m20261126_000001_create_request_tallies;
+mod m20261126_000002_index_request_lists;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000006_create_notices::Migration),
             Box::new(m20261125_000007_notice_mail::Migration),
             Box::new(m20261126_000001_create_request_tallies::Migration),
+            Box::new(m20261126_000002_index_request_lists::Migration),
         ]
     }
 }
