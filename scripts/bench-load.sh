@@ -39,9 +39,10 @@ if [ $backend = postgres ]; then
   sql() { psql -qtA "$url" -c "$1"; }
 else
   url="sqlite://$work/labplan.db?mode=rwc"
+  # The server folds a million loaded requests' counts in one write: wait it out.
   sql() { python3 - "$work/labplan.db" "$1" <<'PY'
 import sqlite3, sys
-con = sqlite3.connect(sys.argv[1]); cur = con.execute(sys.argv[2]); rows = cur.fetchall(); con.commit()
+con = sqlite3.connect(sys.argv[1], timeout=120); cur = con.execute(sys.argv[2]); rows = cur.fetchall(); con.commit()
 for r in rows: print("|".join(str(v) for v in r))
 PY
   }
