@@ -13,6 +13,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{Backend, TestApp, TestDb, Who};
+use labplan::domain::scenario::week_hours as hours;
 use labplan_solver::Instance;
 use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, FromQueryResult, JsonValue, Statement};
@@ -223,20 +224,6 @@ async fn instances(app: &TestApp, scenario: &Value) -> (Instance, Instance) {
     assert_eq!(base.horizon.weeks, WEEKS);
     changed.check().expect("the changed instance is one the planning model takes");
     (changed, base)
-}
-
-/// A lab's hours of a class in a week: its override, else its base capacity, else none.
-fn hours(instance: &Instance, lab: &str, equipment: &str, week: u32) -> f64 {
-    instance
-        .capacity_overrides
-        .iter()
-        .find(|o| o.lab == lab && o.equipment == equipment && o.week == week)
-        .map(|o| o.hours_per_week)
-        .or_else(|| {
-            let lab = instance.labs.iter().find(|l| l.id == lab)?;
-            lab.capacity.iter().find(|c| c.equipment == equipment).map(|c| c.hours_per_week)
-        })
-        .unwrap_or(0.0)
 }
 
 /// Every (lab, class, week) of `instance`'s labs with its hours.

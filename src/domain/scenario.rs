@@ -109,8 +109,8 @@ fn weeks(instance: &Instance, from: u32, to: Option<u32>) -> std::ops::RangeIncl
     from..=to.unwrap_or(last).min(last)
 }
 
-/// The hours of a lab's class in a week: the override, else the base.
-fn week_hours(instance: &Instance, lab: &str, equipment: &str, week: u32) -> f64 {
+/// The hours of a lab's class in a week: the override, else the base, else none.
+pub fn week_hours(instance: &Instance, lab: &str, equipment: &str, week: u32) -> f64 {
     instance
         .capacity_overrides
         .iter()
