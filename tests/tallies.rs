@@ -86,25 +86,42 @@ async fn tallies_equal_a_full_recount(db: TestDb) {
     let app = TestApp::spawn_demo(&db.url).await;
     assert_counts_hold(&app, "the demo as loaded").await;
 
-    // Filings at once: each appends its own delta row, none waits on another's count.
+    // Filings at once, and folds beside them (as several servers would run them), all let
+    // go by one barrier: each filing appends its own delta row, and no delta row is
+    // folded twice or lost.
     app.act_as(Who::Company("C0001")).await;
     let token = app.token(&Who::Company("C0001")).await.unwrap();
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(24 + 4));
+    let folds: Vec<_> = (0..4)
+        .map(|_| {
+            let (db, barrier) = (app.db.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                tallies::fold(&db).await
+            })
+        })
+        .collect();
     let tasks: Vec<_> = (0..24)
         .map(|n| {
             let request = reqwest::Client::new().post(app.url("/api/v1/requests")).bearer_auth(&token).json(&filing(n));
+            let barrier = barrier.clone();
             tokio::spawn(async move {
+                barrier.wait().await;
                 let response = request.send().await.unwrap();
                 (response.status(), response.json::<Value>().await.unwrap())
             })
         })
         .collect();
+    for fold in folds {
+        fold.await.unwrap().unwrap();
+    }
     let mut ids = Vec::new();
     for task in tasks {
         let (status, body) = task.await.unwrap();
         assert_eq!(status, StatusCode::CREATED, "{body}");
         ids.push(body["id"].as_str().unwrap().to_string());
     }
-    assert_counts_hold(&app, "24 filings at once").await;
+    assert_counts_hold(&app, "24 filings and 4 folds at once").await;
 
     // Cancels and edits of dates and test type.
     for id in &ids[..4] {
