@@ -152,6 +152,11 @@ async fn every_writing_route_leaves_an_audit_row(db: TestDb) {
     let created = audited(&app, Who::Company("C0001"), "post", "/api/v1/requests", filed, "test_request").await;
     walk("post", "/requests");
     let id = created["id"].as_str().unwrap().to_string();
+    // On PostgreSQL the filing and its entry are one statement that writes the new id
+    // into the snapshot: the entry must still say exactly what the answer said.
+    let (_, entry) = last_entry(&app).await;
+    assert_eq!(entry["entity_id"], id.as_str(), "{entry}");
+    assert_eq!(entry["after"], created, "{entry}");
     let patch = json!({"version": created["version"], "samples": 2});
     let patched =
         audited(&app, Who::Company("C0001"), "patch", &format!("/api/v1/requests/{id}"), patch, "test_request").await;

@@ -1,7 +1,7 @@
 //! The audit log: written inside the same transaction as the change it records, and read
 //! back for the administrator and a request's history.
 
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
 
 use super::fetch_page;
 use crate::domain::paging::PageRequest;
@@ -37,10 +37,6 @@ pub async fn record_many<C: ConnectionTrait>(db: &C, actor: Option<&str>, entrie
             ..Default::default()
         })
         .collect();
-    if let [one] = models.as_slice() {
-        one.clone().insert(db).await?;
-        return Ok(());
-    }
     for chunk in models.chunks(super::BATCH) {
         audit_log::Entity::insert_many(chunk.to_vec()).exec(db).await?;
     }

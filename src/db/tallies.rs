@@ -3,6 +3,7 @@
 //! adds the unfolded delta to the folded tallies, so it is exact at any moment.
 
 use chrono::{Datelike, Duration, NaiveDate};
+use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{ConnectionTrait, DbErr, FromQueryResult, Statement, Value};
 
 use crate::domain::status::RequestStatus;
@@ -89,39 +90,49 @@ pub async fn filings<C: ConnectionTrait>(
     FilingCount::find_by_statement(Statement::from_sql_and_values(db.get_database_backend(), sql, values)).all(db).await
 }
 
-/// How many requests there are of a status, test type, equipment class and company
-/// region (each optional): a list's total without counting its rows.
-pub async fn count<C: ConnectionTrait>(
-    db: &C,
-    status: Option<RequestStatus>,
-    test_type: Option<&str>,
-    equipment: Option<&str>,
-    region: Option<&str>,
-) -> Result<u64, DbErr> {
+/// Which requests a tally-kept count is of: a status, test type, equipment class and
+/// company region, each optional.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CountOf<'a> {
+    pub status: Option<RequestStatus>,
+    pub test_type: Option<&'a str>,
+    pub equipment: Option<&'a str>,
+    pub region: Option<&'a str>,
+}
+
+/// How many requests `of` covers, as a scalar subquery another query can select (a
+/// list's total beside its page, in the same statement).
+pub fn count_expr(of: CountOf<'_>) -> Expr {
     let mut values: Vec<Value> = Vec::new();
     let mut sql = String::from(
-        "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM ( \
+        "(SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM ( \
            SELECT region, test_type, status, n FROM filing_tally \
            UNION ALL SELECT region, test_type, status, n FROM request_tally_delta) t WHERE 1 = 1",
     );
-    let mut and = |column: &str, value: Value, values: &mut Vec<Value>| {
-        values.push(value);
-        sql.push_str(&format!(" AND {column} = ${}", values.len()));
-    };
-    if let Some(status) = status {
-        and("status", status.as_str().into(), &mut values);
+    if let Some(status) = of.status {
+        sql.push_str(" AND status = ?");
+        values.push(status.as_str().into());
     }
-    if let Some(test_type) = test_type {
-        and("test_type", test_type.into(), &mut values);
+    if let Some(test_type) = of.test_type {
+        sql.push_str(" AND test_type = ?");
+        values.push(test_type.into());
     }
-    if let Some(region) = region {
-        and("region", region.into(), &mut values);
+    if let Some(region) = of.region {
+        sql.push_str(" AND region = ?");
+        values.push(region.into());
     }
-    if let Some(equipment) = equipment {
+    if let Some(equipment) = of.equipment {
+        sql.push_str(" AND test_type IN (SELECT code FROM test_types WHERE equipment = ?)");
         values.push(equipment.into());
-        sql.push_str(&format!(" AND test_type IN (SELECT code FROM test_types WHERE equipment = ${})", values.len()));
     }
-    let row = db.query_one_raw(Statement::from_sql_and_values(db.get_database_backend(), sql, values)).await?;
+    sql.push(')');
+    Expr::cust_with_values(sql, values)
+}
+
+/// How many requests `of` covers, without counting their rows.
+pub async fn count<C: ConnectionTrait>(db: &C, of: CountOf<'_>) -> Result<u64, DbErr> {
+    let query = Query::select().expr(count_expr(of)).to_owned();
+    let row = db.query_one_raw(db.get_database_backend().build(&query)).await?;
     let n: i64 = match row {
         Some(row) => row.try_get_by_index(0)?,
         None => 0,
