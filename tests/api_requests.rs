@@ -79,6 +79,31 @@ async fn filing_listing_filtering_and_paging(db: TestDb) {
     }
     let (status, _) = app.get("/api/v1/requests/R99999").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Past five digits ids read alike on both backends (PostgreSQL makes them in SQL when
+    // a filing has no excluded labs), and a list gives each request its labs in order.
+    use labplan::db::sequences::{REQUEST_SEQUENCE, raise_to};
+    raise_to(&app.db, REQUEST_SEQUENCE, 99_998).await.unwrap();
+    app.act_as(Who::Company("C0001")).await;
+    let mut plain = good_request();
+    plain["excluded_labs"] = json!([]);
+    plain["external_ref"] = json!("PO-78");
+    let (status, last_short) = app.post("/api/v1/requests", &plain).await;
+    assert_eq!((status, last_short["id"].as_str()), (StatusCode::CREATED, Some("R99999")), "{last_short}");
+    assert_eq!(last_short["excluded_labs"], json!([]));
+    plain["external_ref"] = json!("PO-79");
+    plain["excluded_labs"] = json!(["L003", "L002"]);
+    let (status, first_long) = app.post("/api/v1/requests", &plain).await;
+    assert_eq!((status, first_long["id"].as_str()), (StatusCode::CREATED, Some("R100000")), "{first_long}");
+    let (_, fetched) = app.get("/api/v1/requests/R99999").await;
+    assert_eq!(fetched, last_short, "the answer to a filing is what a read gives");
+    app.act_as(Who::Planner).await;
+    let (_, page) = app.get("/api/v1/requests?per_page=2&page=3").await;
+    assert_eq!(page["total"], 6, "{page}");
+    assert_eq!(page["items"], json!([first_long, last_short]), "{page}");
+    assert_eq!(page["items"][0]["excluded_labs"], json!(["L002", "L003"]));
+    let (_, past) = app.get("/api/v1/requests?per_page=50&page=9").await;
+    assert_eq!((past["total"].as_u64(), past["items"].as_array().map(Vec::len)), (Some(6), Some(0)), "{past}");
     app.stop().await;
 }
 

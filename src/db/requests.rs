@@ -155,7 +155,7 @@ pub async fn list<C: ConnectionTrait>(
             region: filter.region.as_deref(),
         };
         let rows: Vec<Totaled> = select
-            .expr_as(super::tallies::count_expr(of), TOTAL_COLUMN)
+            .expr_as(super::tallies::count_expr(of, db.get_database_backend()), TOTAL_COLUMN)
             .offset((page.page - 1).saturating_mul(page.per_page))
             .limit(page.per_page)
             .into_model::<Totaled>()

@@ -4,7 +4,7 @@
 
 use chrono::{Datelike, Duration, NaiveDate};
 use sea_orm::sea_query::{Expr, Query};
-use sea_orm::{ConnectionTrait, DbErr, FromQueryResult, Statement, Value};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, FromQueryResult, Statement, Value};
 
 use crate::domain::status::RequestStatus;
 
@@ -101,29 +101,34 @@ pub struct CountOf<'a> {
 }
 
 /// How many requests `of` covers, as a scalar subquery another query can select (a
-/// list's total beside its page, in the same statement).
-pub fn count_expr(of: CountOf<'_>) -> Expr {
+/// list's total beside its page, in the same statement). Its placeholders are the
+/// backend's own (sea-query reads `$n` on PostgreSQL and `?` elsewhere).
+pub fn count_expr(of: CountOf<'_>, backend: DbBackend) -> Expr {
     let mut values: Vec<Value> = Vec::new();
+    let placeholder = |n: usize| if backend == DbBackend::Postgres { format!("${n}") } else { "?".to_string() };
     let mut sql = String::from(
         "(SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM ( \
            SELECT region, test_type, status, n FROM filing_tally \
            UNION ALL SELECT region, test_type, status, n FROM request_tally_delta) t WHERE 1 = 1",
     );
     if let Some(status) = of.status {
-        sql.push_str(" AND status = ?");
         values.push(status.as_str().into());
+        sql.push_str(&format!(" AND status = {}", placeholder(values.len())));
     }
     if let Some(test_type) = of.test_type {
-        sql.push_str(" AND test_type = ?");
         values.push(test_type.into());
+        sql.push_str(&format!(" AND test_type = {}", placeholder(values.len())));
     }
     if let Some(region) = of.region {
-        sql.push_str(" AND region = ?");
         values.push(region.into());
+        sql.push_str(&format!(" AND region = {}", placeholder(values.len())));
     }
     if let Some(equipment) = of.equipment {
-        sql.push_str(" AND test_type IN (SELECT code FROM test_types WHERE equipment = ?)");
         values.push(equipment.into());
+        sql.push_str(&format!(
+            " AND test_type IN (SELECT code FROM test_types WHERE equipment = {})",
+            placeholder(values.len())
+        ));
     }
     sql.push(')');
     Expr::cust_with_values(sql, values)
@@ -131,8 +136,9 @@ pub fn count_expr(of: CountOf<'_>) -> Expr {
 
 /// How many requests `of` covers, without counting their rows.
 pub async fn count<C: ConnectionTrait>(db: &C, of: CountOf<'_>) -> Result<u64, DbErr> {
-    let query = Query::select().expr(count_expr(of)).to_owned();
-    let row = db.query_one_raw(db.get_database_backend().build(&query)).await?;
+    let backend = db.get_database_backend();
+    let query = Query::select().expr(count_expr(of, backend)).to_owned();
+    let row = db.query_one_raw(backend.build(&query)).await?;
     let n: i64 = match row {
         Some(row) => row.try_get_by_index(0)?,
         None => 0,
