@@ -102,9 +102,16 @@ impl From<DbErr> for AppError {
             return Self::Conflict(Msg::Referenced.to_string());
         }
         if LOST_RACE_CODES.iter().any(|code| text.contains(code)) {
-            return Self::Conflict("another change to the same records came first; try again".into());
+            return Self::lost_race();
         }
         Self::Database(err)
+    }
+}
+
+impl AppError {
+    /// Another writer changed the records this change read first.
+    pub fn lost_race() -> Self {
+        Self::Conflict("another change to the same records came first; try again".into())
     }
 }
 

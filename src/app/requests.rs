@@ -250,7 +250,7 @@ async fn file_at_once<C: Db>(db: &C, caller: &Caller, fields: &RequestFields) ->
             let missing = queries::check_references(db, fields).await?;
             if missing.is_empty() {
                 // The reference was there a moment ago; it went between the two reads.
-                Err(AppError::Conflict("another change to the same records came first; try again".into()))
+                Err(AppError::lost_race())
             } else {
                 Err(AppError::Validation(missing))
             }

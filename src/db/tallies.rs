@@ -105,30 +105,29 @@ pub struct CountOf<'a> {
 /// backend's own (sea-query reads `$n` on PostgreSQL and `?` elsewhere).
 pub fn count_expr(of: CountOf<'_>, backend: DbBackend) -> Expr {
     let mut values: Vec<Value> = Vec::new();
-    let placeholder = |n: usize| if backend == DbBackend::Postgres { format!("${n}") } else { "?".to_string() };
     let mut sql = String::from(
         "(SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM ( \
            SELECT region, test_type, status, n FROM filing_tally \
            UNION ALL SELECT region, test_type, status, n FROM request_tally_delta) t WHERE 1 = 1",
     );
+    // `condition` names its value `{}`.
+    let mut and = |condition: &str, value: Value| {
+        values.push(value);
+        let mark = if backend == DbBackend::Postgres { format!("${}", values.len()) } else { "?".to_string() };
+        sql.push_str(" AND ");
+        sql.push_str(&condition.replace("{}", &mark));
+    };
     if let Some(status) = of.status {
-        values.push(status.as_str().into());
-        sql.push_str(&format!(" AND status = {}", placeholder(values.len())));
+        and("status = {}", status.as_str().into());
     }
     if let Some(test_type) = of.test_type {
-        values.push(test_type.into());
-        sql.push_str(&format!(" AND test_type = {}", placeholder(values.len())));
+        and("test_type = {}", test_type.into());
     }
     if let Some(region) = of.region {
-        values.push(region.into());
-        sql.push_str(&format!(" AND region = {}", placeholder(values.len())));
+        and("region = {}", region.into());
     }
     if let Some(equipment) = of.equipment {
-        values.push(equipment.into());
-        sql.push_str(&format!(
-            " AND test_type IN (SELECT code FROM test_types WHERE equipment = {})",
-            placeholder(values.len())
-        ));
+        and("test_type IN (SELECT code FROM test_types WHERE equipment = {})", equipment.into());
     }
     sql.push(')');
     Expr::cust_with_values(sql, values)
