@@ -1,6 +1,7 @@
 //! Two people at the same moment: the invariants hold in the database, not by luck of
 //! timing. Each race is started on a barrier; exactly one side wins, the other gets a
-//! clear 409 (never a 500), and no request ends with two live bookings or a lost cancel.
+//! clear 409 (never a 500), and no request ends with two live bookings or a lost cancel,
+//! nor a company with two requests of one reference.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -15,7 +16,11 @@ use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 use tokio::sync::Barrier;
 
-both_backends!(two_publications_at_once_book_each_request_once, a_labs_answers_and_a_cancel_race);
+both_backends!(
+    two_publications_at_once_book_each_request_once,
+    a_labs_answers_and_a_cancel_race,
+    two_filings_of_one_reference_at_once_file_it_once,
+);
 
 async fn scalar(app: &TestApp, sql: &str) -> i64 {
     let backend = app.db.get_database_backend();
@@ -182,6 +187,30 @@ async fn a_labs_answers_and_a_cancel_race(db: TestDb) {
             "SELECT COUNT(*) FROM assignments WHERE request = '{request}' AND status IN ('proposed', 'confirmed')"
         );
         assert_eq!(scalar(&app, &live).await, 0, "a cancelled request keeps no live booking");
+    }
+    app.stop().await;
+}
+
+/// The company's reference is unique: of two filings with the same one (on PostgreSQL
+/// each a single statement), one is filed and audited, the other is a 409 that leaves
+/// no row and no audit entry.
+async fn two_filings_of_one_reference_at_once_file_it_once(db: TestDb) {
+    let app = db.spawn_with_fixture().await;
+    for round in 0..3 {
+        let body = json!({"company": "C0001", "test_type": "EMC-R10", "samples": 1, "ready_date": "2027-01-11",
+            "due_date": "2027-03-26", "priority": 2, "external_ref": format!("PO-RACE-{round}")});
+        let audited = scalar(&app, "SELECT COUNT(*) FROM audit_log WHERE entity = 'test_request'").await;
+        let call = (Who::Company("C0001"), "/api/v1/requests".to_string(), body);
+        let answers = at_once(&app, vec![call.clone(), call]).await;
+        let mut statuses: Vec<u16> = answers.iter().map(|(s, _)| s.as_u16()).collect();
+        statuses.sort_unstable();
+        assert_eq!(statuses, [201, 409], "round {round}: {answers:?}");
+        let refused = &answers.iter().find(|(s, _)| *s == StatusCode::CONFLICT).unwrap().1;
+        assert_eq!(refused["type"], "https://labplan.local/problems/conflict", "{refused}");
+        let sql = format!("SELECT COUNT(*) FROM test_requests WHERE external_ref = 'PO-RACE-{round}'");
+        assert_eq!(scalar(&app, &sql).await, 1, "round {round}");
+        let after = scalar(&app, "SELECT COUNT(*) FROM audit_log WHERE entity = 'test_request'").await;
+        assert_eq!(after, audited + 1, "round {round}: only the filing that won is audited");
     }
     app.stop().await;
 }
