@@ -97,13 +97,27 @@ async fn filing_listing_filtering_and_paging(db: TestDb) {
     assert_eq!((status, first_long["id"].as_str()), (StatusCode::CREATED, Some("R100000")), "{first_long}");
     let (_, fetched) = app.get("/api/v1/requests/R99999").await;
     assert_eq!(fetched, last_short, "the answer to a filing is what a read gives");
+    // Unknown references without excluded labs (PostgreSQL's one-statement filing): a
+    // 422 naming each field, no row, no audit entry, and no id taken.
+    let audited = audit_rows(&app).await;
+    let mut unknown = plain.clone();
+    unknown["excluded_labs"] = json!([]);
+    unknown["external_ref"] = json!("PO-80");
+    unknown["test_type"] = json!("NOPE-1");
+    let (status, problem) = app.post("/api/v1/requests", &unknown).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(problem["errors"][0]["field"], "test_type", "{problem}");
+    assert_eq!(audit_rows(&app).await, audited, "a refused filing was audited");
+    unknown["test_type"] = json!("EMC-R10");
+    let (status, next) = app.post("/api/v1/requests", &unknown).await;
+    assert_eq!((status, next["id"].as_str()), (StatusCode::CREATED, Some("R100001")), "{next}");
     app.act_as(Who::Planner).await;
     let (_, page) = app.get("/api/v1/requests?per_page=2&page=3").await;
-    assert_eq!(page["total"], 6, "{page}");
-    assert_eq!(page["items"], json!([first_long, last_short]), "{page}");
+    assert_eq!(page["total"], 7, "{page}");
+    assert_eq!(page["items"], json!([first_long, next]), "{page}");
     assert_eq!(page["items"][0]["excluded_labs"], json!(["L002", "L003"]));
     let (_, past) = app.get("/api/v1/requests?per_page=50&page=9").await;
-    assert_eq!((past["total"].as_u64(), past["items"].as_array().map(Vec::len)), (Some(6), Some(0)), "{past}");
+    assert_eq!((past["total"].as_u64(), past["items"].as_array().map(Vec::len)), (Some(7), Some(0)), "{past}");
     app.stop().await;
 }
 
