@@ -134,6 +134,29 @@ async fn company_cannot_open_another_company_request() {
     app.stop().await;
 }
 
+/// A run spread over the workers, started from the form: its page lists the parts, who
+/// solved each and their bounds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn planner_spreads_a_run_over_the_workers() {
+    let (_db, app) = demo_app().await;
+    let email = app.user(&Who::Planner).await;
+    let mut b = Browser::start(&app.url(""), "planner-spread").await;
+    b.sign_in(&email, PASSWORD).await;
+    b.fill("#f-time_limit_seconds", "4").await;
+    b.click("#f-spread-parts").await;
+    b.click("#start-run-button").await;
+    b.wait_for("#run-status").await;
+    assert!(b.wait_until("return document.getElementById('objective') !== null", 120).await, "the run ends");
+    assert_eq!(b.text("#run-status").await, "готов");
+    let rows = b.all("#parts tbody tr").await;
+    assert!(rows.len() >= 2, "the demo splits into parts");
+    let table = b.text("#parts").await;
+    assert_eq!(table.matches("решена").count(), rows.len(), "{table}");
+    b.screenshot("run-parts").await;
+    b.close().await;
+    app.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn planner_runs_and_publishes_a_plan() {
     let (_db, app) = demo_app().await;

@@ -20,7 +20,8 @@ both_backends!(
     demo_run_publish_answer_and_replan,
     bad_runs_change_nothing,
     events_stream_until_the_end,
-    cancel_mid_solve_keeps_the_plan_only_if_asked
+    cancel_mid_solve_keeps_the_plan_only_if_asked,
+    spread_run_is_solved_part_by_part
 );
 
 async fn load_demo(app: &TestApp) {
@@ -535,6 +536,133 @@ async fn postgres_killed_worker_run_is_retried() {
     let (instance, plan) = instance_and_plan(&app, id).await;
     assert_valid(&instance, &plan);
     assert!(second.log().contains("planning run claimed"));
+    drop(second);
+    app.stop().await;
+}
+
+/// The parts of a spread run, from its view, and checks that the plan is exactly the sum
+/// of theirs: objective and bound are what lies outside every part plus the parts'.
+fn assert_combined_exactly(run: &Value, instance: &Instance, plan: &Plan) -> Vec<Value> {
+    let parts = run["parts"].as_array().unwrap_or_else(|| panic!("a spread run lists its parts: {run}")).clone();
+    let partition = labplan_solver::partition(instance, &labplan_solver::SolveOptions::default()).unwrap();
+    assert_eq!(parts.len(), partition.parts.len(), "{run}");
+    assert!(parts.len() >= 2, "the instance splits: {run}");
+    for (part, expected) in parts.iter().zip(&partition.parts) {
+        assert_eq!(part["status"], "done", "{run}");
+        assert_eq!(part["equipment"], expected.equipment.as_str(), "{run}");
+        assert!(part["solved_by"].is_string() && part["seconds"].is_number(), "{part}");
+        assert!(part["bound"].as_f64().unwrap() <= part["objective"].as_f64().unwrap() + 1e-6, "{part}");
+    }
+    let sum = |key: &str| partition.outside + parts.iter().map(|p| p[key].as_f64().unwrap()).sum::<f64>();
+    let tolerance = 1e-6 * plan.objective.abs().max(1.0);
+    assert!(
+        (plan.objective - sum("objective")).abs() <= tolerance,
+        "objective {} vs parts {}",
+        plan.objective,
+        sum("objective")
+    );
+    assert!((plan.bound - sum("bound")).abs() <= tolerance, "bound {} vs parts {}", plan.bound, sum("bound"));
+    assert_eq!(run["bound"].as_f64().unwrap(), plan.bound);
+    parts
+}
+
+/// A spread run on the embedded worker: the parts are written, solved one by one and
+/// combined into a valid plan whose bound is exactly theirs.
+async fn spread_run_is_solved_part_by_part(db: TestDb) {
+    let app = db.spawn_with_worker().await;
+    load_demo(&app).await;
+    let id = start_run(&app, json!({"time_limit_seconds": 6, "gap": 0, "spread_parts": true})).await;
+    let run = wait_for_end(&app, id, Duration::from_secs(90)).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["spread_parts"], true);
+    let (instance, plan) = instance_and_plan(&app, id).await;
+    assert_valid(&instance, &plan);
+    let parts = assert_combined_exactly(&run, &instance, &plan);
+    assert!(parts.iter().all(|p| p["attempts"] == 1), "{run}");
+    // The parts' plans are dropped once the run's is stored.
+    assert_eq!(
+        count(&app.db, &format!("SELECT COUNT(*) FROM run_parts WHERE run = {id} AND result IS NOT NULL")).await,
+        0
+    );
+    // A run not spread lists no parts.
+    let other = start_run(&app, json!({"time_limit_seconds": 2})).await;
+    let other = wait_for_end(&app, other, Duration::from_secs(60)).await;
+    assert_eq!(other["spread_parts"], false);
+    assert!(other.get("parts").is_none(), "{other}");
+    app.stop().await;
+}
+
+/// Two worker processes on one spread run: both take parts of it, each part is solved
+/// once, and the owner combines them with the exact bound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_two_workers_share_the_parts_of_one_run() {
+    let Some(db) = postgres_db().await else { return };
+    let app = db.spawn().await;
+    load_demo(&app).await;
+    let id = start_run(&app, json!({"time_limit_seconds": 10, "gap": 0, "spread_parts": true})).await;
+    let dir = tempfile::tempdir().unwrap();
+    let workers = [Worker::start(&db.url, dir.path(), "a"), Worker::start(&db.url, dir.path(), "b")];
+    let run = wait_for_end(&app, id, Duration::from_secs(120)).await;
+    assert_eq!(run["status"], "succeeded", "{run}\n{}\n{}", workers[0].log(), workers[1].log());
+    assert_eq!(run["attempts"], 1, "{run}");
+    let (instance, plan) = instance_and_plan(&app, id).await;
+    assert_valid(&instance, &plan);
+    let parts = assert_combined_exactly(&run, &instance, &plan);
+    assert!(parts.iter().all(|p| p["attempts"] == 1), "{run}");
+    let solvers: HashSet<&str> = parts.iter().map(|p| p["solved_by"].as_str().unwrap()).collect();
+    let pids: Vec<String> = workers.iter().map(|w| format!(":{}:", w.pid())).collect();
+    assert_eq!(solvers.len(), 2, "both workers solve parts: {run}");
+    for pid in &pids {
+        assert!(solvers.iter().any(|s| s.contains(pid.as_str())), "worker {pid} solved no part: {run}");
+    }
+    // Every part was claimed once, by one of the two.
+    let logs: Vec<String> = workers.iter().map(Worker::log).collect();
+    let claims: usize =
+        logs.iter().map(|log| log.lines().filter(|l| l.contains("part of a planning run claimed")).count()).sum();
+    assert_eq!(claims, parts.len(), "{}\n{}", logs[0], logs[1]);
+    drop(workers);
+    app.stop().await;
+}
+
+/// The owner of a spread run killed mid-solve: another worker takes the run over once its
+/// lease has expired, keeps the parts already solved, takes the killed worker's part
+/// again, and the plan is still valid with its exact bound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_killed_owner_of_a_spread_run_is_taken_over() {
+    let Some(db) = postgres_db().await else { return };
+    let app = db.spawn().await;
+    load_demo(&app).await;
+    let id = start_run(&app, json!({"time_limit_seconds": 10, "gap": 0, "spread_parts": true})).await;
+    let dir = tempfile::tempdir().unwrap();
+    let first = Worker::start(&db.url, dir.path(), "first");
+    let started = Instant::now();
+    loop {
+        let (_, run) = app.get(&format!("/api/v1/planning-runs/{id}")).await;
+        let parts = run["parts"].as_array().cloned().unwrap_or_default();
+        if parts.iter().any(|p| p["status"] == "done") && parts.iter().any(|p| p["status"] != "done") {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "the first worker solved no part: {run}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_, before) = app.get(&format!("/api/v1/planning-runs/{id}")).await;
+    drop(first); // SIGKILL, mid-part
+
+    let second = Worker::start(&db.url, dir.path(), "second");
+    let run = wait_for_end(&app, id, Duration::from_secs(120)).await;
+    assert_eq!(run["status"], "succeeded", "{run}\n{}", second.log());
+    assert_eq!(run["attempts"], 2, "{run}");
+    let (instance, plan) = instance_and_plan(&app, id).await;
+    assert_valid(&instance, &plan);
+    let parts = assert_combined_exactly(&run, &instance, &plan);
+    // What the first worker had solved was kept, not solved again.
+    for (was, now) in before["parts"].as_array().unwrap().iter().zip(&parts) {
+        if was["status"] == "done" {
+            assert_eq!(was["solved_by"], now["solved_by"], "{now}");
+            assert_eq!(now["attempts"], 1, "{now}");
+        }
+    }
+    assert!(parts.iter().any(|p| p["solved_by"].as_str().unwrap().contains(&format!(":{}:", second.pid()))));
     drop(second);
     app.stop().await;
 }

@@ -16,6 +16,7 @@ mod m20261125_000006_create_notices;
 mod m20261125_000007_notice_mail;
 mod m20261126_000001_create_request_tallies;
 mod m20261126_000002_index_request_lists;
+mod m20261126_000003_create_run_parts;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000007_notice_mail::Migration),
             Box::new(m20261126_000001_create_request_tallies::Migration),
             Box::new(m20261126_000002_index_request_lists::Migration),
+            Box::new(m20261126_000003_create_run_parts::Migration),
         ]
     }
 }

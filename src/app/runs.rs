@@ -16,7 +16,7 @@ use super::{AppError, AppResult, Work, require};
 use crate::db::Db;
 use crate::db::instance::{DEFAULT_FREEZE_WEEKS, PlanOptions};
 use crate::db::runs::{self as queries, Beat, NewRun, Outcome};
-use crate::db::{bookings, plans, requests, settings};
+use crate::db::{bookings, plans, requests, run_parts, settings};
 use crate::domain::access::Caller;
 use crate::domain::diff::{self, Diff, Placement};
 use crate::domain::horizon::{DEFAULT_WEEKS, Horizon, MAX_WEEKS};
@@ -73,6 +73,55 @@ pub struct PlanningRun {
     /// Whether its plan is: the same registry and parameters give the same plan on any
     /// machine (false when a step had to stop by the clock)
     pub plan_deterministic: Option<bool>,
+    /// Whether its parts may be solved by several `labplan worker` processes at once
+    pub spread_parts: bool,
+    /// A spread run's parts: who solved each, in how long, with what bound (the run's
+    /// bound is what lies outside every part plus theirs)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parts: Option<Vec<RunPart>>,
+}
+
+/// One part of a spread run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RunPart {
+    pub part: i32,
+    /// The equipment class whose capacity the part's requests share
+    pub equipment: String,
+    pub requests: i32,
+    /// Candidate bookings: the part's size
+    pub columns: i64,
+    /// queued, running or done
+    pub status: String,
+    /// The worker holding it, while running
+    pub worker: Option<String>,
+    /// How many workers have claimed it (more than 1: retried after a worker died)
+    pub attempts: i32,
+    /// The seconds its worker was given
+    pub time_limit_seconds: Option<f64>,
+    pub solved_by: Option<String>,
+    pub seconds: Option<f64>,
+    pub objective: Option<f64>,
+    pub bound: Option<f64>,
+}
+
+impl From<crate::db::run_parts::PartRow> for RunPart {
+    fn from(p: crate::db::run_parts::PartRow) -> Self {
+        let running = p.status == crate::db::run_parts::RUNNING;
+        Self {
+            part: p.part,
+            equipment: p.equipment,
+            requests: p.requests,
+            columns: p.columns,
+            status: p.status,
+            worker: running.then_some(p.lease_owner).flatten(),
+            attempts: p.attempts,
+            time_limit_seconds: p.time_limit_seconds,
+            solved_by: p.solved_by,
+            seconds: p.seconds,
+            objective: p.objective,
+            bound: p.bound,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -129,6 +178,8 @@ impl PlanningRun {
             moved: run.moved,
             deterministic: run.deterministic,
             plan_deterministic: run.plan_deterministic,
+            spread_parts: run.spread_parts,
+            parts: None,
         }
     }
 }
@@ -166,7 +217,12 @@ pub async fn list<C: ConnectionTrait>(
 pub async fn get<C: ConnectionTrait>(db: &C, caller: &Caller, id: i64) -> AppResult<PlanningRun> {
     require(caller, Op::ReadRuns)?;
     let run = load(db, id).await?;
-    Ok(PlanningRun::new(run, published_id(db).await?))
+    let spread = run.spread_parts;
+    let mut view = PlanningRun::new(run, published_id(db).await?);
+    if spread {
+        view.parts = Some(crate::db::run_parts::list(db, id).await?.into_iter().map(RunPart::from).collect());
+    }
+    Ok(view)
 }
 
 /// The registry's default horizon: its stored planning setting, else from this week's
@@ -212,6 +268,12 @@ pub struct StartRun {
     /// whatever its load (work limits instead of the clock); default false
     #[serde(default)]
     pub deterministic: bool,
+    /// Split the run into its independent parts and let every planning worker sharing
+    /// the database take parts of it, each with its share of the time limit; the plan's
+    /// bound is still exact (the parts share no capacity). Default false: one worker
+    /// solves the run on its own threads
+    #[serde(default)]
+    pub spread_parts: bool,
 }
 
 /// The dearest move weight a run takes, in roubles: far above any test's cost.
@@ -274,6 +336,7 @@ pub async fn start<C: Db>(db: &C, caller: &Caller, cmd: StartRun) -> AppResult<P
         freeze_weeks: options.freeze_weeks,
         deterministic: cmd.deterministic,
         scenario: false,
+        spread_parts: cmd.spread_parts,
     };
     let run = queries::create(work.db(), new).await?;
     work.audit(
@@ -286,6 +349,7 @@ pub async fn start<C: Db>(db: &C, caller: &Caller, cmd: StartRun) -> AppResult<P
             "requests": run.requests, "current": instance.current.len(), "pinned": instance.pinned.len(),
             "freeze_weeks": options.freeze_weeks, "move_lab": instance.weights.move_lab,
             "move_week": instance.weights.move_week, "deterministic": cmd.deterministic,
+            "spread_parts": cmd.spread_parts,
         })),
     );
     work.commit().await?;
@@ -616,6 +680,153 @@ impl Claim {
     /// Whether whoever cancelled the run asked to keep its best plan.
     pub async fn keeps_best_on_cancel<C: ConnectionTrait>(&self, db: &C) -> AppResult<bool> {
         Ok(queries::keeps_best_on_cancel(db, self.run.id).await?)
+    }
+}
+
+impl Claim {
+    /// Writes the parts of a spread run for every worker to take; false, and nothing
+    /// written, when the run is no longer this worker's.
+    pub async fn write_parts<C: ConnectionTrait>(&self, db: &C, partition: &solver::Partition) -> AppResult<bool> {
+        if self.beat(db, None).await? == Beat::Lost {
+            return Ok(false);
+        }
+        run_parts::insert_missing(db, self.run.id, partition).await?;
+        Ok(true)
+    }
+
+    /// Where the run's parts stand.
+    pub async fn parts<C: ConnectionTrait>(&self, db: &C) -> AppResult<run_parts::Tally> {
+        Ok(run_parts::tally(db, self.run.id).await?)
+    }
+
+    /// The plans of the run's finished parts.
+    pub async fn part_plans<C: ConnectionTrait>(&self, db: &C) -> AppResult<Vec<solver::PartPlan>> {
+        run_parts::results(db, self.run.id)
+            .await?
+            .iter()
+            .map(|json| {
+                serde_json::from_str(json).map_err(|e| AppError::Unexpected(anyhow::anyhow!("a stored part plan: {e}")))
+            })
+            .collect()
+    }
+
+    /// Drops the parts' plans once the run's plan is stored.
+    pub async fn forget_part_plans<C: ConnectionTrait>(&self, db: &C) -> AppResult<()> {
+        Ok(run_parts::forget_results(db, self.run.id).await?)
+    }
+}
+
+/// A part of a spread run that a worker holds by lease.
+pub struct PartClaim {
+    pub run: i64,
+    pub part: usize,
+    pub columns: i64,
+    owner: String,
+    lease: Duration,
+}
+
+/// What a part's worker needs of its run, without the instance.
+#[derive(Debug, Clone, sea_orm::FromQueryResult)]
+pub struct PartRun {
+    pub status: RunStatus,
+    pub started_at: Option<DateTime<Utc>>,
+    pub time_limit_seconds: f64,
+    pub gap_limit: f64,
+    pub deterministic: bool,
+}
+
+/// Seconds of a run's time limit kept for combining its parts and storing the plan.
+fn combine_reserve(limit: f64) -> f64 {
+    (0.05 * limit).min(3.0)
+}
+
+/// A part never gets less: the greedy plan of a part takes a fraction of it.
+const MIN_PART_SECONDS: f64 = 0.1;
+
+impl PartClaim {
+    /// Claims a part of a running spread run (of `run` alone, if given), the largest first.
+    pub async fn next<C: ConnectionTrait>(
+        db: &C,
+        owner: &str,
+        lease: Duration,
+        run: Option<i64>,
+    ) -> AppResult<Option<Self>> {
+        let claimed = run_parts::claim(db, owner, lease, run).await?;
+        Ok(claimed.map(|p| Self {
+            run: p.run,
+            part: usize::try_from(p.part).unwrap_or(0),
+            columns: p.columns,
+            owner: owner.to_string(),
+            lease,
+        }))
+    }
+
+    fn part(&self) -> i32 {
+        i32::try_from(self.part).unwrap_or(i32::MAX)
+    }
+
+    /// The run's parameters, or None when it no longer runs.
+    pub async fn run_state<C: ConnectionTrait>(&self, db: &C) -> AppResult<Option<PartRun>> {
+        use sea_orm::{EntityTrait, QuerySelect};
+        let run = planning_runs::Entity::find_by_id(self.run)
+            .select_only()
+            .columns([
+                planning_runs::Column::Status,
+                planning_runs::Column::StartedAt,
+                planning_runs::Column::TimeLimitSeconds,
+                planning_runs::Column::GapLimit,
+                planning_runs::Column::Deterministic,
+            ])
+            .into_model::<PartRun>()
+            .one(db)
+            .await?;
+        Ok(run.filter(|r| r.status == RunStatus::Running))
+    }
+
+    /// The run's instance, as stored.
+    pub async fn instance<C: ConnectionTrait>(&self, db: &C) -> AppResult<String> {
+        Ok(load(db, self.run).await?.instance)
+    }
+
+    /// The part's share of what is left of its run's time limit, written beside it. A
+    /// deterministic run gives each part its share of the whole limit by size, whoever
+    /// solves it and whenever; otherwise a part gets the time left over the size of the
+    /// parts no one holds yet, times the workers at them, so that parts claimed late get
+    /// the time that parts finished early left.
+    pub async fn time_limit<C: ConnectionTrait>(&self, db: &C, run: &PartRun) -> AppResult<f64> {
+        let (queued, total, others) = run_parts::outlook(db, self.run, &self.owner).await?;
+        let limit = run.time_limit_seconds;
+        let size = self.columns.max(1) as f64;
+        let seconds = if run.deterministic {
+            (limit - combine_reserve(limit)) * size / (total.max(1) as f64)
+        } else {
+            let elapsed = run.started_at.map_or(0.0, |t| (Utc::now() - t).num_milliseconds().max(0) as f64 / 1000.0);
+            let left = (limit - combine_reserve(limit) - elapsed).max(0.0);
+            (left * size * (others + 1) as f64 / (queued as f64 + size)).min(left)
+        };
+        let seconds = seconds.max(MIN_PART_SECONDS);
+        run_parts::set_time_limit(db, self.run, self.part(), &self.owner, seconds).await?;
+        Ok(seconds)
+    }
+
+    /// Extends the lease; says whether the run wants the part to stop.
+    pub async fn beat<C: ConnectionTrait>(&self, db: &C) -> AppResult<run_parts::PartBeat> {
+        Ok(run_parts::heartbeat(db, self.run, self.part(), &self.owner, self.lease).await?)
+    }
+
+    /// Stores the part's plan; false when the part is no longer this worker's.
+    pub async fn finish<C: ConnectionTrait>(&self, db: &C, plan: &solver::PartPlan, seconds: f64) -> AppResult<bool> {
+        Ok(run_parts::finish(db, self.run, &self.owner, plan, seconds).await?)
+    }
+
+    /// Marks the part as one that cannot be solved: its run fails with `error`.
+    pub async fn fail<C: ConnectionTrait>(&self, db: &C, error: &str) -> AppResult<bool> {
+        Ok(run_parts::fail(db, self.run, self.part(), &self.owner, error).await?)
+    }
+
+    /// Gives the part back for another worker (this one is stopping).
+    pub async fn hand_back<C: ConnectionTrait>(&self, db: &C) -> AppResult<bool> {
+        Ok(run_parts::release(db, self.run, self.part(), &self.owner).await?)
     }
 }
 

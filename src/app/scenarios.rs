@@ -196,6 +196,7 @@ pub async fn create<C: Db>(db: &C, caller: &Caller, cmd: NewScenario) -> AppResu
             freeze_weeks: DEFAULT_FREEZE_WEEKS,
             deterministic: false,
             scenario: true,
+            spread_parts: false,
         }
     }
     let baseline = if cmd.changes.is_empty() {

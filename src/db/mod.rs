@@ -13,6 +13,7 @@ pub mod life;
 pub mod notices;
 pub mod plans;
 pub mod requests;
+pub mod run_parts;
 pub mod runs;
 pub mod scenarios;
 pub mod sequences;

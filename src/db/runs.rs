@@ -42,6 +42,8 @@ pub struct NewRun<'a> {
     pub deterministic: bool,
     /// A what-if scenario's run: solved like any other, never listed with the runs nor published
     pub scenario: bool,
+    /// Its parts may be solved by several workers at once
+    pub spread_parts: bool,
 }
 
 pub async fn create<C: ConnectionTrait>(db: &C, new: NewRun<'_>) -> Result<planning_runs::Model, DbErr> {
@@ -64,6 +66,7 @@ pub async fn create<C: ConnectionTrait>(db: &C, new: NewRun<'_>) -> Result<plann
         freeze_weeks: Set(Some(i32::try_from(new.freeze_weeks).unwrap_or(i32::MAX))),
         deterministic: Set(new.deterministic),
         scenario: Set(new.scenario),
+        spread_parts: Set(new.spread_parts),
         ..Default::default()
     }
     .insert(db)

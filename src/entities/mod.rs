@@ -23,6 +23,7 @@ pub mod protocols;
 pub mod region_distances;
 pub mod regions;
 pub mod request_excluded_labs;
+pub mod run_parts;
 pub mod scenarios;
 pub mod sessions;
 pub mod test_requests;

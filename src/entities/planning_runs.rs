@@ -46,6 +46,7 @@ pub struct Model {
     pub plan_deterministic: Option<bool>,
     pub moved: Option<i32>,
     pub scenario: bool,
+    pub spread_parts: bool,
     #[sea_orm(column_type = "Text", nullable)]
     pub scenario_plan: Option<String>,
 }

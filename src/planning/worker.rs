@@ -7,6 +7,12 @@
 //! takes the run over (its `attempts` counts the tries). The dead worker's plan was
 //! never written: plans are stored only in the transaction that ends the run, and only
 //! by the lease holder.
+//!
+//! A spread run (`spread_parts`) is split by its owner into the instance's independent
+//! parts, written as jobs of their own (`run_parts`); every worker takes parts of it,
+//! each under its own lease, before new runs. A part whose worker died is taken again
+//! once its lease has expired; a run whose owner died is taken over by another worker,
+//! which keeps the parts already solved.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,7 +22,8 @@ use std::time::Duration;
 use labplan_solver as solver;
 use sea_orm::DatabaseConnection;
 
-use crate::app::runs::Claim;
+use crate::app::runs::{Claim, PartClaim};
+use crate::db::run_parts::{PartBeat, Tally};
 use crate::db::runs::{Beat, Outcome};
 
 #[derive(Debug, Clone)]
@@ -50,6 +57,10 @@ impl WorkerConfig {
     fn heartbeat(&self) -> Duration {
         (self.lease / 3).max(Duration::from_millis(200))
     }
+
+    fn solver_threads(&self) -> usize {
+        self.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    }
 }
 
 /// Works until `shutdown` completes. A run in progress at shutdown is handed back to
@@ -58,9 +69,19 @@ pub async fn run(db: DatabaseConnection, config: WorkerConfig, shutdown: impl Fu
     tracing::info!(worker = %config.id, lease_s = config.lease.as_secs_f64(), "planning worker started");
     let stop = Arc::new(AtomicBool::new(false));
     let work = async {
+        let mut instances = Instances::default();
         while !stop.load(Ordering::Relaxed) {
+            // Parts of spread runs first: their runs are under way, against the clock.
+            match PartClaim::next(&db, &config.id, config.lease, None).await {
+                Ok(Some(part)) => {
+                    solve_one_part(&db, &config, &mut instances, part, &stop, None).await;
+                    continue;
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "could not claim a part of a planning run"),
+            }
             match Claim::next(&db, &config.id, config.lease).await {
-                Ok(Some(claim)) => process(&db, &config, claim, &stop).await,
+                Ok(Some(claim)) => process(&db, &config, claim, &stop, &mut instances).await,
                 Ok(None) => tokio::time::sleep(config.poll).await,
                 Err(e) => {
                     tracing::warn!(error = %e, "could not claim a planning run");
@@ -81,7 +102,13 @@ pub async fn run(db: DatabaseConnection, config: WorkerConfig, shutdown: impl Fu
     tracing::info!(worker = %config.id, "planning worker stopped");
 }
 
-async fn process(db: &DatabaseConnection, config: &WorkerConfig, claim: Claim, stop: &AtomicBool) {
+async fn process(
+    db: &DatabaseConnection,
+    config: &WorkerConfig,
+    claim: Claim,
+    stop: &AtomicBool,
+    instances: &mut Instances,
+) {
     let run = &claim.run;
     let id = run.id;
     tracing::info!(run = id, attempt = run.attempts, requests = run.requests, "planning run claimed");
@@ -99,12 +126,19 @@ async fn process(db: &DatabaseConnection, config: &WorkerConfig, claim: Claim, s
         }
     };
 
+    if run.spread_parts {
+        let instance = Arc::new(instance);
+        instances.keep(id, instance.clone());
+        spread(db, config, &claim, instance, stop, instances).await;
+        return;
+    }
+
     let progress: Arc<Mutex<Option<solver::Progress>>> = Arc::new(Mutex::new(None));
     let cancel = Arc::new(AtomicBool::new(false));
     let options = solver::SolveOptions {
         time_limit: Duration::from_secs_f64(run.time_limit_seconds.max(0.1)),
         gap: run.gap_limit,
-        threads: config.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        threads: config.solver_threads(),
         progress: Some({
             let progress = progress.clone();
             Arc::new(move |p: &solver::Progress| {
@@ -243,3 +277,292 @@ async fn store(db: &DatabaseConnection, claim: &Claim, outcome: Outcome) {
 const STORE_RETRY_FIRST: Duration = Duration::from_millis(500);
 const STORE_RETRY_MAX_WAIT: Duration = Duration::from_secs(10);
 const STORE_RETRY_FOR: Duration = Duration::from_secs(15 * 60);
+
+/// The instance of the last run this worker took parts of: a run's parts come one after
+/// another, and the instance of 100,000 requests takes a second to read.
+#[derive(Default)]
+struct Instances(Option<(i64, Arc<solver::Instance>)>);
+
+impl Instances {
+    fn keep(&mut self, run: i64, instance: Arc<solver::Instance>) {
+        self.0 = Some((run, instance));
+    }
+
+    async fn of(&mut self, db: &DatabaseConnection, part: &PartClaim) -> Result<Arc<solver::Instance>, String> {
+        if let Some((run, instance)) = &self.0
+            && *run == part.run
+        {
+            return Ok(instance.clone());
+        }
+        let json = part.instance(db).await.map_err(|e| e.to_string())?;
+        let instance = tokio::task::spawn_blocking(move || serde_json::from_str::<solver::Instance>(&json))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("the stored instance is unreadable: {e}"))?;
+        let instance = Arc::new(instance);
+        self.keep(part.run, instance.clone());
+        Ok(instance)
+    }
+}
+
+/// How a part's solve ended for the worker that held it.
+enum PartEnd {
+    /// Its plan is stored (or the run no longer wants it).
+    Done,
+    /// The part cannot be solved: the run fails with this.
+    Failed(String),
+    /// The run is no longer this worker's (the owner's lease was lost).
+    RunLost,
+}
+
+/// Solves one claimed part and stores its plan. `owner`: the run's claim when this worker
+/// owns the run, whose lease the same heartbeat keeps and whose cancel it watches.
+async fn solve_one_part(
+    db: &DatabaseConnection,
+    config: &WorkerConfig,
+    instances: &mut Instances,
+    part: PartClaim,
+    stop: &AtomicBool,
+    owner: Option<(&Claim, &AtomicBool)>,
+) -> PartEnd {
+    let (run, part_no) = (part.run, part.part);
+    let state = match part.run_state(db).await {
+        Ok(Some(state)) => state,
+        Ok(None) => {
+            let _ = part.hand_back(db).await;
+            return PartEnd::Done;
+        }
+        Err(e) => {
+            tracing::warn!(run, part = part_no, error = %e, "could not read the part's run");
+            let _ = part.hand_back(db).await;
+            return PartEnd::Done;
+        }
+    };
+    let instance = match instances.of(db, &part).await {
+        Ok(instance) => instance,
+        Err(e) => return failed(db, &part, e).await,
+    };
+    let seconds = match part.time_limit(db, &state).await {
+        Ok(seconds) => seconds,
+        Err(e) => {
+            tracing::warn!(run, part = part_no, error = %e, "could not share out the run's time");
+            let _ = part.hand_back(db).await;
+            return PartEnd::Done;
+        }
+    };
+    tracing::info!(run, part = part_no, columns = part.columns, seconds, "part of a planning run claimed");
+    let cancel = Arc::new(AtomicBool::new(owner.is_some_and(|(_, cancelling)| cancelling.load(Ordering::Relaxed))));
+    let options = solver::SolveOptions {
+        time_limit: Duration::from_secs_f64(seconds),
+        gap: state.gap_limit,
+        threads: config.solver_threads(),
+        cancel: Some(cancel.clone()),
+        deterministic: state.deterministic,
+        ..solver::SolveOptions::default()
+    };
+    let began = std::time::Instant::now();
+    let solving = {
+        let instance = instance.clone();
+        tokio::task::spawn_blocking(move || solver::solve_part(&instance, part_no, &options))
+    };
+    tokio::pin!(solving);
+    let mut ticker = tokio::time::interval(config.heartbeat());
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let (mut lost, mut run_lost, mut stopping) = (false, false, false);
+    let result = loop {
+        tokio::select! {
+            result = &mut solving => break result,
+            _ = ticker.tick() => {
+                if stop.load(Ordering::Relaxed) && !stopping {
+                    stopping = true;
+                    cancel.store(true, Ordering::Relaxed);
+                }
+                match part.beat(db).await {
+                    Ok(PartBeat::Held { stop: true }) => cancel.store(true, Ordering::Relaxed),
+                    Ok(PartBeat::Held { stop: false }) => {}
+                    Ok(PartBeat::Lost) => {
+                        lost = true;
+                        cancel.store(true, Ordering::Relaxed);
+                    }
+                    Err(e) => tracing::warn!(run, part = part_no, error = %e, "part heartbeat failed"),
+                }
+                if let Some((claim, cancelling)) = owner {
+                    match claim.beat(db, None).await {
+                        Ok(Beat::Held { cancel: true }) => {
+                            cancelling.store(true, Ordering::Relaxed);
+                            cancel.store(true, Ordering::Relaxed);
+                        }
+                        Ok(Beat::Held { cancel: false }) => {}
+                        Ok(Beat::Lost) => {
+                            run_lost = true;
+                            cancel.store(true, Ordering::Relaxed);
+                        }
+                        Err(e) => tracing::warn!(run, error = %e, "heartbeat failed"),
+                    }
+                }
+            }
+        }
+    };
+    if lost {
+        tracing::warn!(run, part = part_no, "part lost to another worker; abandoning it");
+        return if run_lost { PartEnd::RunLost } else { PartEnd::Done };
+    }
+    if stopping && owner.is_none() {
+        // Shutting down: the part goes back for another worker, now.
+        let _ = part.hand_back(db).await;
+        tracing::info!(run, part = part_no, "shutting down: part handed back");
+        return PartEnd::Done;
+    }
+    let outcome = match result {
+        Ok(Ok(plan)) => match part.finish(db, &plan, began.elapsed().as_secs_f64()).await {
+            Ok(true) => {
+                metrics::counter!("labplan_planning_parts_solved_total").increment(1);
+                tracing::info!(
+                    run,
+                    part = part_no,
+                    objective = plan.objective,
+                    bound = plan.bound,
+                    seconds = began.elapsed().as_secs_f64(),
+                    "part of a planning run solved"
+                );
+                PartEnd::Done
+            }
+            Ok(false) => PartEnd::Done,
+            Err(e) => {
+                tracing::warn!(run, part = part_no, error = %e, "could not store the part's plan");
+                let _ = part.hand_back(db).await;
+                PartEnd::Done
+            }
+        },
+        Ok(Err(e)) => failed(db, &part, format!("part {part_no}: {e}")).await,
+        Err(e) => failed(db, &part, format!("part {part_no}: the solver stopped unexpectedly: {e}")).await,
+    };
+    if run_lost { PartEnd::RunLost } else { outcome }
+}
+
+/// A part that cannot be solved: marked so, for its run's owner to fail the run, rather
+/// than handed back to fail again.
+async fn failed(db: &DatabaseConnection, part: &PartClaim, error: String) -> PartEnd {
+    tracing::warn!(run = part.run, part = part.part, %error, "part of a planning run failed");
+    if let Err(e) = part.fail(db, &error).await {
+        tracing::warn!(run = part.run, part = part.part, error = %e, "could not mark the part failed");
+    }
+    PartEnd::Failed(error)
+}
+
+/// Owns a spread run: writes its parts, takes parts like any worker until none is left
+/// to take, waits for the others' and combines them. The bound is exact: the parts share
+/// no capacity, so the run's bound is what lies outside every part plus theirs.
+async fn spread(
+    db: &DatabaseConnection,
+    config: &WorkerConfig,
+    claim: &Claim,
+    instance: Arc<solver::Instance>,
+    stop: &AtomicBool,
+    instances: &mut Instances,
+) {
+    let id = claim.run.id;
+    let partition = {
+        let instance = instance.clone();
+        tokio::task::spawn_blocking(move || solver::partition(&instance, &solver::SolveOptions::default())).await
+    };
+    let partition = match partition {
+        Ok(Ok(partition)) => partition,
+        Ok(Err(e)) => return store(db, claim, Outcome::Failed(e.to_string())).await,
+        Err(e) => return store(db, claim, Outcome::Failed(format!("the solver stopped unexpectedly: {e}"))).await,
+    };
+    match claim.write_parts(db, &partition).await {
+        Ok(true) => {}
+        Ok(false) => return tracing::warn!(run = id, "lease lost before the parts were written"),
+        Err(e) => return store(db, claim, Outcome::Failed(format!("could not write the run's parts: {e}"))).await,
+    }
+    tracing::info!(run = id, parts = partition.parts.len(), "planning run spread over its parts");
+    let cancelling = AtomicBool::new(false);
+    let mut last_beat = std::time::Instant::now();
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            if let Err(e) = claim.hand_back(db).await {
+                tracing::warn!(run = id, error = %e, "could not hand the run back; it is retried when its lease expires");
+            }
+            return;
+        }
+        match PartClaim::next(db, &config.id, config.lease, Some(id)).await {
+            Ok(Some(part)) => {
+                match solve_one_part(db, config, instances, part, stop, Some((claim, &cancelling))).await {
+                    PartEnd::Done => {}
+                    PartEnd::Failed(error) => return store(db, claim, Outcome::Failed(error)).await,
+                    PartEnd::RunLost => {
+                        return tracing::warn!(run = id, "lease lost to another worker; abandoning the run");
+                    }
+                }
+                last_beat = std::time::Instant::now();
+                continue;
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(run = id, error = %e, "could not claim a part"),
+        }
+        let (done, total) = match claim.parts(db).await {
+            Ok(Tally { failure: Some(error), .. }) => return store(db, claim, Outcome::Failed(error)).await,
+            Ok(tally) => (tally.done, tally.total),
+            Err(e) => {
+                tracing::warn!(run = id, error = %e, "could not count the parts done");
+                (0, usize::MAX)
+            }
+        };
+        if done == total {
+            break;
+        }
+        if last_beat.elapsed() >= config.heartbeat() {
+            last_beat = std::time::Instant::now();
+            let progress = solver::Progress {
+                phase: solver::Phase::Mip,
+                parts_done: done,
+                parts_total: total,
+                objective: f64::INFINITY,
+                bound: f64::NEG_INFINITY,
+                gap: 1.0,
+                elapsed: Duration::ZERO,
+            };
+            match claim.beat(db, Some(&progress)).await {
+                Ok(Beat::Held { cancel: true }) if !cancelling.swap(true, Ordering::Relaxed) => {
+                    tracing::info!(run = id, "cancel requested; the parts' workers stop");
+                }
+                Ok(Beat::Held { .. }) => {}
+                Ok(Beat::Lost) => return tracing::warn!(run = id, "lease lost to another worker; abandoning the run"),
+                Err(e) => tracing::warn!(run = id, error = %e, "heartbeat failed"),
+            }
+        }
+        if cancelling.load(Ordering::Relaxed) && !claim.keeps_best_on_cancel(db).await.unwrap_or(false) {
+            return store(db, claim, Outcome::Cancelled(None)).await;
+        }
+        tokio::time::sleep(PART_POLL).await;
+    }
+    let plans = match claim.part_plans(db).await {
+        Ok(plans) => plans,
+        Err(e) => return store(db, claim, Outcome::Failed(format!("could not read the parts' plans: {e}"))).await,
+    };
+    let seconds = claim.run.started_at.map_or(0.0, |t| (chrono::Utc::now() - t).num_milliseconds() as f64 / 1000.0);
+    let combined = tokio::task::spawn_blocking(move || {
+        let plan = solver::combine(&instance, &partition, &plans, seconds)?;
+        let report = solver::validate(&instance, &plan);
+        Ok::<_, solver::SolveError>((plan, report))
+    })
+    .await;
+    let cancelled = cancelling.load(Ordering::Relaxed);
+    let outcome = match combined {
+        Ok(Ok((_, report))) if !report.is_valid() => {
+            Outcome::Failed(format!("the combined plan broke the rules: {}", report.violations.join("; ")))
+        }
+        Ok(Ok((plan, _))) if cancelled => Outcome::Cancelled(Some(plan)),
+        Ok(Ok((plan, _))) => Outcome::Succeeded(plan),
+        Ok(Err(e)) => Outcome::Failed(e.to_string()),
+        Err(e) => Outcome::Failed(format!("the solver stopped unexpectedly: {e}")),
+    };
+    store(db, claim, outcome).await;
+    if let Err(e) = claim.forget_part_plans(db).await {
+        tracing::warn!(run = id, error = %e, "could not drop the parts' plans");
+    }
+}
+
+/// How often the owner of a spread run looks whether the other workers' parts are done.
+const PART_POLL: Duration = Duration::from_millis(200);

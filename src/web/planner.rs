@@ -55,6 +55,13 @@ fn run_view(page: &Page, run: &PlanningRun) -> minijinja::Value {
         best_objective => run.progress.best_objective.map(grouped), best_bound => run.progress.best_bound.map(grouped),
         progress_gap => percent(run.progress.gap),
         active => !run.status.is_terminal(),
+        parts => run.parts.as_ref().map(|parts| parts.iter().map(|p| context! {
+            part => p.part, equipment => p.equipment, requests => p.requests,
+            status_text => page.t(&format!("part_status_{}", p.status)),
+            worker => p.solved_by.as_ref().or(p.worker.as_ref()),
+            seconds => p.seconds.map(|s| format!("{s:.1}")),
+            objective => p.objective.map(grouped), bound => p.bound.map(grouped),
+        }).collect::<Vec<_>>()),
     }
 }
 
@@ -78,6 +85,8 @@ pub struct StartForm {
     move_week: String,
     #[serde(default)]
     deterministic: Option<String>,
+    #[serde(default)]
+    spread_parts: Option<String>,
 }
 
 async fn runs_page(State(state): State<AppState>, page: Page) -> Response {
@@ -121,7 +130,7 @@ async fn show_runs(
                 horizon_start => form.horizon_start, horizon_weeks => form.horizon_weeks,
                 time_limit_seconds => form.time_limit_seconds, gap_percent => form.gap_percent,
                 freeze_weeks => form.freeze_weeks, move_lab => form.move_lab, move_week => form.move_week,
-                deterministic => form.deterministic.is_some(),
+                deterministic => form.deterministic.is_some(), spread_parts => form.spread_parts.is_some(),
             },
         },
     )
@@ -171,6 +180,7 @@ async fn start(State(state): State<AppState>, page: Page, Form(form): Form<Start
         move_lab,
         move_week,
         deterministic: form.deterministic.is_some(),
+        spread_parts: form.spread_parts.is_some(),
     };
     match ops::start(&state.db, &page.caller, body).await {
         Ok(run) => Redirect::to(&format!("/planning/runs/{}", run.id)).into_response(),
