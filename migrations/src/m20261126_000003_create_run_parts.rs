@@ -24,6 +24,8 @@ enum RunParts {
     Equipment,
     Requests,
     Columns,
+    Pass,
+    Weight,
     Status,
     LeaseOwner,
     LeaseExpiresMs,
@@ -56,6 +58,8 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(RunParts::Equipment).string_len(32).not_null())
                     .col(ColumnDef::new(RunParts::Requests).integer().not_null())
                     .col(ColumnDef::new(RunParts::Columns).big_integer().not_null())
+                    .col(ColumnDef::new(RunParts::Pass).integer().not_null().default(1))
+                    .col(ColumnDef::new(RunParts::Weight).double().not_null())
                     .col(ColumnDef::new(RunParts::Status).string_len(16).not_null())
                     .col(ColumnDef::new(RunParts::LeaseOwner).string_len(200).null())
                     .col(ColumnDef::new(RunParts::LeaseExpiresMs).big_integer().null())

@@ -22,7 +22,7 @@ mod validate;
 pub use error::{InstanceError, InstanceProblem, SolveError};
 pub use solve::{
     DETERMINISTIC_SAFETY, LP_COLUMNS, PART_COLUMNS, PartPlan, PartSummary, Partition, Phase, Progress, ProgressFn,
-    ShadowPrice, SolveOptions, combine, partition, solve, solve_part,
+    ShadowPrice, SolveOptions, combine, partition, solve, solve_part, solve_part_from,
 };
 pub use types::*;
 pub use validate::{ValidationReport, validate};

@@ -282,6 +282,8 @@ struct Run<'a> {
     /// Deterministic: the moment past which the clock stops a step, and whether it did.
     safety: Instant,
     cut: AtomicBool,
+    /// A plan of each part to start from, where one is known (an earlier solve of it).
+    starts: &'a [Option<Sel>],
 }
 
 impl Run<'_> {
@@ -390,6 +392,7 @@ impl Run<'_> {
                 // priority-3 requests booked first).
                 // With current bookings, each order also once with them kept first.
                 let keeping = (0..part.reqs.len()).any(|r| part.home_col(r).is_some());
+                let start = self.starts.get(i).cloned().flatten();
                 let (obj, sel) = [Order::PriorityDue, Order::Edd]
                     .into_iter()
                     .flat_map(|order| {
@@ -397,6 +400,7 @@ impl Run<'_> {
                         let kept = keeping.then(|| greedy_keeping(part, order));
                         std::iter::once(plain).chain(kept)
                     })
+                    .chain(start)
                     .map(|sel| (part.objective(&sel), sel))
                     .min_by(|a, b| a.0.total_cmp(&b.0))
                     .unwrap_or_else(|| (part.penalty.iter().sum(), vec![None; part.reqs.len()]));
@@ -731,6 +735,7 @@ fn outside(data: &Data, forced_out: &[usize]) -> (f64, Vec<Option<(usize, u32)>>
 fn run_parts<T>(
     data: &Data,
     parts: &[Part],
+    starts: &[Option<Sel>],
     placement: Vec<Option<(usize, u32)>>,
     constant: f64,
     options: &SolveOptions,
@@ -760,6 +765,7 @@ fn run_parts<T>(
         constant,
         safety: started + options.time_limit.mul_f64(DETERMINISTIC_SAFETY) + Duration::from_secs_f64(GRACE_SECONDS),
         cut: AtomicBool::new(false),
+        starts,
     };
     run.report(Phase::Decompose, 0);
     let mut states = run.first_plans();
@@ -782,7 +788,7 @@ fn run_in_pool(
     let data = Data::new(inst)?;
     let Decomposition { parts, forced_out, .. } = decompose(&data, options.max_part_columns);
     let (constant, placement) = outside(&data, &forced_out);
-    run_parts(&data, &parts, placement, constant, options, shared, stop, started, |run, _| run.plan())
+    run_parts(&data, &parts, &[], placement, constant, options, shared, stop, started, |run, _| run.plan())
 }
 
 /// How an instance splits into parts that can be solved apart, on different machines,
@@ -854,11 +860,24 @@ pub fn partition(instance: &Instance, options: &SolveOptions) -> Result<Partitio
 /// Solves one part of [`partition`] within `options` (its time limit is the part's
 /// own), on `options.threads` threads of this process.
 pub fn solve_part(instance: &Instance, part: usize, options: &SolveOptions) -> Result<PartPlan, SolveError> {
+    solve_part_from(instance, part, options, None)
+}
+
+/// As [`solve_part`], starting from an earlier plan of the part: its plan is never
+/// worse than `start`'s. A start that does not fit the part (another instance's) is
+/// ignored.
+pub fn solve_part_from(
+    instance: &Instance,
+    part: usize,
+    options: &SolveOptions,
+    start: Option<&PartPlan>,
+) -> Result<PartPlan, SolveError> {
     let started = Instant::now();
     let data = Data::new(instance)?;
     let Some(p) = decompose_part(&data, options.max_part_columns, part) else {
         return Err(SolveError::Solver(format!("the instance has no part {part}")));
     };
+    let starts = [start.filter(|s| s.part == part).and_then(|s| sel_of(&data, &p, s))];
     let parts = [p];
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(options.threads.max(1))
@@ -868,7 +887,7 @@ pub fn solve_part(instance: &Instance, part: usize, options: &SolveOptions) -> R
     let stop = AtomicBool::new(false);
     let placement = vec![None; instance.requests.len()];
     pool.install(|| {
-        run_parts(&data, &parts, placement, 0.0, options, &shared, &stop, started, |run, states| {
+        run_parts(&data, &parts, &starts, placement, 0.0, options, &shared, &stop, started, |run, states| {
             let (p, st) = (&parts[0], &states[0]);
             let bookings = st
                 .sel
@@ -908,6 +927,23 @@ pub fn solve_part(instance: &Instance, part: usize, options: &SolveOptions) -> R
             })
         })
     })
+}
+
+/// A part plan's bookings as a selection of the part, if every booking is one of the
+/// part's candidates and together they fit its capacity.
+fn sel_of(data: &Data, part: &Part, plan: &PartPlan) -> Option<Sel> {
+    let local: HashMap<usize, usize> = part.reqs.iter().enumerate().map(|(i, &r)| (r, i)).collect();
+    let mut sel: Sel = vec![None; part.reqs.len()];
+    for b in &plan.bookings {
+        let i = *local.get(data.req_index.get(b.request.as_str())?)?;
+        let lab = *data.lab_index.get(b.lab.as_str())?;
+        let k = part.pairs[i].iter().position(|pair| part.labs[pair.lab as usize] == lab)?;
+        part.pairs[i][k].starts.binary_search(&b.start_week).ok()?;
+        sel[i] = Some((k, b.start_week));
+    }
+    let load = load_of(part, &sel);
+    let w = part.weeks as usize;
+    load.iter().enumerate().all(|(row, &u)| u <= part.cap[row / w][row % w] + HOURS_EPS).then_some(sel)
 }
 
 /// The plan of the whole instance from a plan of each of its parts: its bound is

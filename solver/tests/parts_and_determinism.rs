@@ -60,3 +60,53 @@ fn parts_solved_apart_combine_into_the_optimum_with_the_exact_bound() {
     assert!((plan.bound - sum.min(plan.objective)).abs() < 1e-6);
     assert!(combine(&inst, &partition, &plans[..1], 0.0).is_err(), "a missing part is an error");
 }
+
+/// A part solved again from its earlier plan never ends worse than it, even with almost
+/// no time; a start that is not a plan of the part (another part's, or one that does not
+/// fit its capacity) is ignored rather than trusted.
+#[test]
+fn a_part_solved_again_from_its_plan_is_never_worse() {
+    let inst =
+        generate(&GenParams { requests: 300, companies: 30, labs: 16, weeks: 20, seed: 11, ..GenParams::default() });
+    let options = |seconds: f64| SolveOptions {
+        time_limit: Duration::from_secs_f64(seconds),
+        gap: 0.0,
+        threads: 1,
+        ..SolveOptions::default()
+    };
+    let partition = partition(&inst, &options(1.0)).expect("partition");
+    let largest = partition.parts.iter().max_by_key(|p| p.columns).expect("a part").id;
+    let first = solve_part(&inst, largest, &options(1.0)).expect("part");
+    let again = solve_part_from(&inst, largest, &options(0.1), Some(&first)).expect("part again");
+    assert!(again.objective <= first.objective + 1e-6, "{} after {}", again.objective, first.objective);
+    let plan_of = |p: &PartPlan| {
+        let others: Vec<PartPlan> = partition
+            .parts
+            .iter()
+            .filter(|q| q.id != p.part)
+            .map(|q| solve_part(&inst, q.id, &options(0.1)).expect("part"))
+            .chain(std::iter::once(p.clone()))
+            .collect();
+        combine(&inst, &partition, &others, 0.0).expect("combine")
+    };
+    assert!(validate(&inst, &plan_of(&again)).is_valid());
+
+    // Every booking moved to one lab and week is no plan of the part (a lab a request
+    // cannot use, or more hours than the week has): ignored.
+    let mut crowded = first.clone();
+    if let Some(b) = crowded.bookings.first().cloned() {
+        for booking in &mut crowded.bookings {
+            booking.lab = b.lab.clone();
+            booking.start_week = b.start_week;
+        }
+    }
+    let from_crowded = solve_part_from(&inst, largest, &options(0.1), Some(&crowded)).expect("part");
+    assert!(validate(&inst, &plan_of(&from_crowded)).is_valid());
+    // Another part's plan is not a start for this one.
+    let other = partition.parts.iter().find(|p| p.id != largest).map(|p| p.id);
+    if let Some(other) = other {
+        let from_other = solve_part_from(&inst, other, &options(0.1), Some(&first)).expect("part");
+        assert_eq!(from_other.part, other);
+        assert!(validate(&inst, &plan_of(&from_other)).is_valid());
+    }
+}

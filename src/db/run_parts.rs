@@ -38,6 +38,9 @@ pub async fn insert_missing<C: ConnectionTrait>(db: &C, run: i64, partition: &so
             equipment: Set(p.equipment.clone()),
             requests: Set(i32::try_from(p.requests).unwrap_or(i32::MAX)),
             columns: Set(i64::try_from(p.columns).unwrap_or(i64::MAX)),
+            pass: Set(1),
+            // The first pass shares the time by size: nothing else is known yet.
+            weight: Set(p.columns.max(1) as f64),
             status: Set(QUEUED.to_string()),
             attempts: Set(0),
             ..Default::default()
@@ -58,6 +61,7 @@ pub struct PartRow {
     pub equipment: String,
     pub requests: i32,
     pub columns: i64,
+    pub pass: i32,
     pub status: String,
     pub lease_owner: Option<String>,
     pub attempts: i32,
@@ -77,6 +81,7 @@ pub async fn list<C: ConnectionTrait>(db: &C, run: i64) -> Result<Vec<PartRow>, 
             P::Equipment,
             P::Requests,
             P::Columns,
+            P::Pass,
             P::Status,
             P::LeaseOwner,
             P::Attempts,
@@ -107,6 +112,22 @@ pub async fn results<C: ConnectionTrait>(db: &C, run: i64) -> Result<Vec<String>
     Ok(rows.into_iter().flatten().collect())
 }
 
+/// Claimable parts read at once to choose from: more than any run has.
+const CANDIDATES: u64 = 2_000;
+
+/// A part's stored plan, as JSON.
+pub async fn result<C: ConnectionTrait>(db: &C, run: i64, part: i32) -> Result<Option<String>, DbErr> {
+    let json: Option<Option<String>> = run_parts::Entity::find()
+        .select_only()
+        .column(run_parts::Column::Result)
+        .filter(run_parts::Column::Run.eq(run))
+        .filter(run_parts::Column::Part.eq(part))
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(json.flatten())
+}
+
 /// Parts that a worker may claim now: queued, or held by a worker whose lease expired.
 fn claimable(now: i64) -> Condition {
     Condition::any()
@@ -114,8 +135,10 @@ fn claimable(now: i64) -> Condition {
         .add(Condition::all().add(run_parts::Column::Status.eq(RUNNING)).add(run_parts::Column::LeaseExpiresMs.lt(now)))
 }
 
-/// Claims a part of a running spread run (of `run` only, if given): the largest first, so
-/// that the last parts to finish are small ones.
+/// Claims a part of a running spread run (of `run` only, if given). The first pass takes
+/// the smallest first: small parts often close within their share of the time, and
+/// what they leave goes to the larger parts claimed after them. Later passes take the
+/// widest gap first, so that it gets its share while the time is there.
 pub async fn claim<C: ConnectionTrait>(
     db: &C,
     owner: &str,
@@ -133,20 +156,27 @@ pub async fn claim<C: ConnectionTrait>(
         .select_only()
         .column(run_parts::Column::Run)
         .column(run_parts::Column::Part)
+        .column(run_parts::Column::Pass)
+        .column(run_parts::Column::Weight)
         .filter(claimable(now))
         .filter(run_parts::Column::Run.in_subquery(running_runs));
     if let Some(run) = run {
         candidates = candidates.filter(run_parts::Column::Run.eq(run));
     }
-    let candidates: Vec<(i64, i32)> = candidates
+    let mut candidates: Vec<(i64, i32, i32, f64)> = candidates
         .order_by_asc(run_parts::Column::Run)
-        .order_by_desc(run_parts::Column::Columns)
         .order_by_asc(run_parts::Column::Part)
-        .limit(8)
+        .limit(CANDIDATES)
         .into_tuple()
         .all(db)
         .await?;
-    for (run, part) in candidates {
+    let first = candidates.first().map(|c| c.0);
+    candidates.retain(|c| Some(c.0) == first);
+    candidates.sort_by(|a, b| {
+        let key = |c: &(i64, i32, i32, f64)| if c.2 == 1 { c.3 } else { -c.3 };
+        key(a).total_cmp(&key(b)).then(a.1.cmp(&b.1))
+    });
+    for (run, part, _, _) in candidates.into_iter().take(8) {
         let claimed = run_parts::Entity::update_many()
             .col_expr(run_parts::Column::Status, Expr::value(RUNNING))
             .col_expr(run_parts::Column::LeaseOwner, Expr::value(owner))
@@ -164,13 +194,13 @@ pub async fn claim<C: ConnectionTrait>(
     Ok(None)
 }
 
-/// What is left of a run's parts when one is claimed: the columns of the parts no one
-/// holds yet, the columns of all, and how many workers hold one now besides `owner`.
-pub async fn outlook<C: ConnectionTrait>(db: &C, run: i64, owner: &str) -> Result<(i64, i64, usize), DbErr> {
-    let rows: Vec<(String, i64, Option<String>, Option<i64>)> = run_parts::Entity::find()
+/// What is left of a run's parts when one is claimed: the weight of the parts no one
+/// holds yet, the weight of all, and how many workers hold one now besides `owner`.
+pub async fn outlook<C: ConnectionTrait>(db: &C, run: i64, owner: &str) -> Result<(f64, f64, usize), DbErr> {
+    let rows: Vec<(String, f64, Option<String>, Option<i64>)> = run_parts::Entity::find()
         .select_only()
         .column(run_parts::Column::Status)
-        .column(run_parts::Column::Columns)
+        .column(run_parts::Column::Weight)
         .column(run_parts::Column::LeaseOwner)
         .column(run_parts::Column::LeaseExpiresMs)
         .filter(run_parts::Column::Run.eq(run))
@@ -253,7 +283,8 @@ pub async fn heartbeat<C: ConnectionTrait>(
 }
 
 /// Stores a part's plan; false, and nothing changed, when the part is no longer this
-/// worker's.
+/// worker's. A part solved again (a later pass) keeps the better of its plans and the
+/// higher of its bounds: both bounds are proven for the same part, so the higher is too.
 pub async fn finish<C: ConnectionTrait>(
     db: &C,
     run: i64,
@@ -262,14 +293,31 @@ pub async fn finish<C: ConnectionTrait>(
     seconds: f64,
 ) -> Result<bool, DbErr> {
     let part = i32::try_from(plan.part).unwrap_or(i32::MAX);
-    let json = serde_json::to_string(plan).map_err(|e| DbErr::Custom(format!("part plan: {e}")))?;
+    let earlier: Option<(Option<String>, Option<f64>)> = run_parts::Entity::find()
+        .select_only()
+        .column(run_parts::Column::Result)
+        .column(run_parts::Column::Seconds)
+        .filter(run_parts::Column::Run.eq(run))
+        .filter(run_parts::Column::Part.eq(part))
+        .filter(run_parts::Column::LeaseOwner.eq(owner))
+        .into_tuple()
+        .one(db)
+        .await?;
+    let (earlier, seconds_before) = earlier.unwrap_or((None, None));
+    let earlier: Option<solver::PartPlan> = earlier.and_then(|json| serde_json::from_str(&json).ok());
+    let mut kept = match earlier {
+        Some(before) if before.objective <= plan.objective => before,
+        _ => plan.clone(),
+    };
+    kept.bound = kept.bound.max(plan.bound).min(kept.objective);
+    let json = serde_json::to_string(&kept).map_err(|e| DbErr::Custom(format!("part plan: {e}")))?;
     let done = held(run_parts::Entity::update_many(), run, part, owner)
         .col_expr(run_parts::Column::Status, Expr::value(DONE))
         .col_expr(run_parts::Column::LeaseExpiresMs, Expr::value(Option::<i64>::None))
         .col_expr(run_parts::Column::SolvedBy, Expr::value(owner))
-        .col_expr(run_parts::Column::Seconds, Expr::value(seconds))
-        .col_expr(run_parts::Column::Objective, Expr::value(plan.objective))
-        .col_expr(run_parts::Column::Bound, Expr::value(plan.bound))
+        .col_expr(run_parts::Column::Seconds, Expr::value(seconds_before.unwrap_or(0.0) + seconds))
+        .col_expr(run_parts::Column::Objective, Expr::value(kept.objective))
+        .col_expr(run_parts::Column::Bound, Expr::value(kept.bound))
         .col_expr(run_parts::Column::Result, Expr::value(json))
         .exec(db)
         .await?;
@@ -299,23 +347,31 @@ pub async fn fail<C: ConnectionTrait>(db: &C, run: i64, part: i32, owner: &str, 
 }
 
 /// Where a run's parts stand.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Tally {
     pub done: usize,
     pub total: usize,
+    /// The parts' objectives and bounds, summed over those done
+    pub objective: f64,
+    pub bound: f64,
+    /// The pass the parts are in: the highest of any
+    pub pass: i32,
     /// Why a part could not be solved, if one could not
     pub failure: Option<String>,
 }
 
 pub async fn tally<C: ConnectionTrait>(db: &C, run: i64) -> Result<Tally, DbErr> {
-    let statuses: Vec<String> = run_parts::Entity::find()
+    let rows: Vec<(String, Option<f64>, Option<f64>, i32)> = run_parts::Entity::find()
         .select_only()
         .column(run_parts::Column::Status)
+        .column(run_parts::Column::Objective)
+        .column(run_parts::Column::Bound)
+        .column(run_parts::Column::Pass)
         .filter(run_parts::Column::Run.eq(run))
         .into_tuple()
         .all(db)
         .await?;
-    let failure = if statuses.iter().any(|s| s == FAILED) {
+    let failure = if rows.iter().any(|r| r.0 == FAILED) {
         run_parts::Entity::find()
             .select_only()
             .column(run_parts::Column::Result)
@@ -329,7 +385,38 @@ pub async fn tally<C: ConnectionTrait>(db: &C, run: i64) -> Result<Tally, DbErr>
     } else {
         None
     };
-    Ok(Tally { done: statuses.iter().filter(|s| *s == DONE).count(), total: statuses.len(), failure })
+    let done: Vec<_> = rows.iter().filter(|r| r.0 == DONE).collect();
+    Ok(Tally {
+        done: done.len(),
+        total: rows.len(),
+        objective: done.iter().filter_map(|r| r.1).sum(),
+        bound: done.iter().filter_map(|r| r.2).sum(),
+        pass: rows.iter().map(|r| r.3).max().unwrap_or(1),
+        failure,
+    })
+}
+
+/// An absolute gap, in roubles, under which a part counts as closed whatever its size.
+const PART_GAP_FLOOR: f64 = 1e-3;
+
+/// Queues again, for pass `pass`, every done part whose gap is wider than `closed` of its
+/// objective, weighted by that gap: the time left goes where the gap is. Returns how many.
+pub async fn requeue_open<C: ConnectionTrait>(db: &C, run: i64, pass: i32, closed: f64) -> Result<u64, DbErr> {
+    let gap = Expr::col(run_parts::Column::Objective).sub(Expr::col(run_parts::Column::Bound));
+    let requeued = run_parts::Entity::update_many()
+        .col_expr(run_parts::Column::Status, Expr::value(QUEUED))
+        .col_expr(run_parts::Column::Pass, Expr::value(pass))
+        .col_expr(run_parts::Column::Attempts, Expr::value(0))
+        .col_expr(run_parts::Column::Weight, gap.clone())
+        .col_expr(run_parts::Column::LeaseOwner, Expr::value(Option::<String>::None))
+        .filter(run_parts::Column::Run.eq(run))
+        .filter(run_parts::Column::Status.eq(DONE))
+        // Objectives are sums of costs and penalties, never negative.
+        .filter(gap.clone().gt(Expr::col(run_parts::Column::Objective).mul(closed)))
+        .filter(gap.gt(PART_GAP_FLOOR))
+        .exec(db)
+        .await?;
+    Ok(requeued.rows_affected)
 }
 
 /// Drops the parts' plans once the run's plan is stored: it holds all of them.

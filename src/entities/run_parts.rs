@@ -11,6 +11,8 @@ pub struct Model {
     pub equipment: String,
     pub requests: i32,
     pub columns: i64,
+    pub pass: i32,
+    pub weight: f64,
     pub status: String,
     pub lease_owner: Option<String>,
     pub lease_expires_ms: Option<i64>,

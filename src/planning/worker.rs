@@ -22,7 +22,7 @@ use std::time::Duration;
 use labplan_solver as solver;
 use sea_orm::DatabaseConnection;
 
-use crate::app::runs::{Claim, PartClaim};
+use crate::app::runs::{Claim, PartClaim, another_pass};
 use crate::db::run_parts::{PartBeat, Tally};
 use crate::db::runs::{Beat, Outcome};
 
@@ -350,7 +350,14 @@ async fn solve_one_part(
             return PartEnd::Done;
         }
     };
-    tracing::info!(run, part = part_no, columns = part.columns, seconds, "part of a planning run claimed");
+    tracing::info!(
+        run,
+        part = part_no,
+        pass = part.pass,
+        columns = part.columns,
+        seconds,
+        "part of a planning run claimed"
+    );
     let cancel = Arc::new(AtomicBool::new(owner.is_some_and(|(_, cancelling)| cancelling.load(Ordering::Relaxed))));
     let options = solver::SolveOptions {
         time_limit: Duration::from_secs_f64(seconds),
@@ -360,10 +367,15 @@ async fn solve_one_part(
         deterministic: state.deterministic,
         ..solver::SolveOptions::default()
     };
+    // A later pass goes on from the part's plan so far instead of from nothing.
+    let earlier = part.earlier_plan(db).await.unwrap_or_else(|e| {
+        tracing::warn!(run, part = part_no, error = %e, "could not read the part's earlier plan");
+        None
+    });
     let began = std::time::Instant::now();
     let solving = {
         let instance = instance.clone();
-        tokio::task::spawn_blocking(move || solver::solve_part(&instance, part_no, &options))
+        tokio::task::spawn_blocking(move || solver::solve_part_from(&instance, part_no, &options, earlier.as_ref()))
     };
     tokio::pin!(solving);
     let mut ticker = tokio::time::interval(config.heartbeat());
@@ -496,6 +508,9 @@ async fn spread(
                     }
                 }
                 last_beat = std::time::Instant::now();
+                if cancelling.load(Ordering::Relaxed) && !claim.keeps_best_on_cancel(db).await.unwrap_or(false) {
+                    return store(db, claim, Outcome::Cancelled(None)).await;
+                }
                 continue;
             }
             Ok(None) => {}
@@ -503,6 +518,23 @@ async fn spread(
         }
         let (done, total) = match claim.parts(db).await {
             Ok(Tally { failure: Some(error), .. }) => return store(db, claim, Outcome::Failed(error)).await,
+            Ok(tally)
+                if tally.done == tally.total
+                    && !cancelling.load(Ordering::Relaxed)
+                    && another_pass(&claim.run, partition.outside, &tally) =>
+            {
+                match claim.requeue_open_parts(db, tally.pass + 1).await {
+                    Ok(0) => (tally.done, tally.total),
+                    Ok(n) => {
+                        tracing::info!(run = id, pass = tally.pass + 1, parts = n, "solving the open parts again");
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::warn!(run = id, error = %e, "could not queue the open parts again");
+                        (tally.done, tally.total)
+                    }
+                }
+            }
             Ok(tally) => (tally.done, tally.total),
             Err(e) => {
                 tracing::warn!(run = id, error = %e, "could not count the parts done");
