@@ -288,17 +288,22 @@ impl Instances {
         self.0 = Some((run, instance));
     }
 
-    async fn of(&mut self, db: &DatabaseConnection, part: &PartClaim) -> Result<Arc<solver::Instance>, String> {
+    /// The part's instance; Err(None) when the database could not be read (the part is
+    /// for another try), Err(Some(why)) when the instance itself is unusable.
+    async fn of(&mut self, db: &DatabaseConnection, part: &PartClaim) -> Result<Arc<solver::Instance>, Option<String>> {
         if let Some((run, instance)) = &self.0
             && *run == part.run
         {
             return Ok(instance.clone());
         }
-        let json = part.instance(db).await.map_err(|e| e.to_string())?;
+        let json = part.instance(db).await.map_err(|e| {
+            tracing::warn!(run = part.run, error = %e, "could not read the run's instance");
+            None
+        })?;
         let instance = tokio::task::spawn_blocking(move || serde_json::from_str::<solver::Instance>(&json))
             .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| format!("the stored instance is unreadable: {e}"))?;
+            .map_err(|e| Some(e.to_string()))?
+            .map_err(|e| Some(format!("the stored instance is unreadable: {e}")))?;
         let instance = Arc::new(instance);
         self.keep(part.run, instance.clone());
         Ok(instance)
@@ -340,7 +345,11 @@ async fn solve_one_part(
     };
     let instance = match instances.of(db, &part).await {
         Ok(instance) => instance,
-        Err(e) => return failed(db, &part, e).await,
+        Err(Some(e)) => return failed(db, &part, e).await,
+        Err(None) => {
+            let _ = part.hand_back(db).await;
+            return PartEnd::Done;
+        }
     };
     let seconds = match part.time_limit(db, &state).await {
         Ok(seconds) => seconds,
