@@ -22,7 +22,8 @@ both_backends!(
     events_stream_until_the_end,
     cancel_mid_solve_keeps_the_plan_only_if_asked,
     spread_run_is_solved_part_by_part,
-    spread_run_cancelled_keeps_the_plan_only_if_asked
+    spread_run_cancelled_keeps_the_plan_only_if_asked,
+    deterministic_spread_runs_are_refused
 );
 
 async fn load_demo(app: &TestApp) {
@@ -712,5 +713,18 @@ async fn spread_run_cancelled_keeps_the_plan_only_if_asked(db: TestDb) {
     assert_eq!(run["objective"], Value::Null);
     let (status, _) = app.get(&format!("/api/v1/planning-runs/{dropped}/plan")).await;
     assert_eq!(status, StatusCode::CONFLICT);
+    app.stop().await;
+}
+
+/// A run both deterministic and spread is refused, next to the field, and nothing is
+/// queued: a spread run's passes are decided by the clock.
+async fn deterministic_spread_runs_are_refused(db: TestDb) {
+    let app = db.spawn().await;
+    load_demo(&app).await;
+    let body = json!({"time_limit_seconds": 3, "spread_parts": true, "deterministic": true});
+    let (status, problem) = app.post("/api/v1/planning-runs", &body).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert!(problem.to_string().contains("spread_parts"), "{problem}");
+    assert_eq!(count(&app.db, "SELECT COUNT(*) FROM planning_runs").await, 0);
     app.stop().await;
 }

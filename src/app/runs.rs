@@ -275,7 +275,7 @@ pub struct StartRun {
     /// Split the run into its independent parts and let every planning worker sharing
     /// the database take parts of it, each with its share of the time limit; the plan's
     /// bound is still exact (the parts share no capacity). Default false: one worker
-    /// solves the run on its own threads
+    /// solves the run on its own threads. Not with `deterministic`
     #[serde(default)]
     pub spread_parts: bool,
 }
@@ -321,6 +321,9 @@ pub async fn start<C: Db>(db: &C, caller: &Caller, cmd: StartRun) -> AppResult<P
             );
         }
     }
+    // A spread run's passes are decided by the clock, and a part's share of the work is
+    // too small for the work limits to end it: such a plan could not be reproduced.
+    e.check("spread_parts", !(cmd.spread_parts && cmd.deterministic), Msg::NotWithDeterministic);
     e.finish()?;
 
     let horizon = Horizon { start, weeks };
@@ -769,11 +772,10 @@ const MAX_PASSES: i32 = 2;
 /// A later pass starts only with this much of the time limit left, and at least a second.
 const LATER_PASS_MIN_SHARE: f64 = 0.05;
 
-/// Whether a spread run whose parts are all done should solve its open parts again: not
-/// deterministic (a pass decided by the clock would not be), its gap above its target,
-/// and time left.
+/// Whether a spread run whose parts are all done should solve its open parts again: its
+/// gap above its target, and time left.
 pub fn another_pass(run: &planning_runs::Model, outside: f64, tally: &run_parts::Tally) -> bool {
-    if run.deterministic || tally.total < 2 || tally.pass >= MAX_PASSES {
+    if tally.total < 2 || tally.pass >= MAX_PASSES {
         return false;
     }
     let objective = outside + tally.objective;
@@ -830,28 +832,21 @@ impl PartClaim {
         Ok(load(db, self.run).await?.instance)
     }
 
-    /// The part's share of what is left of its run's time limit, written beside it. A
-    /// deterministic run gives each part its share of the whole limit by size, whoever
-    /// solves it and whenever (and has one pass). Otherwise a part gets the time left for
-    /// its pass over the weight of the parts no one holds yet, times the workers at them:
-    /// parts claimed late get what parts finished early left. The first pass, by size,
-    /// has [`FIRST_PASS_SHARE`] of the time when there is more than one part; the later
-    /// ones share the rest by the parts' gaps.
+    /// The part's share of what is left of its run's time limit, written beside it: the
+    /// time left for its pass over the weight of the parts no one holds yet, times the
+    /// workers at them, so that parts claimed late get what parts finished early left.
+    /// The first pass, by size, has [`FIRST_PASS_SHARE`] of the time when there is more
+    /// than one part; the second shares the rest by the parts' gaps.
     pub async fn time_limit<C: ConnectionTrait>(&self, db: &C, run: &PartRun) -> AppResult<f64> {
         let (queued, total, others) = run_parts::outlook(db, self.run, &self.owner).await?;
         let limit = run.time_limit_seconds;
-        let usable = limit - combine_reserve(limit);
         let weight = self.weight.max(1e-9);
-        let seconds = if run.deterministic {
-            usable * weight / total.max(1e-9)
-        } else {
-            let elapsed = run.started_at.map_or(0.0, |t| (Utc::now() - t).num_milliseconds().max(0) as f64 / 1000.0);
-            let several = (total - weight).abs() > 1e-9;
-            let end = if self.pass == 1 && several { FIRST_PASS_SHARE * usable } else { usable };
-            let left = (end - elapsed).max(0.0);
-            (left * weight * (others + 1) as f64 / (queued + weight)).min(left)
-        };
-        let seconds = seconds.max(MIN_PART_SECONDS);
+        let elapsed = run.started_at.map_or(0.0, |t| (Utc::now() - t).num_milliseconds().max(0) as f64 / 1000.0);
+        let several = (total - weight).abs() > 1e-9;
+        let usable = limit - combine_reserve(limit);
+        let end = if self.pass == 1 && several { FIRST_PASS_SHARE * usable } else { usable };
+        let left = (end - elapsed).max(0.0);
+        let seconds = (left * weight * (others + 1) as f64 / (queued + weight)).min(left).max(MIN_PART_SECONDS);
         run_parts::set_time_limit(db, self.run, self.part(), &self.owner, seconds).await?;
         Ok(seconds)
     }

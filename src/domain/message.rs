@@ -92,6 +92,8 @@ pub enum Msg {
     RepeatedRow(u32),
     /// A value serde could not read (wrong type, unknown field); its text is serde's.
     Invalid(String),
+    /// A run option that a deterministic run cannot honour
+    NotWithDeterministic,
 }
 
 impl Msg {
@@ -150,6 +152,7 @@ impl Msg {
             Self::AmbiguousStandard(..) => "ambiguous_standard",
             Self::RepeatedRow(_) => "repeated_row",
             Self::Invalid(_) => "invalid",
+            Self::NotWithDeterministic => "not_with_deterministic",
         }
     }
 
@@ -227,6 +230,9 @@ impl std::fmt::Display for Msg {
             }
             Self::RepeatedRow(row) => write!(f, "row {row} already has this company and reference"),
             Self::Invalid(text) => f.write_str(text),
+            Self::NotWithDeterministic => {
+                f.write_str("cannot be combined with deterministic: a deterministic run is solved by one worker")
+            }
         }
     }
 }
