@@ -751,6 +751,11 @@ pub struct PartRun {
     pub deterministic: bool,
 }
 
+/// Seconds since a run was claimed (0 before).
+pub fn seconds_since(started_at: Option<DateTime<Utc>>) -> f64 {
+    started_at.map_or(0.0, |t| (Utc::now() - t).num_milliseconds().max(0) as f64 / 1000.0)
+}
+
 /// Seconds of a run's time limit kept for combining its parts and storing the plan.
 fn combine_reserve(limit: f64) -> f64 {
     (0.05 * limit).min(3.0)
@@ -780,7 +785,7 @@ pub fn another_pass(run: &planning_runs::Model, outside: f64, tally: &run_parts:
     }
     let objective = outside + tally.objective;
     let gap = (objective - (outside + tally.bound)) / objective.max(1.0);
-    let elapsed = run.started_at.map_or(0.0, |t| (Utc::now() - t).num_milliseconds().max(0) as f64 / 1000.0);
+    let elapsed = seconds_since(run.started_at);
     let left = run.time_limit_seconds - combine_reserve(run.time_limit_seconds) - elapsed;
     gap > run.gap_limit && left >= (LATER_PASS_MIN_SHARE * run.time_limit_seconds).max(1.0)
 }
@@ -841,7 +846,7 @@ impl PartClaim {
         let (queued, total, others) = run_parts::outlook(db, self.run, &self.owner).await?;
         let limit = run.time_limit_seconds;
         let weight = self.weight.max(1e-9);
-        let elapsed = run.started_at.map_or(0.0, |t| (Utc::now() - t).num_milliseconds().max(0) as f64 / 1000.0);
+        let elapsed = seconds_since(run.started_at);
         let several = (total - weight).abs() > 1e-9;
         let usable = limit - combine_reserve(limit);
         let end = if self.pass == 1 && several { FIRST_PASS_SHARE * usable } else { usable };

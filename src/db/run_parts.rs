@@ -14,7 +14,7 @@ use sea_orm::{
     Set,
 };
 
-use super::runs::now_ms;
+use super::runs::{lease_until, now_ms};
 use crate::domain::status::RunStatus;
 use crate::entities::{planning_runs, run_parts};
 
@@ -23,10 +23,6 @@ pub const RUNNING: &str = "running";
 pub const DONE: &str = "done";
 /// The part could not be solved (its `result` says why): its run fails.
 pub const FAILED: &str = "failed";
-
-fn lease_until(lease: Duration) -> i64 {
-    now_ms().saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2))
-}
 
 /// Writes the parts of a run not written yet: a run taken over from a worker that died
 /// keeps the parts already solved (the partition of an instance is always the same).

@@ -28,7 +28,8 @@ pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-fn lease_until(lease: Duration) -> i64 {
+/// The moment, in ms since the epoch, a lease of `lease` taken now expires.
+pub fn lease_until(lease: Duration) -> i64 {
     now_ms().saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2))
 }
 

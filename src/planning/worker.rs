@@ -22,7 +22,7 @@ use std::time::Duration;
 use labplan_solver as solver;
 use sea_orm::DatabaseConnection;
 
-use crate::app::runs::{Claim, PartClaim, another_pass};
+use crate::app::runs::{Claim, PartClaim, another_pass, seconds_since};
 use crate::db::run_parts::{PartBeat, Tally};
 use crate::db::runs::{Beat, Outcome};
 
@@ -248,7 +248,7 @@ async fn store(db: &DatabaseConnection, claim: &Claim, outcome: Outcome) {
             Ok(true) => {
                 metrics::counter!("labplan_planning_runs_finished_total", "status" => status).increment(1);
                 let started = claim.run.started_at.unwrap_or(claim.run.created_at);
-                let seconds = (chrono::Utc::now() - started).num_milliseconds() as f64 / 1000.0;
+                let seconds = seconds_since(Some(started));
                 metrics::histogram!("labplan_planning_run_duration_seconds").record(seconds);
                 if let Some(gap) = gap {
                     metrics::gauge!("labplan_planning_run_gap").set(gap);
@@ -501,6 +501,10 @@ async fn spread(
     let cancelling = AtomicBool::new(false);
     let mut last_beat = std::time::Instant::now();
     loop {
+        // Cancelled without keeping the best plan: the parts' plans are not wanted.
+        if cancelling.load(Ordering::Relaxed) && !claim.keeps_best_on_cancel(db).await.unwrap_or(false) {
+            return store(db, claim, Outcome::Cancelled(None)).await;
+        }
         if stop.load(Ordering::Relaxed) {
             if let Err(e) = claim.hand_back(db).await {
                 tracing::warn!(run = id, error = %e, "could not hand the run back; it is retried when its lease expires");
@@ -517,9 +521,6 @@ async fn spread(
                     }
                 }
                 last_beat = std::time::Instant::now();
-                if cancelling.load(Ordering::Relaxed) && !claim.keeps_best_on_cancel(db).await.unwrap_or(false) {
-                    return store(db, claim, Outcome::Cancelled(None)).await;
-                }
                 continue;
             }
             Ok(None) => {}
@@ -573,16 +574,13 @@ async fn spread(
                 Err(e) => tracing::warn!(run = id, error = %e, "heartbeat failed"),
             }
         }
-        if cancelling.load(Ordering::Relaxed) && !claim.keeps_best_on_cancel(db).await.unwrap_or(false) {
-            return store(db, claim, Outcome::Cancelled(None)).await;
-        }
         tokio::time::sleep(PART_POLL).await;
     }
     let plans = match claim.part_plans(db).await {
         Ok(plans) => plans,
         Err(e) => return store(db, claim, Outcome::Failed(format!("could not read the parts' plans: {e}"))).await,
     };
-    let seconds = claim.run.started_at.map_or(0.0, |t| (chrono::Utc::now() - t).num_milliseconds() as f64 / 1000.0);
+    let seconds = seconds_since(claim.run.started_at);
     let combined = tokio::task::spawn_blocking(move || {
         let plan = solver::combine(&instance, &partition, &plans, seconds)?;
         let report = solver::validate(&instance, &plan);
