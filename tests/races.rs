@@ -20,6 +20,7 @@ both_backends!(
     two_publications_at_once_book_each_request_once,
     a_labs_answers_and_a_cancel_race,
     two_filings_of_one_reference_at_once_file_it_once,
+    two_workers_claiming_parts_at_once_get_each_part_once,
 );
 
 async fn scalar(app: &TestApp, sql: &str) -> i64 {
@@ -212,5 +213,53 @@ async fn two_filings_of_one_reference_at_once_file_it_once(db: TestDb) {
         let after = scalar(&app, "SELECT COUNT(*) FROM audit_log WHERE entity = 'test_request'").await;
         assert_eq!(after, audited + 1, "round {round}: only the filing that won is audited");
     }
+    app.stop().await;
+}
+
+/// Two workers asking for a part of a spread run at the same moment, round after round:
+/// each part goes to exactly one of them, and every part is handed out.
+async fn two_workers_claiming_parts_at_once_get_each_part_once(db: TestDb) {
+    use labplan::app::runs::{Claim, PartClaim};
+    let app = db.spawn().await;
+    let instance = labplan::app::import::parse_instance(labplan::demo::BUNDLED).unwrap();
+    labplan::app::import::instance(&app.db, &labplan::domain::access::Caller::Operator, &instance).await.unwrap();
+    app.act_as(Who::Planner).await;
+    let (status, run) = app.post("/api/v1/planning-runs", &json!({"spread_parts": true})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{run}");
+    let lease = Duration::from_secs(60);
+    let claim = Claim::next(&app.db, "owner", lease).await.unwrap().expect("the run is claimed");
+    let stored: labplan_solver::Instance = serde_json::from_str(&claim.run.instance).unwrap();
+    let partition = labplan_solver::partition(&stored, &labplan_solver::SolveOptions::default()).unwrap();
+    assert!(claim.write_parts(&app.db, &partition).await.unwrap());
+
+    let db = Arc::new(app.db.clone());
+    let mut taken: Vec<(String, usize)> = Vec::new();
+    loop {
+        let barrier = Arc::new(Barrier::new(2));
+        let tasks: Vec<_> = ["a", "b"]
+            .into_iter()
+            .map(|who| {
+                let (db, barrier) = (db.clone(), barrier.clone());
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    let part = PartClaim::next(db.as_ref(), who, lease, None).await.unwrap();
+                    part.map(|p| (who.to_string(), p.part))
+                })
+            })
+            .collect();
+        let mut round = Vec::new();
+        for task in tasks {
+            round.extend(task.await.unwrap());
+        }
+        if round.is_empty() {
+            break;
+        }
+        taken.extend(round);
+    }
+    let mut parts: Vec<usize> = taken.iter().map(|t| t.1).collect();
+    parts.sort_unstable();
+    assert_eq!(parts, (0..partition.parts.len()).collect::<Vec<_>>(), "each part once: {taken:?}");
+    let holders = scalar(&app, "SELECT COUNT(DISTINCT lease_owner) FROM run_parts WHERE status = 'running'").await;
+    assert_eq!(holders, 2, "both workers got parts: {taken:?}");
     app.stop().await;
 }
