@@ -717,12 +717,17 @@ async fn spread_run_cancelled_keeps_the_plan_only_if_asked(db: TestDb) {
 }
 
 /// A run both deterministic and spread is refused, next to the field, and nothing is
-/// queued: a spread run's passes are decided by the clock.
+/// queued: a spread run's passes are decided by the clock. So is a `spread_parts` that is
+/// no boolean.
 async fn deterministic_spread_runs_are_refused(db: TestDb) {
     let app = db.spawn().await;
     load_demo(&app).await;
     let body = json!({"time_limit_seconds": 3, "spread_parts": true, "deterministic": true});
     let (status, problem) = app.post("/api/v1/planning-runs", &body).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert!(problem.to_string().contains("spread_parts"), "{problem}");
+    // Not a yes or no.
+    let (status, problem) = app.post("/api/v1/planning-runs", &json!({"spread_parts": "yes"})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
     assert!(problem.to_string().contains("spread_parts"), "{problem}");
     assert_eq!(count(&app.db, "SELECT COUNT(*) FROM planning_runs").await, 0);
