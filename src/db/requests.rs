@@ -208,14 +208,68 @@ fn with_excluded_column(select: Select<test_requests::Entity>) -> Select<test_re
     )
 }
 
+/// Reads a request straight from the driver's row. The lists read thousands of rows a
+/// second, and sea-orm's own decoding formats a message for every NULL it meets (most
+/// of a request's optional columns are NULL), which cost a tenth of a list's time.
+macro_rules! decode_row {
+    ($row:expr) => {{
+        use sea_orm::sqlx::Row as _;
+        let row = $row;
+        (|| -> Result<StoredRequest, sea_orm::sqlx::Error> {
+            let status: String = row.try_get("status")?;
+            let status = RequestStatus::parse(&status).ok_or_else(|| {
+                sea_orm::sqlx::Error::Decode(format!("unknown request status {status:?}").into())
+            })?;
+            Ok(StoredRequest {
+                row: test_requests::Model {
+                    id: row.try_get("id")?,
+                    company: row.try_get("company")?,
+                    test_type: row.try_get("test_type")?,
+                    samples: row.try_get("samples")?,
+                    ready_date: row.try_get("ready_date")?,
+                    due_date: row.try_get("due_date")?,
+                    priority: row.try_get("priority")?,
+                    external_ref: row.try_get("external_ref")?,
+                    notes: row.try_get("notes")?,
+                    status,
+                    status_reason: row.try_get("status_reason")?,
+                    version: row.try_get("version")?,
+                    created_at: row.try_get("created_at")?,
+                    updated_at: row.try_get("updated_at")?,
+                    planned_lab: row.try_get("planned_lab")?,
+                    planned_start: row.try_get("planned_start")?,
+                    planned_end: row.try_get("planned_end")?,
+                },
+                excluded_labs: split_excluded(row.try_get(EXCLUDED_COLUMN)?),
+            })
+        })()
+    }};
+}
+
 impl FromQueryResult for StoredRequest {
     fn from_query_result(res: &QueryResult, pre: &str) -> Result<Self, DbErr> {
+        if pre.is_empty() {
+            if let Some(row) = res.try_as_pg_row() {
+                return decode_row!(row).map_err(row_error);
+            }
+            if let Some(row) = res.try_as_sqlite_row() {
+                return decode_row!(row).map_err(row_error);
+            }
+        }
         let row = test_requests::Model::from_query_result(res, pre)?;
         let joined: Option<String> = res.try_get(pre, EXCLUDED_COLUMN)?;
-        let excluded_labs = joined.map(|j| j.split(',').map(str::to_string).collect()).unwrap_or_default();
-        Ok(Self { row, excluded_labs })
+        Ok(Self { row, excluded_labs: split_excluded(joined) })
     }
 }
+
+fn split_excluded(joined: Option<String>) -> Vec<String> {
+    joined.map(|j| j.split(',').map(str::to_string).collect()).unwrap_or_default()
+}
+
+fn row_error(e: sea_orm::sqlx::Error) -> DbErr {
+    DbErr::Type(format!("a stored request could not be read: {e}"))
+}
+
 
 /// A request of a page with the page's total.
 struct Totaled {
