@@ -6,6 +6,7 @@ use sea_orm::DatabaseConnection;
 use tokio::sync::{Semaphore, watch};
 
 use crate::app::signin::{Limiter, TrustedProxies};
+use crate::app::users::KnownTokens;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -19,6 +20,8 @@ pub struct AppState {
     /// Requests that may be in flight at once; past it the server answers 503 at once.
     pub in_flight: Arc<Semaphore>,
     max_in_flight: usize,
+    /// Bearer tokens read lately, for the routes whose statements check the token themselves.
+    pub tokens: Arc<KnownTokens>,
 }
 
 impl AppState {
@@ -35,6 +38,7 @@ impl AppState {
             stopping,
             in_flight: Arc::new(Semaphore::new(max_in_flight)),
             max_in_flight,
+            tokens: Arc::default(),
         }
     }
 

@@ -1,7 +1,8 @@
 //! `labplan users` from the command line: bad input is refused with a clear message and
 //! creates nothing; a token works at once and stops working when revoked; a disabled
 //! user is cut off (token, session, password) until enabled again; a token lives as
-//! many days as it is given.
+//! many days as it is given; the routes that act on a token read lately (the request
+//! list and filing) see every change to it at the very next request.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -20,6 +21,7 @@ both_backends!(
     users_command_refuses_bad_input_and_revokes,
     disable_cuts_a_user_off_and_enable_lets_them_back,
     token_days_set_the_expiry,
+    a_token_read_lately_answers_to_every_change_at_once,
 );
 
 /// The password `labplan users add` gives the users of these tests.
@@ -241,5 +243,84 @@ async fn token_days_set_the_expiry(db: TestDb) {
     app.db.execute_unprepared(&sql).await.unwrap();
     assert_eq!(api(&app, &made[0].1).await, StatusCode::UNAUTHORIZED, "an expired token");
     assert_eq!(api(&app, &made[2].1).await, StatusCode::OK, "a token without expiry");
+    app.stop().await;
+}
+
+/// The companies of a `GET /api/v1/requests` page, and its status.
+async fn listed_companies(app: &TestApp, token: &str, query: &str) -> (StatusCode, Vec<String>, u64) {
+    let resp = reqwest::Client::new()
+        .get(app.url(&format!("/api/v1/requests{query}")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    if status != StatusCode::OK {
+        return (status, Vec::new(), 0);
+    }
+    let body: serde_json::Value = resp.json().await.unwrap();
+    let companies =
+        body["items"].as_array().unwrap().iter().map(|r| r["company"].as_str().unwrap().to_string()).collect();
+    (status, companies, body["total"].as_u64().unwrap())
+}
+
+async fn file(app: &TestApp, token: &str) -> StatusCode {
+    let body = serde_json::json!({"company": "C0001", "test_type": "EMC-R10", "samples": 1,
+        "ready_date": "2027-03-01", "due_date": "2027-05-28", "priority": 2});
+    reqwest::Client::new()
+        .post(app.url("/api/v1/requests"))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+async fn a_token_read_lately_answers_to_every_change_at_once(db: TestDb) {
+    let app = db.spawn_with_fixture().await;
+    let email = "lately@firm.ru";
+    let (ok, _, stderr) = labplan(&db, &["users", "add", "--email", email, "--role", "company", "--company", "C0001"]);
+    assert!(ok, "{stderr}");
+    let (ok, token, stderr) = labplan(&db, &["users", "token", "--email", email]);
+    assert!(ok, "{stderr}");
+    let token = token.trim().to_string();
+
+    // Read once, then acted on from memory: the list and a filing work as before.
+    let (status, companies, total) = listed_companies(&app, &token, "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!companies.is_empty() && companies.iter().all(|c| c == "C0001"), "{companies:?}");
+    let (status, companies, _) = listed_companies(&app, &token, "").await;
+    assert!(status == StatusCode::OK && companies.iter().all(|c| c == "C0001"), "{companies:?}");
+    assert_eq!(file(&app, &token).await, StatusCode::CREATED);
+    // A page past the end is empty, not refused.
+    let (status, companies, beyond_total) = listed_companies(&app, &token, "?page=999").await;
+    assert_eq!((status, companies.len(), beyond_total), (StatusCode::OK, 0, total + 1));
+
+    // Made a planner: the next list is a planner's (every company's), and a planner may not file.
+    let user = labplan::app::users::find_by_email(&app.db, &Caller::Operator, email).await.unwrap();
+    let planner =
+        labplan::app::users::Binding { role: labplan::domain::access::Role::Planner, company: None, lab: None };
+    labplan::app::users::set_role(&app.db, &Caller::Operator, user.id, planner).await.unwrap();
+    let (status, companies, _) = listed_companies(&app, &token, "?per_page=200").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(companies.iter().any(|c| c != "C0001"), "a planner's list: {companies:?}");
+    let before = count(&app, "test_requests").await;
+    assert_eq!(file(&app, &token).await, StatusCode::FORBIDDEN);
+
+    // Back to C0001, read again, then revoked: both routes refuse at once and nothing is written.
+    let company = labplan::app::users::Binding {
+        role: labplan::domain::access::Role::Company,
+        company: Some("C0001".into()),
+        lab: None,
+    };
+    labplan::app::users::set_role(&app.db, &Caller::Operator, user.id, company).await.unwrap();
+    assert_eq!(file(&app, &token).await, StatusCode::CREATED);
+    assert_eq!(listed_companies(&app, &token, "").await.0, StatusCode::OK);
+    let (ok, out, _) = labplan(&db, &["users", "revoke", "--email", email]);
+    assert!(ok && out.contains("1 token(s) revoked"), "{out}");
+    assert_eq!(file(&app, &token).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(listed_companies(&app, &token, "").await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(count(&app, "test_requests").await, before + 1, "only the filing before the revoke was written");
     app.stop().await;
 }

@@ -6,11 +6,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::policy::Op;
+use super::users;
 use super::{AppError, AppResult, Work, require, snapshot};
 use crate::db::Db;
 use crate::db::requests::{self as queries, RequestFilter, StoredRequest};
 use crate::db::{bookings, sequences};
-use crate::domain::access::Caller;
+use crate::domain::access::{Caller, TokenClaim};
 use crate::domain::paging::{ListResponse, PageRequest};
 use crate::domain::request::{MAX_REASON, RawRequestFields, RequestFields};
 use crate::domain::status::RequestStatus;
@@ -175,6 +176,23 @@ pub async fn list<C: ConnectionTrait>(
     Ok(ListResponse::new(items.into_iter().map(Into::into).collect(), total, page))
 }
 
+/// [`list`] for a caller taken from a token read earlier (`claim`; None when the token
+/// was read for this request). None when the caller must be read again and the list
+/// asked again: the token may no longer stand for this caller (or the page is empty).
+pub async fn list_claimed<C: ConnectionTrait>(
+    db: &C,
+    caller: &Caller,
+    claim: Option<&TokenClaim>,
+    filter: &RequestFilter,
+    page: PageRequest,
+) -> AppResult<Option<ListResponse<TestRequest>>> {
+    require(caller, Op::ReadRequests)?;
+    let Some((items, total)) = queries::list_claimed(db, caller, claim, filter, page).await? else {
+        return Ok(None);
+    };
+    Ok(Some(ListResponse::new(items.into_iter().map(Into::into).collect(), total, page)))
+}
+
 /// Up to `limit` requests after the id `after`, in id order, that the caller may see and
 /// that pass the filter: a whole list read in chunks of bounded size.
 pub async fn chunk_after<C: ConnectionTrait>(
@@ -220,32 +238,67 @@ fn parse_new(cmd: &NewRequest) -> Result<RequestFields, Vec<FieldError>> {
 
 /// Files a request for the caller's company; it gets the next registry id.
 pub async fn create<C: Db>(db: &C, caller: &Caller, cmd: NewRequest) -> AppResult<TestRequest> {
+    create_claimed(db, caller, None, &cmd)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("a filing without a claim was refused").into())
+}
+
+/// [`create`] for a caller taken from a token read earlier (`claim`; None when the token
+/// was read for this request). None, with nothing written, when the token no longer
+/// stands for this caller: the caller must be read again and the filing asked again.
+pub async fn create_claimed<C: Db>(
+    db: &C,
+    caller: &Caller,
+    claim: Option<&TokenClaim>,
+    cmd: &NewRequest,
+) -> AppResult<Option<TestRequest>> {
     require(caller, Op::FileRequest)?;
-    let fields = parse_new(&cmd)?;
-    check_own_company(caller, &fields)?;
-    if db.get_database_backend() == DbBackend::Postgres && fields.excluded_labs.is_empty() {
-        return file_at_once(db, caller, &fields).await;
+    let fields = parse_new(cmd).map_err(AppError::from).and_then(|fields| {
+        check_own_company(caller, &fields)?;
+        Ok(fields)
+    });
+    let at_once = db.get_database_backend() == DbBackend::Postgres
+        && fields.as_ref().is_ok_and(|fields| fields.excluded_labs.is_empty());
+    // The single statement checks the token itself; anything else checks it first, so
+    // that a token that no longer holds is told so before any other answer.
+    if !at_once
+        && let Some(claim) = claim
+        && !users::claim_holds(db, claim).await?
+    {
+        return Ok(None);
+    }
+    let fields = fields?;
+    if at_once {
+        return file_at_once(db, caller, claim, &fields).await;
     }
     let mut work = Work::begin(db, caller).await?;
     let created = file_fields(&mut work, &fields).await?;
     work.commit().await?;
-    Ok(created)
+    Ok(Some(created))
 }
 
 /// [`create`] on PostgreSQL, in one statement with its audit entry; the snapshot is
 /// made before the id exists and the statement writes the id into it.
-async fn file_at_once<C: Db>(db: &C, caller: &Caller, fields: &RequestFields) -> AppResult<TestRequest> {
+async fn file_at_once<C: Db>(
+    db: &C,
+    caller: &Caller,
+    claim: Option<&TokenClaim>,
+    fields: &RequestFields,
+) -> AppResult<Option<TestRequest>> {
     let now = queries::database_now();
     let mut created = TestRequest::from(queries::StoredRequest {
         row: queries::new_model(String::new(), fields, now),
         excluded_labs: Vec::new(),
     });
     let after = snapshot(&created).unwrap_or(serde_json::Value::Null);
-    match queries::insert_audited_at_once(db, fields, now, caller.actor(), after).await? {
+    match queries::insert_audited_at_once(db, fields, now, caller.actor(), after, claim).await? {
         Some(id) => {
             created.id = id;
-            Ok(created)
+            Ok(Some(created))
         }
+        // Nothing was written: the token, or a reference, did not hold. The caller is read
+        // again first, and the filing asked again tells which.
+        None if claim.is_some() => Ok(None),
         None => {
             let missing = queries::check_references(db, fields).await?;
             if missing.is_empty() {

@@ -11,7 +11,7 @@ use crate::auth::{self, MIN_PASSWORD_CHARS};
 use crate::db::Db;
 use crate::db::users as queries;
 use crate::db::{companies, labs};
-use crate::domain::access::{Caller, Role};
+use crate::domain::access::{Caller, Role, TokenClaim};
 use crate::domain::ids::UserId;
 use crate::domain::{Errors, Kind, Msg};
 use crate::entities::{api_tokens, sessions, users};
@@ -219,11 +219,16 @@ fn active_caller(user: &users::Model) -> Option<Caller> {
     if user.disabled_at.is_some() { None } else { caller_of(user) }
 }
 
-/// The caller a bearer token stands for; None for an unknown, revoked or expired token,
-/// or a disabled user's.
-pub async fn authenticate_token<C: ConnectionTrait>(db: &C, token: &str) -> AppResult<Option<Caller>> {
+/// The caller a bearer token stands for, with what the token was read to stand for;
+/// None for an unknown, revoked or expired token, or a disabled user's.
+pub async fn authenticate_token<C: ConnectionTrait>(db: &C, token: &str) -> AppResult<Option<(Caller, TokenClaim)>> {
+    authenticate_hash(db, &auth::token_hash(token)).await
+}
+
+/// [`authenticate_token`] by the token's hash.
+pub async fn authenticate_hash<C: ConnectionTrait>(db: &C, hash: &str) -> AppResult<Option<(Caller, TokenClaim)>> {
     let now = Utc::now();
-    let Some((stored, user)) = queries::token_user(db, &auth::token_hash(token), now).await? else {
+    let Some((stored, user)) = queries::token_user(db, hash, now).await? else {
         return Ok(None);
     };
     let Some(caller) = active_caller(&user) else {
@@ -233,7 +238,57 @@ pub async fn authenticate_token<C: ConnectionTrait>(db: &C, token: &str) -> AppR
     if stored.last_used_at.is_none_or(|at| now - at > chrono::Duration::seconds(60)) {
         queries::touch_token(db, stored.id, now).await?;
     }
-    Ok(Some(caller))
+    let claim = TokenClaim {
+        token_hash: hash.to_string(),
+        user: user.id,
+        email: user.email,
+        role: user.role,
+        company: user.company,
+        lab: user.lab,
+    };
+    Ok(Some((caller, claim)))
+}
+
+/// Whether a token read earlier still stands for the same caller.
+pub async fn claim_holds<C: ConnectionTrait>(db: &C, claim: &TokenClaim) -> AppResult<bool> {
+    Ok(queries::claim_still_holds(db, claim, Utc::now()).await?)
+}
+
+/// Tokens read in the last minute, by hash, and whom they stood for. An entry is never
+/// proof on its own: it lets a request skip reading its token only where the work's own
+/// statement checks the token (see [`TokenClaim`]); every other request reads it.
+#[derive(Default)]
+pub struct KnownTokens {
+    known: std::sync::Mutex<std::collections::HashMap<String, (Caller, TokenClaim, std::time::Instant)>>,
+}
+
+impl KnownTokens {
+    /// How long an entry is used; after it the token is read again (which also keeps
+    /// its last use current to the minute).
+    const FRESH_FOR: std::time::Duration = std::time::Duration::from_secs(60);
+    /// The most entries kept; past it the stale ones go, then all of them.
+    const MOST: usize = 10_000;
+
+    pub fn get(&self, hash: &str) -> Option<(Caller, TokenClaim)> {
+        let known = self.known.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (caller, claim, at) = known.get(hash)?;
+        (at.elapsed() < Self::FRESH_FOR).then(|| (caller.clone(), claim.clone()))
+    }
+
+    pub fn put(&self, caller: &Caller, claim: &TokenClaim) {
+        let mut known = self.known.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if known.len() >= Self::MOST {
+            known.retain(|_, (_, _, at)| at.elapsed() < Self::FRESH_FOR);
+            if known.len() >= Self::MOST {
+                known.clear();
+            }
+        }
+        known.insert(claim.token_hash.clone(), (caller.clone(), claim.clone(), std::time::Instant::now()));
+    }
+
+    pub fn forget(&self, hash: &str) {
+        self.known.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(hash);
+    }
 }
 
 /// A hash to verify against when the account does not exist, so that an unknown

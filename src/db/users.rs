@@ -1,10 +1,12 @@
 //! Users, their API tokens (stored as hashes) and web sessions.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set,
+};
 
-use crate::domain::access::Role;
+use crate::domain::access::{Role, TokenClaim};
 use crate::entities::{api_tokens, sessions, users};
 
 pub async fn find<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<users::Model>, DbErr> {
@@ -116,6 +118,51 @@ pub async fn revoke_tokens<C: ConnectionTrait>(db: &C, user: i64, name: Option<&
         update = update.filter(api_tokens::Column::Name.eq(name));
     }
     Ok(update.exec(db).await?.rows_affected)
+}
+
+/// True while the claim's token is live and its user enabled and bound as the claim
+/// says: a condition for a statement that acts on the claim's behalf without reading
+/// the token first.
+pub fn claim_holds(claim: &TokenClaim, now: DateTime<Utc>) -> sea_orm::sea_query::SimpleExpr {
+    let user = |c: users::Column| Expr::col((users::Entity, c));
+    let mut check = Query::select();
+    check
+        .expr(Expr::val(1))
+        .from(api_tokens::Entity)
+        .inner_join(users::Entity, user(users::Column::Id).equals((api_tokens::Entity, api_tokens::Column::User)))
+        .and_where(Expr::col((api_tokens::Entity, api_tokens::Column::TokenHash)).eq(claim.token_hash.as_str()))
+        .and_where(Expr::col((api_tokens::Entity, api_tokens::Column::RevokedAt)).is_null())
+        .cond_where(
+            Condition::any()
+                .add(Expr::col((api_tokens::Entity, api_tokens::Column::ExpiresAt)).is_null())
+                .add(Expr::col((api_tokens::Entity, api_tokens::Column::ExpiresAt)).gt(now)),
+        )
+        .and_where(user(users::Column::Id).eq(claim.user))
+        .and_where(user(users::Column::Email).eq(claim.email.as_str()))
+        .and_where(user(users::Column::DisabledAt).is_null())
+        .and_where(user(users::Column::Role).eq(claim.role.as_str()));
+    for (column, value) in [(users::Column::Company, &claim.company), (users::Column::Lab, &claim.lab)] {
+        check.and_where(match value {
+            Some(value) => user(column).eq(value.as_str()),
+            None => user(column).is_null(),
+        });
+    }
+    Expr::exists(check)
+}
+
+/// Whether the claim still holds, asked on its own.
+pub async fn claim_still_holds<C: ConnectionTrait>(
+    db: &C,
+    claim: &TokenClaim,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let backend = db.get_database_backend();
+    let query = Query::select().expr_as(claim_holds(claim, now), "holds").to_owned();
+    let row = db.query_one_raw(backend.build(&query)).await?;
+    Ok(match row {
+        Some(row) => row.try_get_by_index::<bool>(0)?,
+        None => false,
+    })
 }
 
 /// A live token and its user, in one query: every API request asks it.

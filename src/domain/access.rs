@@ -62,6 +62,19 @@ pub struct Actor {
     pub email: String,
 }
 
+/// What a bearer token stood for when it was last read: its hash and its user as stored.
+/// A caller taken from a token read earlier acts only through statements that check,
+/// inside themselves, that the token still stands for exactly this.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenClaim {
+    pub token_hash: String,
+    pub user: i64,
+    pub email: String,
+    pub role: Role,
+    pub company: Option<String>,
+    pub lab: Option<String>,
+}
+
 /// The caller of an operation. A company user always carries its company and a lab user
 /// its lab: there is no company user who could see every company's requests.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,7 +7,8 @@ use utoipa_axum::routes;
 
 use super::error::{ApiResult, Problem};
 use super::extract::{Json, OptionalJson, Path, Query};
-use super::policy::Authenticated;
+use super::policy::{Authenticated, Vouched};
+use crate::app::policy::Op;
 use crate::app::requests::{self as ops, CancelRequest, NewRequest, RequestPatch, RequestQuery, TestRequest};
 use crate::domain::paging::ListResponse;
 use crate::state::AppState;
@@ -24,10 +25,16 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub async fn list_requests(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
+    vouched: Vouched,
     Query(query): Query<RequestQuery>,
 ) -> ApiResult<axum::Json<ListResponse<TestRequest>>> {
     let page = query.page()?;
-    Ok(axum::Json(ops::list(&state.db, &caller, &query.filter()?, page).await?))
+    let filter = query.filter()?;
+    if let Some(list) = ops::list_claimed(&state.db, &caller, vouched.0.as_ref(), &filter, page).await? {
+        return Ok(axum::Json(list));
+    }
+    let caller = vouched.reread(&state, Op::ReadRequests).await?;
+    Ok(axum::Json(ops::list(&state.db, &caller, &filter, page).await?))
 }
 
 #[utoipa::path(post, path = "/requests", tag = "requests", request_body = NewRequest,
@@ -35,9 +42,14 @@ pub async fn list_requests(
 pub async fn create_request(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
+    vouched: Vouched,
     Json(body): Json<NewRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<TestRequest>)> {
-    Ok((StatusCode::CREATED, axum::Json(ops::create(&state.db, &caller, body).await?)))
+    let created = match ops::create_claimed(&state.db, &caller, vouched.0.as_ref(), &body).await? {
+        Some(created) => created,
+        None => ops::create(&state.db, &vouched.reread(&state, Op::FileRequest).await?, body).await?,
+    };
+    Ok((StatusCode::CREATED, axum::Json(created)))
 }
 
 #[utoipa::path(get, path = "/requests/{id}", tag = "requests", params(("id" = String, Path, description = "Request id, e.g. R00001")),
