@@ -35,7 +35,9 @@ admin=${LABPLAN_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 name="labplan_bench_$(date +%s)"
 if [ $backend = postgres ]; then
   psql -q "$admin" -c "CREATE DATABASE $name"
-  url="${admin%/*}/$name"
+  # Both labplan and pgbench reach the database the same way; on loopback without TLS by
+  # default (LABPLAN_BENCH_SSLMODE=prefer measures them over TLS, as libpq's default).
+  url="${admin%/*}/$name?sslmode=${LABPLAN_BENCH_SSLMODE:-disable}"
   sql() { psql -qtA "$url" -c "$1"; }
 else
   url="sqlite://$work/labplan.db?mode=rwc"

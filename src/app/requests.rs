@@ -12,6 +12,7 @@ use crate::db::Db;
 use crate::db::requests::{self as queries, RequestFilter, StoredRequest};
 use crate::db::{bookings, sequences};
 use crate::domain::access::{Caller, TokenClaim};
+use crate::domain::json_time;
 use crate::domain::paging::{ListResponse, PageRequest};
 use crate::domain::request::{MAX_REASON, RawRequestFields, RequestFields};
 use crate::domain::status::RequestStatus;
@@ -73,7 +74,9 @@ pub struct TestRequest {
     pub company: String,
     pub test_type: String,
     pub samples: i32,
+    #[serde(serialize_with = "json_time::date")]
     pub ready_date: NaiveDate,
+    #[serde(serialize_with = "json_time::date")]
     pub due_date: NaiveDate,
     pub priority: i16,
     pub excluded_labs: Vec<String>,
@@ -85,11 +88,15 @@ pub struct TestRequest {
     /// The lab of the published plan, when planned or confirmed
     pub planned_lab: Option<String>,
     /// Monday of the first week of testing in the published plan
+    #[serde(serialize_with = "json_time::optional_date")]
     pub planned_start: Option<NaiveDate>,
     /// Sunday of the last week of testing in the published plan
+    #[serde(serialize_with = "json_time::optional_date")]
     pub planned_end: Option<NaiveDate>,
     pub version: i32,
+    #[serde(serialize_with = "json_time::date_time")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "json_time::date_time")]
     pub updated_at: DateTime<Utc>,
 }
 

@@ -6,6 +6,7 @@ pub mod diff;
 pub mod horizon;
 pub mod ids;
 pub mod inn;
+pub mod json_time;
 pub mod message;
 pub mod paging;
 pub mod request;
