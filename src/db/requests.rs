@@ -158,6 +158,13 @@ pub async fn list_claimed<C: ConnectionTrait>(
         select = select.filter(super::users::claim_holds(claim, chrono::Utc::now()));
     }
     let select = with_excluded_column(select);
+    let steered = caller.own_company().is_some()
+        || filter.company.is_some()
+        || filter.status.is_some()
+        || filter.test_type.is_some()
+        || filter.equipment.is_some()
+        || filter.region.is_some()
+        || filter.search.is_some();
     // A list the tallies can count (no company, no search) is not counted row by row:
     // at a million requests that count alone would cost more than the page. The total
     // comes in the page's own statement, so a page is one round trip.
@@ -169,7 +176,9 @@ pub async fn list_claimed<C: ConnectionTrait>(
             region: filter.region.as_deref(),
         };
         let select = select.expr_as(super::tallies::count_expr(of, db.get_database_backend()), TOTAL_COLUMN);
-        let rows = Totaled::find_by_statement(page_statement(select, page, db.get_database_backend())).all(db).await?;
+        let rows = Totaled::find_by_statement(page_statement(select, page, steered, db.get_database_backend()))
+            .all(db)
+            .await?;
         let total = match rows.first() {
             Some(first) => u64::try_from(first.total).unwrap_or(0),
             None if claim.is_some() => return Ok(None),
@@ -179,25 +188,34 @@ pub async fn list_claimed<C: ConnectionTrait>(
         return Ok(Some((rows.into_iter().map(|r| r.stored).collect(), total)));
     }
     let total = select.clone().into_model::<StoredRequest>().paginate(db, page.per_page).num_items().await?;
-    let rows =
-        StoredRequest::find_by_statement(page_statement(select, page, db.get_database_backend())).all(db).await?;
+    let rows = StoredRequest::find_by_statement(page_statement(select, page, steered, db.get_database_backend()))
+        .all(db)
+        .await?;
     if rows.is_empty() && claim.is_some() {
         return Ok(None);
     }
     Ok(Some((rows, total)))
 }
 
-/// One page of `select`, with its LIMIT and OFFSET written into the SQL. Bound as values,
-/// PostgreSQL would never settle on a generic plan for the statement: not knowing the
-/// LIMIT, it costs the generic plan for a tenth of the table, so it plans every execution
-/// afresh, which was a fifth of its work on a busy list.
-fn page_statement(select: Select<test_requests::Entity>, page: PageRequest, backend: DbBackend) -> Statement {
+/// One page of `select`. With `steered` false (no value in the statement changes which
+/// plan is best: the plain list), its LIMIT and OFFSET are written into the SQL. Bound as
+/// values, PostgreSQL would never settle on a generic plan for it: not knowing the LIMIT,
+/// it costs the generic plan for a tenth of the table, and so plans every execution
+/// afresh, a fifth of its work on a busy list. A filtered page keeps them bound, so that
+/// each execution is planned for its values (a rare status wants its index, a common
+/// one the id order).
+fn page_statement(
+    select: Select<test_requests::Entity>,
+    page: PageRequest,
+    steered: bool,
+    backend: DbBackend,
+) -> Statement {
+    let offset = (page.page - 1).saturating_mul(page.per_page);
+    if steered {
+        return backend.build(&select.offset(offset).limit(page.per_page).into_query());
+    }
     let mut statement = backend.build(&select.into_query());
-    statement.sql.push_str(&format!(
-        " LIMIT {} OFFSET {}",
-        page.per_page,
-        (page.page - 1).saturating_mul(page.per_page)
-    ));
+    statement.sql.push_str(&format!(" LIMIT {} OFFSET {offset}", page.per_page));
     statement
 }
 
