@@ -148,6 +148,15 @@ impl Browser {
         self.find(css).await.click().await.unwrap_or_else(|e| panic!("click {css}: {e}"));
     }
 
+    /// Clicks something that loads a new page, and waits until the new page has replaced
+    /// the old one: an element both pages have would otherwise be found on the old.
+    pub async fn click_to_next_page(&self, css: &str) {
+        self.client.execute("window.__leaving = true; return true;", vec![]).await.expect("mark the page");
+        self.click(css).await;
+        let arrived = "return window.__leaving !== true && document.readyState === 'complete';";
+        assert!(self.wait_until(arrived, 20).await, "no new page after clicking {css}");
+    }
+
     /// Types into a field the way a user would (focus, clear, keys).
     pub async fn fill(&self, css: &str, value: &str) {
         let element = self.find(css).await;
