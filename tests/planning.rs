@@ -367,16 +367,21 @@ async fn events_stream_until_the_end(db: TestDb) {
     app.stop().await;
 }
 
-async fn wait_until_solving(app: &TestApp, id: i64) {
+/// Waits up to a minute until the run is running and `ready` holds of it.
+async fn wait_until_running(app: &TestApp, id: i64, what: &str, ready: impl Fn(&serde_json::Value) -> bool) {
     let started = Instant::now();
     loop {
         let (_, run) = app.get(&format!("/api/v1/planning-runs/{id}")).await;
-        if run["status"] == "running" && run["progress"]["best_objective"].is_number() {
+        if run["status"] == "running" && ready(&run) {
             return;
         }
-        assert!(started.elapsed() < Duration::from_secs(60), "run {id} did not start solving: {run}");
+        assert!(started.elapsed() < Duration::from_secs(60), "run {id} did not {what}: {run}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+async fn wait_until_solving(app: &TestApp, id: i64) {
+    wait_until_running(app, id, "start solving", |run| run["progress"]["best_objective"].is_number()).await;
 }
 
 async fn cancel_mid_solve_keeps_the_plan_only_if_asked(db: TestDb) {
@@ -673,16 +678,10 @@ async fn postgres_killed_owner_of_a_spread_run_is_taken_over() {
 
 /// Waits until a spread run's parts are written and one is being solved or done.
 async fn wait_until_parts_solving(app: &TestApp, id: i64) {
-    let started = Instant::now();
-    loop {
-        let (_, run) = app.get(&format!("/api/v1/planning-runs/{id}")).await;
-        let parts = run["parts"].as_array().cloned().unwrap_or_default();
-        if run["status"] == "running" && parts.iter().any(|p| p["status"] != "queued") {
-            return;
-        }
-        assert!(started.elapsed() < Duration::from_secs(60), "run {id} did not start its parts: {run}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until_running(app, id, "start its parts", |run| {
+        run["parts"].as_array().is_some_and(|parts| parts.iter().any(|p| p["status"] != "queued"))
+    })
+    .await;
 }
 
 /// A spread run cancelled mid-solve ends soon: with a valid plan of every request when
