@@ -178,9 +178,8 @@ pub async fn list<C: ConnectionTrait>(
     filter: &RequestFilter,
     page: PageRequest,
 ) -> AppResult<ListResponse<TestRequest>> {
-    require(caller, Op::ReadRequests)?;
-    let (items, total) = queries::list(db, caller, filter, page).await?;
-    Ok(ListResponse::new(items.into_iter().map(Into::into).collect(), total, page))
+    // Without a claim the list always comes back.
+    Ok(list_claimed(db, caller, None, filter, page).await?.unwrap_or_else(|| ListResponse::new(Vec::new(), 0, page)))
 }
 
 /// [`list`] for a caller taken from a token read earlier (`claim`; None when the token

@@ -133,19 +133,10 @@ pub async fn find_by_external_ref<C: ConnectionTrait>(
     Ok(Some(StoredRequest { excluded_labs: excluded.remove(&row.id).unwrap_or_default(), row }))
 }
 
-/// Lists requests visible to `caller` that match `filter`.
-pub async fn list<C: ConnectionTrait>(
-    db: &C,
-    caller: &Caller,
-    filter: &RequestFilter,
-    page: PageRequest,
-) -> Result<(Vec<StoredRequest>, u64), DbErr> {
-    Ok(list_claimed(db, caller, None, filter, page).await?.unwrap_or_default())
-}
-
-/// [`list`] for a caller taken from a token read earlier: the page's statement also asks
-/// that the token still stands for the caller. None when the page came back empty, which
-/// is also what a token that no longer holds gives: the caller must then be read again.
+/// Lists requests visible to `caller` that match `filter`. With a claim (a caller taken
+/// from a token read earlier) the page's statement also asks that the token still stands
+/// for the caller; None when such a page came back empty, which is also what a token that
+/// no longer holds gives: the caller must then be read again.
 pub async fn list_claimed<C: ConnectionTrait>(
     db: &C,
     caller: &Caller,
