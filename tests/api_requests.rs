@@ -30,6 +30,13 @@ fn good_request() -> Value {
     })
 }
 
+/// Every request's excluded labs as its row carries them (what the lists read) name
+/// exactly its rows of `request_excluded_labs` (what planning reads).
+async fn assert_exclusions_in_step(app: &TestApp) {
+    let out = labplan::db::requests::exclusions_out_of_step(&app.db).await.unwrap();
+    assert!(out.is_empty(), "excluded labs out of step for {out:?}");
+}
+
 async fn audit_rows(app: &TestApp) -> u64 {
     use sea_orm::{EntityTrait, PaginatorTrait};
     labplan::entities::audit_log::Entity::find().count(&app.db).await.unwrap()
@@ -118,6 +125,7 @@ async fn filing_listing_filtering_and_paging(db: TestDb) {
     assert_eq!(page["items"][0]["excluded_labs"], json!(["L002", "L003"]));
     let (_, past) = app.get("/api/v1/requests?per_page=50&page=9").await;
     assert_eq!((past["total"].as_u64(), past["items"].as_array().map(Vec::len)), (Some(7), Some(0)), "{past}");
+    assert_exclusions_in_step(&app).await;
     app.stop().await;
 }
 
@@ -228,11 +236,24 @@ async fn stale_versions_and_closed_states_conflict(db: TestDb) {
     let (status, _) = app.patch("/api/v1/requests/R00404", &json!({"version": 1})).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
+    // Excluded labs replaced, then cleared: the list reads them from the request's row,
+    // which must follow each change of its rows of excluded labs.
+    let (status, moved) =
+        app.patch("/api/v1/requests/R00001", &json!({"version": 2, "excluded_labs": ["L003", "L001"]})).await;
+    assert_eq!(status, StatusCode::OK, "{moved}");
+    assert_eq!(moved["excluded_labs"], json!(["L001", "L003"]));
+    let (_, listed) = app.get("/api/v1/requests?per_page=1").await;
+    assert_eq!(listed["items"][0], moved, "the list shows what the edit answered");
+    assert_exclusions_in_step(&app).await;
     let (status, again) =
-        app.patch("/api/v1/requests/R00001", &json!({"version": 2, "excluded_labs": [], "notes": "срочно"})).await;
+        app.patch("/api/v1/requests/R00001", &json!({"version": 3, "excluded_labs": [], "notes": "срочно"})).await;
     assert_eq!(status, StatusCode::OK, "{again}");
-    assert_eq!(again["version"], 3);
+    assert_eq!(again["version"], 4);
     assert_eq!(again["notes"], "срочно");
+    assert_eq!(again["excluded_labs"], json!([]));
+    let (_, listed) = app.get("/api/v1/requests?per_page=1").await;
+    assert_eq!(listed["items"][0], again);
+    assert_exclusions_in_step(&app).await;
 
     // Concurrent writers with the same version: exactly one wins.
     let (body_a, body_b) = (json!({"version": 1, "samples": 2}), json!({"version": 1, "samples": 3}));

@@ -29,11 +29,23 @@ async fn demo_loads_the_cluster_once(db: TestDb) {
     assert_eq!(r1["due_date"], "2027-07-23", "due on the Friday of week 28");
 
     assert!(labplan::demo::load_bundled_if_empty(&app.db).await.unwrap().is_none(), "not loaded twice");
+    // A request whose excluded labs its company has since cleared keeps them cleared.
+    app.act_as(Who::Company("C0005")).await;
+    let (_, r34) = app.get("/api/v1/requests/R00034").await;
+    assert_eq!(r34["excluded_labs"], json!(["L018"]));
+    let (status, body) =
+        app.patch("/api/v1/requests/R00034", &json!({"version": r34["version"], "excluded_labs": []})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    app.act_as(Who::Admin).await;
     let instance = labplan::app::import::parse_instance(labplan::demo::BUNDLED).unwrap();
     labplan::app::import::instance(&app.db, &labplan::domain::access::Caller::Operator, &instance)
         .await
         .expect("loading again is harmless");
     assert_eq!(app.total("/api/v1/requests?per_page=1").await, 1300, "loading is idempotent");
+    let (_, r34) = app.get("/api/v1/requests/R00034").await;
+    assert_eq!(r34["excluded_labs"], json!([]), "loading again leaves a request as it is");
+    let out = labplan::db::requests::exclusions_out_of_step(&app.db).await.unwrap();
+    assert!(out.is_empty(), "excluded labs out of step for {out:?}");
     app.act_as(Who::Company("C0001")).await;
     let (status, created) = app
         .post(

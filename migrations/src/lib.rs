@@ -17,6 +17,7 @@ mod m20261125_000007_notice_mail;
 mod m20261126_000001_create_request_tallies;
 mod m20261126_000002_index_request_lists;
 mod m20261126_000003_create_run_parts;
+mod m20261126_000004_add_excluded_labs_joined;
 
 pub struct Migrator;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_create_request_tallies::Migration),
             Box::new(m20261126_000002_index_request_lists::Migration),
             Box::new(m20261126_000003_create_run_parts::Migration),
+            Box::new(m20261126_000004_add_excluded_labs_joined::Migration),
         ]
     }
 }

@@ -292,10 +292,7 @@ async fn file_at_once<C: Db>(
     fields: &RequestFields,
 ) -> AppResult<Option<TestRequest>> {
     let now = queries::database_now();
-    let mut created = TestRequest::from(queries::StoredRequest {
-        row: queries::new_model(String::new(), fields, now),
-        excluded_labs: Vec::new(),
-    });
+    let mut created = TestRequest::from(queries::StoredRequest::from(queries::new_model(String::new(), fields, now)));
     let after = snapshot(&created).unwrap_or(serde_json::Value::Null);
     match queries::insert_audited_at_once(db, fields, now, caller.actor(), after, claim).await? {
         Some(id) => {
@@ -417,8 +414,7 @@ pub async fn cancel<C: Db>(db: &C, caller: &Caller, id: &str, cmd: CancelRequest
         .await?
         .ok_or_else(|| stale(id, before.version))?;
     bookings::release_request(work.db(), id).await?;
-    let excluded = before.excluded_labs.clone();
-    let after = TestRequest::from(StoredRequest { row, excluded_labs: excluded });
+    let after = TestRequest::from(StoredRequest::from(row));
     work.audit("cancel", "test_request", id, snapshot(&before), snapshot(&after));
     work.commit().await?;
     Ok(after)

@@ -25,6 +25,12 @@ pub struct StoredRequest {
     pub excluded_labs: Vec<String>,
 }
 
+impl From<test_requests::Model> for StoredRequest {
+    fn from(row: test_requests::Model) -> Self {
+        Self { excluded_labs: split_excluded(row.excluded_labs_joined.as_deref()), row }
+    }
+}
+
 #[derive(Debug, Default, Clone)]
 pub struct RequestFilter {
     pub company: Option<String>,
@@ -100,11 +106,7 @@ pub async fn check_references<C: ConnectionTrait>(db: &C, fields: &RequestFields
 }
 
 pub async fn find<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<StoredRequest>, DbErr> {
-    let Some(row) = test_requests::Entity::find_by_id(id).one(db).await? else {
-        return Ok(None);
-    };
-    let mut excluded = excluded_labs_of(db, std::slice::from_ref(&row.id)).await?;
-    Ok(Some(StoredRequest { excluded_labs: excluded.remove(&row.id).unwrap_or_default(), row }))
+    Ok(test_requests::Entity::find_by_id(id).one(db).await?.map(StoredRequest::from))
 }
 
 /// A request as its caller may see it: a company user's lookups of another company's
@@ -123,14 +125,12 @@ pub async fn find_by_external_ref<C: ConnectionTrait>(
     company: &str,
     external_ref: &str,
 ) -> Result<Option<StoredRequest>, DbErr> {
-    let row = test_requests::Entity::find()
+    Ok(test_requests::Entity::find()
         .filter(test_requests::Column::Company.eq(company))
         .filter(test_requests::Column::ExternalRef.eq(external_ref))
         .one(db)
-        .await?;
-    let Some(row) = row else { return Ok(None) };
-    let mut excluded = excluded_labs_of(db, std::slice::from_ref(&row.id)).await?;
-    Ok(Some(StoredRequest { excluded_labs: excluded.remove(&row.id).unwrap_or_default(), row }))
+        .await?
+        .map(StoredRequest::from))
 }
 
 /// Lists requests visible to `caller` that match `filter`. With a claim (a caller taken
@@ -148,7 +148,6 @@ pub async fn list_claimed<C: ConnectionTrait>(
     if let Some(claim) = claim {
         select = select.filter(super::users::claim_holds(claim, chrono::Utc::now()));
     }
-    let select = with_excluded_column(select);
     let steered = caller.own_company().is_some()
         || filter.company.is_some()
         || filter.status.is_some()
@@ -224,26 +223,11 @@ pub async fn chunk_after<C: ConnectionTrait>(
     if let Some(after) = after {
         select = select.filter(test_requests::Column::Id.gt(after));
     }
-    with_excluded_column(select).limit(limit).into_model::<StoredRequest>().all(db).await
+    select.limit(limit).into_model::<StoredRequest>().all(db).await
 }
 
-/// The column that carries a request's excluded labs in its own row.
-const EXCLUDED_COLUMN: &str = "excluded_labs_joined";
 /// The column that carries a page's total beside each of its rows.
 const TOTAL_COLUMN: &str = "list_total";
-
-/// Selects each request's excluded labs with it, joined by commas (a lab code has none),
-/// so that a page of requests is one statement rather than two. They are put in order
-/// once read: an ordered `string_agg` starts a sort for every row of the page.
-fn with_excluded_column(select: Select<test_requests::Entity>) -> Select<test_requests::Entity> {
-    select.expr_as(
-        Expr::cust(
-            "(SELECT string_agg(e.lab, ',') FROM request_excluded_labs e \
-              WHERE e.request = test_requests.id)",
-        ),
-        EXCLUDED_COLUMN,
-    )
-}
 
 /// Reads a request straight from the driver's row. The lists read thousands of rows a
 /// second, and sea-orm's own decoding formats a message for every NULL it meets (most
@@ -275,8 +259,13 @@ macro_rules! decode_row {
                     planned_lab: row.try_get("planned_lab")?,
                     planned_start: row.try_get("planned_start")?,
                     planned_end: row.try_get("planned_end")?,
+                    excluded_labs_joined: row.try_get("excluded_labs_joined")?,
                 },
-                excluded_labs: split_excluded(row.try_get(EXCLUDED_COLUMN)?),
+                excluded_labs: Vec::new(),
+            })
+            .map(|mut stored| {
+                stored.excluded_labs = split_excluded(stored.row.excluded_labs_joined.as_deref());
+                stored
             })
         })()
     }};
@@ -292,13 +281,12 @@ impl FromQueryResult for StoredRequest {
                 return decode_row!(row).map_err(row_error);
             }
         }
-        let row = test_requests::Model::from_query_result(res, pre)?;
-        let joined: Option<String> = res.try_get(pre, EXCLUDED_COLUMN)?;
-        Ok(Self { row, excluded_labs: split_excluded(joined) })
+        Ok(test_requests::Model::from_query_result(res, pre)?.into())
     }
 }
 
-fn split_excluded(joined: Option<String>) -> Vec<String> {
+/// The codes of `excluded_labs_joined`, in order (a lab code holds no comma).
+fn split_excluded(joined: Option<&str>) -> Vec<String> {
     let mut labs: Vec<String> = joined.map(|j| j.split(',').map(str::to_string).collect()).unwrap_or_default();
     labs.sort_unstable();
     labs
@@ -441,25 +429,6 @@ pub async fn in_states<C: ConnectionTrait>(
     select.all(db).await
 }
 
-/// Excluded labs of many requests in one query per batch.
-pub async fn excluded_labs_of<C: ConnectionTrait>(
-    db: &C,
-    ids: &[String],
-) -> Result<HashMap<String, Vec<String>>, DbErr> {
-    let mut map: HashMap<String, Vec<String>> = HashMap::new();
-    for chunk in ids.chunks(super::BATCH) {
-        let rows = request_excluded_labs::Entity::find()
-            .filter(request_excluded_labs::Column::Request.is_in(chunk.to_vec()))
-            .order_by_asc(request_excluded_labs::Column::Lab)
-            .all(db)
-            .await?;
-        for row in rows {
-            map.entry(row.request).or_default().push(row.lab);
-        }
-    }
-    Ok(map)
-}
-
 /// Every exclusion of the registry: (request, lab).
 pub async fn all_exclusions<C: ConnectionTrait>(db: &C) -> Result<Vec<(String, String)>, DbErr> {
     Ok(request_excluded_labs::Entity::find().all(db).await?.into_iter().map(|e| (e.request, e.lab)).collect())
@@ -485,7 +454,15 @@ pub fn new_model(id: String, fields: &RequestFields, now: chrono::DateTime<chron
         planned_lab: None,
         planned_start: None,
         planned_end: None,
+        excluded_labs_joined: join_excluded(fields),
     }
+}
+
+/// What `excluded_labs_joined` holds for `fields`: the codes in order, joined by commas;
+/// NULL for none.
+fn join_excluded(fields: &RequestFields) -> Option<String> {
+    let codes = fields.sorted_excluded();
+    (!codes.is_empty()).then(|| codes.join(","))
 }
 
 /// The row of a newly filed request, every column set for an INSERT.
@@ -499,7 +476,7 @@ pub async fn insert<C: ConnectionTrait>(db: &C, id: String, fields: &RequestFiel
     // (on SQLite a second statement) for nothing.
     test_requests::Entity::insert(new_row(id.clone(), fields, now)).exec_without_returning(db).await?;
     insert_excluded_labs(db, &id, fields).await?;
-    Ok(StoredRequest { excluded_labs: fields.sorted_excluded(), row: new_model(id, fields, now) })
+    Ok(new_model(id, fields, now).into())
 }
 
 /// Now, at the microseconds the databases keep, so that the answer to a filing shows
@@ -620,6 +597,7 @@ pub async fn update_if_version<C: ConnectionTrait>(
         .col_expr(test_requests::Column::PlannedLab, Expr::value(Option::<String>::None))
         .col_expr(test_requests::Column::PlannedStart, Expr::value(Option::<NaiveDate>::None))
         .col_expr(test_requests::Column::PlannedEnd, Expr::value(Option::<NaiveDate>::None))
+        .col_expr(test_requests::Column::ExcludedLabsJoined, Expr::value(join_excluded(fields)))
         .filter(test_requests::Column::Id.eq(id))
         .filter(test_requests::Column::Version.eq(expected_version))
         .filter(test_requests::Column::Status.is_in(editable.iter().copied()))
@@ -684,14 +662,25 @@ async fn insert_excluded_labs<C: ConnectionTrait>(db: &C, id: &str, fields: &Req
 }
 
 /// Loads many requests with their own ids (an imported data set) in batches; those that
-/// exist already are left as they are.
+/// exist already are left as they are, their excluded labs too (a request's
+/// `excluded_labs_joined` must name exactly its rows of `request_excluded_labs`).
 pub async fn insert_new_batch<C: ConnectionTrait>(
     db: &C,
     rows: Vec<test_requests::ActiveModel>,
     exclusions: Vec<(String, String)>,
 ) -> Result<(), DbErr> {
     use sea_orm::sea_query::OnConflict;
+    let mut existing = std::collections::HashSet::new();
     for chunk in rows.chunks(super::BATCH) {
+        let ids: Vec<String> = chunk.iter().filter_map(|r| r.id.try_as_ref().cloned()).collect();
+        let found: Vec<String> = test_requests::Entity::find()
+            .select_only()
+            .column(test_requests::Column::Id)
+            .filter(test_requests::Column::Id.is_in(ids))
+            .into_tuple()
+            .all(db)
+            .await?;
+        existing.extend(found);
         test_requests::Entity::insert_many(chunk.to_vec())
             .on_conflict(OnConflict::column(test_requests::Column::Id).do_nothing().to_owned())
             .try_insert()
@@ -700,6 +689,7 @@ pub async fn insert_new_batch<C: ConnectionTrait>(
     }
     let exclusions: Vec<request_excluded_labs::ActiveModel> = exclusions
         .into_iter()
+        .filter(|(request, _)| !existing.contains(request))
         .map(|(request, lab)| request_excluded_labs::ActiveModel { request: Set(request), lab: Set(lab) })
         .collect();
     for chunk in exclusions.chunks(super::BATCH) {
@@ -716,6 +706,33 @@ pub async fn insert_new_batch<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Requests whose `excluded_labs_joined` does not name exactly their rows of
+/// `request_excluded_labs`: none, if every write keeps the two together.
+pub async fn exclusions_out_of_step<C: ConnectionTrait>(db: &C) -> Result<Vec<String>, DbErr> {
+    let mut rows: HashMap<String, Vec<String>> = HashMap::new();
+    for (request, lab) in all_exclusions(db).await? {
+        rows.entry(request).or_default().push(lab);
+    }
+    let mut out = Vec::new();
+    let joined: Vec<(String, Option<String>)> = test_requests::Entity::find()
+        .select_only()
+        .column(test_requests::Column::Id)
+        .column(test_requests::Column::ExcludedLabsJoined)
+        .into_tuple()
+        .all(db)
+        .await?;
+    for (id, joined) in joined {
+        let mut labs = rows.remove(&id).unwrap_or_default();
+        labs.sort_unstable();
+        if split_excluded(joined.as_deref()) != labs {
+            out.push(id);
+        }
+    }
+    out.extend(rows.into_keys());
+    out.sort_unstable();
+    Ok(out)
+}
+
 pub async fn count<C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
     use sea_orm::PaginatorTrait;
     test_requests::Entity::find().count(db).await
@@ -728,21 +745,7 @@ pub async fn with_external_ref<C: ConnectionTrait>(db: &C, company: Option<&str>
     if let Some(company) = company {
         query = query.filter(test_requests::Column::Company.eq(company));
     }
-    let rows = query.all(db).await?;
-    let mut excluded: HashMap<String, Vec<String>> = HashMap::new();
-    if !rows.is_empty() {
-        for (request, lab) in all_exclusions(db).await? {
-            excluded.entry(request).or_default().push(lab);
-        }
-    }
-    Ok(rows
-        .into_iter()
-        .map(|row| {
-            let mut labs = excluded.remove(&row.id).unwrap_or_default();
-            labs.sort();
-            StoredRequest { excluded_labs: labs, row }
-        })
-        .collect())
+    Ok(query.all(db).await?.into_iter().map(StoredRequest::from).collect())
 }
 
 #[cfg(test)]

@@ -26,6 +26,8 @@ pub struct Model {
     pub planned_lab: Option<String>,
     pub planned_start: Option<Date>,
     pub planned_end: Option<Date>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub excluded_labs_joined: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
