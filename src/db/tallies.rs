@@ -233,6 +233,41 @@ pub async fn fold<C: super::Db>(db: &C) -> Result<u64, DbErr> {
     Ok(moved)
 }
 
+/// Pages of the delta below which a quiet server leaves them be: reading a few empty
+/// pages costs nothing worth a lock.
+const DELTA_PAGES_KEPT: i64 = 8;
+
+/// On PostgreSQL, vacuums the delta after a fold. While filings go on (`moved`), the
+/// vacuum frees the folded rows' space for the next ones, so the table keeps to about
+/// one fold's rows, and leaves its length alone: cutting it takes a lock that every
+/// filing's delta row would wait for. Once a fold finds nothing, the empty pages are cut
+/// off, whichever server folded the rows.
+async fn vacuum_delta(db: &sea_orm::DatabaseConnection, moved: bool) -> Result<(), DbErr> {
+    if !super::is_postgres(db) {
+        return Ok(());
+    }
+    if moved {
+        db.execute_unprepared("VACUUM (TRUNCATE false) request_tally_delta").await?;
+    } else if delta_pages(db).await? > DELTA_PAGES_KEPT {
+        db.execute_unprepared("VACUUM request_tally_delta").await?;
+    }
+    Ok(())
+}
+
+/// The pages the delta takes on disk (PostgreSQL).
+pub async fn delta_pages<C: ConnectionTrait>(db: &C) -> Result<i64, DbErr> {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT pg_relation_size('request_tally_delta') / current_setting('block_size')::bigint",
+        ))
+        .await?;
+    match row {
+        Some(row) => row.try_get_by_index(0),
+        None => Ok(0),
+    }
+}
+
 fn placeholders(first: usize, count: usize) -> String {
     (first..first + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
@@ -243,12 +278,12 @@ pub const FOLD_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 /// Folds every [`FOLD_EVERY`] until `stop`; a failed fold (the database away) is
 /// logged and tried again at the next tick, and no figure is wrong meanwhile.
 ///
-/// On PostgreSQL each fold that moved rows is followed by a VACUUM of the delta. Every
+/// On PostgreSQL each fold is followed by a VACUUM of the delta ([`vacuum_delta`]). Every
 /// count reads the whole delta, and the rows a fold deletes stay in its pages until a
 /// vacuum: after a burst of filings the delta held no rows and 445 pages, and reading
 /// them took a fifth of the request list's time. Autovacuum would wait for a minute and
 /// a fifth of the table's rows at the least, and may be off; vacuuming a table this
-/// small is a few milliseconds, and gives its empty pages back to the system.
+/// small is a few milliseconds.
 pub async fn keep_folded(db: sea_orm::DatabaseConnection, stop: impl std::future::Future<Output = ()>) {
     let mut tick = tokio::time::interval(FOLD_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -258,12 +293,11 @@ pub async fn keep_folded(db: sea_orm::DatabaseConnection, stop: impl std::future
             () = &mut stop => return,
             _ = tick.tick() => {
                 match fold(&db).await {
-                    Ok(moved) if moved > 0 && super::is_postgres(&db) => {
-                        if let Err(e) = db.execute_unprepared("VACUUM request_tally_delta").await {
+                    Ok(moved) => {
+                        if let Err(e) = vacuum_delta(&db, moved > 0).await {
                             tracing::warn!(error = %e, "could not vacuum the request tally delta");
                         }
                     }
-                    Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "could not fold the request tallies; trying again"),
                 }
             }
