@@ -31,6 +31,8 @@ async fn assert_counts_hold(app: &TestApp, step: &str) {
     ));
     let unfolded: i64 = unfolded.await.unwrap().unwrap().try_get_by_index(0).unwrap();
     assert_eq!(unfolded, 0, "{step}: the fold leaves no delta");
+    let totals = tallies::recount_totals(&app.db).await.unwrap();
+    assert_eq!(tallies::folded_totals(&app.db).await.unwrap(), totals, "{step}: the lists' totals");
 }
 
 #[derive(Debug, FromQueryResult)]

@@ -18,6 +18,7 @@ mod m20261126_000001_create_request_tallies;
 mod m20261126_000002_index_request_lists;
 mod m20261126_000003_create_run_parts;
 mod m20261126_000004_add_excluded_labs_joined;
+mod m20261126_000005_create_total_tally;
 
 pub struct Migrator;
 
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000002_index_request_lists::Migration),
             Box::new(m20261126_000003_create_run_parts::Migration),
             Box::new(m20261126_000004_add_excluded_labs_joined::Migration),
+            Box::new(m20261126_000005_create_total_tally::Migration),
         ]
     }
 }

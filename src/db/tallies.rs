@@ -100,36 +100,75 @@ pub struct CountOf<'a> {
     pub region: Option<&'a str>,
 }
 
+/// What `total_tally` writes for "any region", "any test type" or "any status" (no code
+/// is `*`).
+const ANY: &str = "*";
+
+/// The eight ways a total can be asked for (each of region, test type and status given
+/// or not), as rows a fold crosses the delta with.
+const TOTAL_GROUPINGS: &str = "(SELECT 0 AS by_region, 0 AS by_test_type, 0 AS by_status \
+    UNION ALL SELECT 0, 0, 1 UNION ALL SELECT 0, 1, 0 UNION ALL SELECT 0, 1, 1 UNION ALL SELECT 1, 0, 0 \
+    UNION ALL SELECT 1, 0, 1 UNION ALL SELECT 1, 1, 0 UNION ALL SELECT 1, 1, 1) g";
+
+/// The columns of `total_tally` for the delta rows `d` crossed with [`TOTAL_GROUPINGS`].
+const TOTAL_KEY: &str = "CASE WHEN g.by_region = 1 THEN d.region ELSE '*' END AS region, \
+    CASE WHEN g.by_test_type = 1 THEN d.test_type ELSE '*' END AS test_type, \
+    CASE WHEN g.by_status = 1 THEN d.status ELSE '*' END AS status";
+
 /// How many requests `of` covers, as a scalar subquery another query can select (a
-/// list's total beside its page, in the same statement). Its placeholders are the
-/// backend's own (sea-query reads `$n` on PostgreSQL and `?` elsewhere).
+/// list's total beside its page, in the same statement): one row of `total_tally` (a
+/// few with an equipment class, one per test type of it) and the unfolded delta. Its
+/// placeholders are the backend's own (sea-query reads `$n` on PostgreSQL and `?`
+/// elsewhere).
 pub fn count_expr(of: CountOf<'_>, backend: DbBackend) -> Expr {
-    let mut values: Vec<Value> = Vec::new();
-    let mut sql = String::from(
-        "(SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM ( \
-           SELECT region, test_type, status, n FROM filing_tally \
-           UNION ALL SELECT region, test_type, status, n FROM request_tally_delta) t WHERE 1 = 1",
-    );
-    // `condition` names its value `{}`.
-    let mut and = |condition: &str, value: Value| {
-        values.push(value);
-        let mark = if backend == DbBackend::Postgres { format!("${}", values.len()) } else { "?".to_string() };
-        sql.push_str(" AND ");
-        sql.push_str(&condition.replace("{}", &mark));
-    };
-    if let Some(status) = of.status {
-        and("status = {}", status.as_str().into());
-    }
-    if let Some(test_type) = of.test_type {
-        and("test_type = {}", test_type.into());
-    }
-    if let Some(region) = of.region {
-        and("region = {}", region.into());
+    // Conditions name their value `{}`. The tally names what is not asked for by `*`;
+    // the delta holds only real codes.
+    let mut tally: Vec<(String, Option<Value>)> = Vec::new();
+    let mut delta: Vec<(String, Option<Value>)> = vec![("1 = 1".to_string(), None)];
+    for (column, given) in
+        [("region", of.region), ("test_type", of.test_type), ("status", of.status.map(|s| s.as_str()))]
+    {
+        match given {
+            Some(code) => {
+                tally.push((format!("{column} = {{}}"), Some(code.into())));
+                delta.push((format!("{column} = {{}}"), Some(code.into())));
+            }
+            // Per test type of the class: the class is matched below.
+            None if column == "test_type" && of.equipment.is_some() => {
+                tally.push((format!("{column} <> '{ANY}'"), None));
+            }
+            None => tally.push((format!("{column} = '{ANY}'"), None)),
+        }
     }
     if let Some(equipment) = of.equipment {
-        and("test_type IN (SELECT code FROM test_types WHERE equipment = {})", equipment.into());
+        let of_class = "test_type IN (SELECT code FROM test_types WHERE equipment = {})";
+        tally.push((of_class.to_string(), Some(equipment.into())));
+        delta.push((of_class.to_string(), Some(equipment.into())));
     }
-    sql.push(')');
+    // Values in the order their marks stand in the statement (SQLite's `?` are taken in
+    // that order).
+    let mut values: Vec<Value> = Vec::new();
+    let mut render = |conditions: Vec<(String, Option<Value>)>| -> String {
+        let rendered: Vec<String> = conditions
+            .into_iter()
+            .map(|(condition, value)| match value {
+                Some(value) => {
+                    values.push(value);
+                    let mark =
+                        if backend == DbBackend::Postgres { format!("${}", values.len()) } else { "?".to_string() };
+                    condition.replace("{}", &mark)
+                }
+                None => condition,
+            })
+            .collect();
+        rendered.join(" AND ")
+    };
+    let (tally, delta) = (render(tally), render(delta));
+    let sql = format!(
+        "(SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM ( \
+           SELECT n FROM total_tally WHERE {tally} \
+           UNION ALL SELECT n FROM request_tally_delta WHERE {delta}) t)"
+    );
     Expr::cust_with_values(sql, values)
 }
 
@@ -158,6 +197,38 @@ pub async fn recount<C: ConnectionTrait>(db: &C) -> Result<Vec<FilingCount>, DbE
     FilingCount::find_by_statement(Statement::from_string(db.get_database_backend(), sql)).all(db).await
 }
 
+/// A row of `total_tally`: requests of a region, test type and status, `*` for any.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, FromQueryResult)]
+pub struct TotalCount {
+    pub region: String,
+    pub test_type: String,
+    pub status: String,
+    pub n: i64,
+}
+
+/// The folded rows of `total_tally`, in key order.
+pub async fn folded_totals<C: ConnectionTrait>(db: &C) -> Result<Vec<TotalCount>, DbErr> {
+    let sql = "SELECT region, test_type, status, n FROM total_tally";
+    let mut rows =
+        TotalCount::find_by_statement(Statement::from_string(db.get_database_backend(), sql)).all(db).await?;
+    rows.sort();
+    Ok(rows)
+}
+
+/// The same rows as [`folded_totals`], counted afresh from `test_requests`: what the
+/// folded totals must equal when nothing is left to fold.
+pub async fn recount_totals<C: ConnectionTrait>(db: &C) -> Result<Vec<TotalCount>, DbErr> {
+    let sql = format!(
+        "SELECT {TOTAL_KEY}, CAST(COUNT(*) AS BIGINT) AS n \
+         FROM (SELECT c.region, r.test_type, r.status FROM test_requests r JOIN companies c ON c.id = r.company) d \
+         CROSS JOIN {TOTAL_GROUPINGS} GROUP BY 1, 2, 3"
+    );
+    let mut rows =
+        TotalCount::find_by_statement(Statement::from_string(db.get_database_backend(), sql)).all(db).await?;
+    rows.sort();
+    Ok(rows)
+}
+
 /// Counts every request afresh into the delta, the tallies emptied first: for a
 /// registry whose rows were replaced wholesale (a restore).
 pub async fn rebuild<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
@@ -166,7 +237,7 @@ pub async fn rebuild<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
     } else {
         ("date({}, 'weekday 0', '-6 days')", "date(r.created_at)")
     };
-    for table in ["request_tally_delta", "demand_tally", "filing_tally"] {
+    for table in ["request_tally_delta", "demand_tally", "filing_tally", "total_tally"] {
         db.execute_unprepared(&format!("DELETE FROM {table}")).await?;
     }
     db.execute_unprepared(&format!(
@@ -194,17 +265,21 @@ pub async fn fold<C: super::Db>(db: &C) -> Result<u64, DbErr> {
     let txn = super::begin(db).await?;
     let backend = txn.get_database_backend();
     let moved = if super::is_postgres(&txn) {
-        txn.execute_unprepared(
+        txn.execute_unprepared(&format!(
             "WITH moved AS (DELETE FROM request_tally_delta \
                  RETURNING region, test_type, status, ready_week, due_week, filed_on, n), \
              demand AS (INSERT INTO demand_tally AS t (region, test_type, status, ready_week, due_week, n) \
                  SELECT region, test_type, status, ready_week, due_week, SUM(n) FROM moved GROUP BY 1, 2, 3, 4, 5 \
                  ON CONFLICT (region, test_type, status, ready_week, due_week) DO UPDATE SET n = t.n + EXCLUDED.n \
+                 RETURNING 1), \
+             totals AS (INSERT INTO total_tally AS t (region, test_type, status, n) \
+                 SELECT {TOTAL_KEY}, SUM(d.n) FROM moved d CROSS JOIN {TOTAL_GROUPINGS} GROUP BY 1, 2, 3 \
+                 ON CONFLICT (region, test_type, status) DO UPDATE SET n = t.n + EXCLUDED.n \
                  RETURNING 1) \
              INSERT INTO filing_tally AS t (region, test_type, status, filed_on, n) \
                  SELECT region, test_type, status, filed_on, SUM(n) FROM moved GROUP BY 1, 2, 3, 4 \
                  ON CONFLICT (region, test_type, status, filed_on) DO UPDATE SET n = t.n + EXCLUDED.n",
-        )
+        ))
         .await?
         .rows_affected()
     } else {
@@ -223,11 +298,19 @@ pub async fn fold<C: super::Db>(db: &C) -> Result<u64, DbErr> {
              ON CONFLICT (region, test_type, status, filed_on) DO UPDATE SET n = filing_tally.n + excluded.n",
         )
         .await?;
+        txn.execute_unprepared(&format!(
+            "INSERT INTO total_tally (region, test_type, status, n) \
+             SELECT {TOTAL_KEY}, SUM(d.n) FROM request_tally_delta d CROSS JOIN {TOTAL_GROUPINGS} WHERE true \
+             GROUP BY 1, 2, 3 \
+             ON CONFLICT (region, test_type, status) DO UPDATE SET n = total_tally.n + excluded.n",
+        ))
+        .await?;
         txn.execute_raw(Statement::from_string(backend, "DELETE FROM request_tally_delta")).await?.rows_affected()
     };
     if moved > 0 {
         txn.execute_unprepared("DELETE FROM demand_tally WHERE n = 0").await?;
         txn.execute_unprepared("DELETE FROM filing_tally WHERE n = 0").await?;
+        txn.execute_unprepared("DELETE FROM total_tally WHERE n = 0").await?;
     }
     txn.commit().await?;
     Ok(moved)
