@@ -240,33 +240,26 @@ macro_rules! decode_row {
             let status: String = row.try_get("status")?;
             let status = RequestStatus::parse(&status)
                 .ok_or_else(|| sea_orm::sqlx::Error::Decode(format!("unknown request status {status:?}").into()))?;
-            Ok(StoredRequest {
-                row: test_requests::Model {
-                    id: row.try_get("id")?,
-                    company: row.try_get("company")?,
-                    test_type: row.try_get("test_type")?,
-                    samples: row.try_get("samples")?,
-                    ready_date: row.try_get("ready_date")?,
-                    due_date: row.try_get("due_date")?,
-                    priority: row.try_get("priority")?,
-                    external_ref: row.try_get("external_ref")?,
-                    notes: row.try_get("notes")?,
-                    status,
-                    status_reason: row.try_get("status_reason")?,
-                    version: row.try_get("version")?,
-                    created_at: row.try_get("created_at")?,
-                    updated_at: row.try_get("updated_at")?,
-                    planned_lab: row.try_get("planned_lab")?,
-                    planned_start: row.try_get("planned_start")?,
-                    planned_end: row.try_get("planned_end")?,
-                    excluded_labs_joined: row.try_get("excluded_labs_joined")?,
-                },
-                excluded_labs: Vec::new(),
-            })
-            .map(|mut stored| {
-                stored.excluded_labs = split_excluded(stored.row.excluded_labs_joined.as_deref());
-                stored
-            })
+            Ok(StoredRequest::from(test_requests::Model {
+                id: row.try_get("id")?,
+                company: row.try_get("company")?,
+                test_type: row.try_get("test_type")?,
+                samples: row.try_get("samples")?,
+                ready_date: row.try_get("ready_date")?,
+                due_date: row.try_get("due_date")?,
+                priority: row.try_get("priority")?,
+                external_ref: row.try_get("external_ref")?,
+                notes: row.try_get("notes")?,
+                status,
+                status_reason: row.try_get("status_reason")?,
+                version: row.try_get("version")?,
+                created_at: row.try_get("created_at")?,
+                updated_at: row.try_get("updated_at")?,
+                planned_lab: row.try_get("planned_lab")?,
+                planned_start: row.try_get("planned_start")?,
+                planned_end: row.try_get("planned_end")?,
+                excluded_labs_joined: row.try_get("excluded_labs_joined")?,
+            }))
         })()
     }};
 }
