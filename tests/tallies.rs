@@ -1,8 +1,9 @@
 //! The request counts the database keeps for the ministry's figures equal a full recount
 //! of `test_requests` after every kind of change (filings at once, cancels, edits, a
 //! publish that changes hundreds of statuses, a company moving region), folded or not;
-//! and the dashboard's demand, read from them, equals the demand summed request by
-//! request.
+//! the lists' totals equal a recount for every combination of region, test type and
+//! status; and the dashboard's demand, read from them, equals the demand summed request
+//! by request.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
