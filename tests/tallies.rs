@@ -2,8 +2,9 @@
 //! of `test_requests` after every kind of change (filings at once, cancels, edits, a
 //! publish that changes hundreds of statuses, a company moving region), folded or not;
 //! the lists' totals equal a recount for every combination of region, test type and
-//! status; and the dashboard's demand, read from them, equals the demand summed request
-//! by request.
+//! status, and for a company by test type and status, also after an upgrade from the
+//! version before the companies' counts; and the dashboard's demand, read from them,
+//! equals the demand summed request by request.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -13,6 +14,8 @@ use std::collections::BTreeMap;
 
 use common::{TestApp, TestDb, Who};
 use labplan::db::tallies;
+use labplan::domain::status::RequestStatus;
+use labplan_migrations::{Migrator, MigratorTrait};
 use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, FromQueryResult, Statement};
 use serde_json::{Value, json};
@@ -34,6 +37,18 @@ async fn assert_counts_hold(app: &TestApp, step: &str) {
     assert_eq!(unfolded, 0, "{step}: the fold leaves no delta");
     let totals = tallies::recount_totals(&app.db).await.unwrap();
     assert_eq!(tallies::folded_totals(&app.db).await.unwrap(), totals, "{step}: the lists' totals");
+    let companies = tallies::recount_company_totals(&app.db).await.unwrap();
+    assert_eq!(tallies::folded_company_totals(&app.db).await.unwrap(), companies, "{step}: the companies' totals");
+}
+
+/// `test_requests` counted row by row (`r`, joined with its company `c`).
+async fn rows_where(db: &sea_orm::DatabaseConnection, condition: &str) -> u64 {
+    let sql = format!(
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM test_requests r JOIN companies c ON c.id = r.company WHERE {condition}"
+    );
+    let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql));
+    let counted: i64 = row.await.unwrap().unwrap().try_get_by_index(0).unwrap();
+    counted as u64
 }
 
 #[derive(Debug, FromQueryResult)]
@@ -174,14 +189,44 @@ async fn tallies_equal_a_full_recount(db: TestDb) {
             "r.test_type IN (SELECT code FROM test_types WHERE equipment = 'EMC')".to_string(),
         ),
     ] {
-        let sql = format!(
-            "SELECT CAST(COUNT(*) AS BIGINT) FROM test_requests r JOIN companies c ON c.id = r.company WHERE {condition}"
-        );
-        let row = app.db.query_one_raw(Statement::from_string(app.db.get_database_backend(), sql));
-        let counted: i64 = row.await.unwrap().unwrap().try_get_by_index(0).unwrap();
+        let counted = rows_where(&app.db, &condition).await;
         assert!(counted > 0, "{path}: the case counts something");
-        assert_eq!(app.total(path).await, counted as u64, "{path}");
+        assert_eq!(app.total(path).await, counted, "{path}");
     }
+
+    // A company's totals come from the tallies too, with a filing not yet folded, for its
+    // own users and for a planner who filters by it; with a region or an equipment class
+    // beside the company they are counted row by row, and equal all the same.
+    app.act_as(Who::Company("C0001")).await;
+    let (status, body) = app.post("/api/v1/requests", &filing(0)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let own = "r.company = 'C0001'";
+    let company_lists = [
+        ("/api/v1/requests?per_page=5", own.to_string()),
+        ("/api/v1/requests?per_page=5&status=submitted", format!("{own} AND r.status = 'submitted'")),
+        ("/api/v1/requests?per_page=5&test_type=EMC-R10", format!("{own} AND r.test_type = 'EMC-R10'")),
+        (
+            "/api/v1/requests?per_page=5&status=cancelled&test_type=EMC-R10",
+            format!("{own} AND r.status = 'cancelled' AND r.test_type = 'EMC-R10'"),
+        ),
+        (&format!("/api/v1/requests?per_page=5&region={new_region}"), format!("{own} AND c.region = '{new_region}'")),
+        (
+            "/api/v1/requests?per_page=5&equipment=EMC",
+            format!("{own} AND r.test_type IN (SELECT code FROM test_types WHERE equipment = 'EMC')"),
+        ),
+    ];
+    for (path, condition) in &company_lists {
+        let counted = rows_where(&app.db, condition).await;
+        assert!(counted > 0, "{path}: the case counts something");
+        assert_eq!(app.total(path).await, counted, "C0001's own {path}");
+    }
+    assert_eq!(app.total("/api/v1/requests?per_page=5&company=C0002").await, 0, "another company's requests");
+    app.act_as(Who::Planner).await;
+    for (path, condition) in &company_lists {
+        let path = format!("{path}&company=C0001");
+        assert_eq!(app.total(&path).await, rows_where(&app.db, condition).await, "a planner's {path}");
+    }
+    assert_counts_hold(&app, "a company's filing").await;
 
     // The folded tallies hold no zero rows.
     let zero = app.db.query_one_raw(Statement::from_string(
@@ -212,4 +257,37 @@ async fn tallies_equal_a_full_recount(db: TestDb) {
         assert_counts_hold(&app, "a burst folded and vacuumed").await;
     }
     app.stop().await;
+
+    // A registry of the version before `company_tally`, with delta rows that name no
+    // company, upgraded: its companies' counts are exact before the fold and after.
+    let conn = labplan::db::connect(&db.url).await.unwrap();
+    Migrator::down(&conn, Some(1)).await.unwrap();
+    conn.execute_unprepared(
+        "UPDATE test_requests SET status = 'cancelled' WHERE id IN \
+         (SELECT id FROM test_requests WHERE status = 'planned' ORDER BY id LIMIT 7)",
+    )
+    .await
+    .unwrap();
+    Migrator::up(&conn, None).await.unwrap();
+    let nameless = rows_of(&conn, "SELECT CAST(COUNT(*) AS BIGINT) FROM request_tally_delta WHERE company = ''").await;
+    assert!(nameless > 0, "the earlier triggers wrote delta rows without a company");
+    for (company, status) in [("C0001", None), ("C0001", Some(RequestStatus::Cancelled)), ("C0002", None)] {
+        let of = tallies::CountOf { company: Some(company), status, ..Default::default() };
+        let mut condition = format!("r.company = '{company}'");
+        if let Some(status) = status {
+            condition.push_str(&format!(" AND r.status = '{}'", status.as_str()));
+        }
+        let counted = rows_where(&conn, &condition).await;
+        assert!(counted > 0, "{condition}: the case counts something");
+        assert_eq!(tallies::count(&conn, of).await.unwrap(), Some(counted), "upgraded, unfolded: {condition}");
+    }
+    tallies::fold(&conn).await.unwrap();
+    let companies = tallies::recount_company_totals(&conn).await.unwrap();
+    assert_eq!(tallies::folded_company_totals(&conn).await.unwrap(), companies, "upgraded and folded");
+    conn.close().await.unwrap();
+}
+
+async fn rows_of(db: &sea_orm::DatabaseConnection, sql: &str) -> i64 {
+    let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql.to_string()));
+    row.await.unwrap().unwrap().try_get_by_index(0).unwrap()
 }

@@ -19,6 +19,7 @@ mod m20261126_000002_index_request_lists;
 mod m20261126_000003_create_run_parts;
 mod m20261126_000004_add_excluded_labs_joined;
 mod m20261126_000005_create_total_tally;
+mod m20261126_000006_create_company_tally;
 
 pub struct Migrator;
 
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000003_create_run_parts::Migration),
             Box::new(m20261126_000004_add_excluded_labs_joined::Migration),
             Box::new(m20261126_000005_create_total_tally::Migration),
+            Box::new(m20261126_000006_create_company_tally::Migration),
         ]
     }
 }

@@ -44,7 +44,7 @@ CREATE TABLE filing_tally (
 
 /// PostgreSQL: statement-level triggers over the transition tables, so a publish that
 /// changes thousands of statuses in one statement appends a handful of grouped rows.
-const POSTGRES_TRIGGERS: &str = "
+pub(crate) const POSTGRES_TRIGGERS: &str = "
 CREATE FUNCTION tally_inserted_requests() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO request_tally_delta (region, test_type, status, ready_week, due_week, filed_on, n)
@@ -106,7 +106,7 @@ CREATE TRIGGER companies_tally_region AFTER UPDATE OF region ON companies
 
 /// SQLite: row triggers; its dates are `YYYY-MM-DD` text, and a week is named by its
 /// Monday.
-const SQLITE_TRIGGERS: &str = "
+pub(crate) const SQLITE_TRIGGERS: &str = "
 CREATE TRIGGER test_requests_tally_insert AFTER INSERT ON test_requests BEGIN
     INSERT INTO request_tally_delta (region, test_type, status, ready_week, due_week, filed_on, n)
     VALUES ((SELECT region FROM companies WHERE id = NEW.company), NEW.test_type, NEW.status,

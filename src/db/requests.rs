@@ -155,17 +155,12 @@ pub async fn list_claimed<C: ConnectionTrait>(
         || filter.equipment.is_some()
         || filter.region.is_some()
         || filter.search.is_some();
-    // A list the tallies can count (no company, no search) is not counted row by row:
-    // at a million requests that count alone would cost more than the page. The total
-    // comes in the page's own statement, so a page is one round trip.
-    if caller.own_company().is_none() && filter.company.is_none() && filter.search.is_none() {
-        let of = CountOf {
-            status: filter.status,
-            test_type: filter.test_type.as_deref(),
-            equipment: filter.equipment.as_deref(),
-            region: filter.region.as_deref(),
-        };
-        let select = select.expr_as(super::tallies::count_expr(of, db.get_database_backend()), TOTAL_COLUMN);
+    // A list the tallies can count (no search; a company only with a status or test type)
+    // is not counted row by row: at a million requests that count alone would cost more
+    // than the page. The total comes in the page's own statement, so a page is one round
+    // trip.
+    if let Some((of, count)) = tally_count(caller, filter, db.get_database_backend()) {
+        let select = select.expr_as(count, TOTAL_COLUMN);
         let rows = Totaled::find_by_statement(page_statement(select, page, steered, db.get_database_backend()))
             .all(db)
             .await?;
@@ -173,7 +168,7 @@ pub async fn list_claimed<C: ConnectionTrait>(
             Some(first) => u64::try_from(first.total).unwrap_or(0),
             None if claim.is_some() => return Ok(None),
             // A page past the end has no row to carry the total.
-            None => super::tallies::count(db, of).await?,
+            None => super::tallies::count(db, of).await?.unwrap_or(0),
         };
         return Ok(Some((rows.into_iter().map(|r| r.stored).collect(), total)));
     }
@@ -185,6 +180,32 @@ pub async fn list_claimed<C: ConnectionTrait>(
         return Ok(None);
     }
     Ok(Some((rows, total)))
+}
+
+/// The tally-kept count of the requests a list shows, when the tallies keep it: not for
+/// a search, nor for a company user who filters by another company (the list is empty
+/// and counted as such).
+fn tally_count<'a>(
+    caller: &'a Caller,
+    filter: &'a RequestFilter,
+    backend: DbBackend,
+) -> Option<(CountOf<'a>, sea_orm::sea_query::Expr)> {
+    if filter.search.is_some() {
+        return None;
+    }
+    let company = match (caller.own_company(), &filter.company) {
+        (Some(own), Some(asked)) if own.as_str() != asked.as_str() => return None,
+        (Some(own), _) => Some(own.as_str()),
+        (None, asked) => asked.as_deref(),
+    };
+    let of = CountOf {
+        status: filter.status,
+        test_type: filter.test_type.as_deref(),
+        equipment: filter.equipment.as_deref(),
+        region: filter.region.as_deref(),
+        company,
+    };
+    super::tallies::count_expr(of, backend).map(|count| (of, count))
 }
 
 /// One page of `select`. With `steered` false (no value in the statement changes which

@@ -90,18 +90,28 @@ pub async fn filings<C: ConnectionTrait>(
     FilingCount::find_by_statement(Statement::from_sql_and_values(db.get_database_backend(), sql, values)).all(db).await
 }
 
-/// Which requests a tally-kept count is of: a status, test type, equipment class and
-/// company region, each optional.
+/// Which requests a tally-kept count is of: a status, test type, equipment class, company
+/// region and company, each optional. The tallies keep a company's counts by test type
+/// and status only: a count of a company that also names a region or an equipment class
+/// is not kept (see [`count_expr`]).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CountOf<'a> {
     pub status: Option<RequestStatus>,
     pub test_type: Option<&'a str>,
     pub equipment: Option<&'a str>,
     pub region: Option<&'a str>,
+    pub company: Option<&'a str>,
 }
 
-/// What `total_tally` writes for "any region", "any test type" or "any status" (no code
-/// is `*`).
+impl CountOf<'_> {
+    /// Whether the tallies keep this count.
+    pub fn is_kept(&self) -> bool {
+        self.company.is_none() || (self.region.is_none() && self.equipment.is_none())
+    }
+}
+
+/// What `total_tally` and `company_tally` write for "any region", "any test type" or
+/// "any status" (no code is `*`).
 const ANY: &str = "*";
 
 /// The eight ways a total can be asked for (each of region, test type and status given
@@ -115,19 +125,42 @@ const TOTAL_KEY: &str = "CASE WHEN g.by_region = 1 THEN d.region ELSE '*' END AS
     CASE WHEN g.by_test_type = 1 THEN d.test_type ELSE '*' END AS test_type, \
     CASE WHEN g.by_status = 1 THEN d.status ELSE '*' END AS status";
 
+/// The four ways a company's count can be asked for (test type and status given or
+/// not), as rows a fold crosses the delta with.
+const COMPANY_GROUPINGS: &str = "(SELECT 0 AS by_test_type, 0 AS by_status \
+    UNION ALL SELECT 0, 1 UNION ALL SELECT 1, 0 UNION ALL SELECT 1, 1) g";
+
+/// The columns of `company_tally` for the delta rows `d` crossed with
+/// [`COMPANY_GROUPINGS`]. Delta rows written before the delta named companies (`''`) are
+/// left out: the migration that made `company_tally` counted their requests already.
+const COMPANY_KEY: &str = "d.company, \
+    CASE WHEN g.by_test_type = 1 THEN d.test_type ELSE '*' END AS test_type, \
+    CASE WHEN g.by_status = 1 THEN d.status ELSE '*' END AS status";
+
 /// How many requests `of` covers, as a scalar subquery another query can select (a
 /// list's total beside its page, in the same statement): one row of `total_tally` (a
-/// few with an equipment class, one per test type of it) and the unfolded delta. Its
-/// placeholders are the backend's own (sea-query reads `$n` on PostgreSQL and `?`
-/// elsewhere).
-pub fn count_expr(of: CountOf<'_>, backend: DbBackend) -> Expr {
+/// few with an equipment class, one per test type of it) or of `company_tally`, and the
+/// unfolded delta. None when the tallies do not keep such a count
+/// ([`CountOf::is_kept`]). Its placeholders are the backend's own (sea-query reads `$n`
+/// on PostgreSQL and `?` elsewhere).
+pub fn count_expr(of: CountOf<'_>, backend: DbBackend) -> Option<Expr> {
+    if !of.is_kept() {
+        return None;
+    }
     // Conditions name their value `{}`. The tally names what is not asked for by `*`;
     // the delta holds only real codes.
     let mut tally: Vec<(String, Option<Value>)> = Vec::new();
     let mut delta: Vec<(String, Option<Value>)> = vec![("1 = 1".to_string(), None)];
-    for (column, given) in
-        [("region", of.region), ("test_type", of.test_type), ("status", of.status.map(|s| s.as_str()))]
-    {
+    let status = of.status.map(|s| s.as_str());
+    let (table, columns) = match of.company {
+        Some(company) => {
+            tally.push(("company = {}".to_string(), Some(company.into())));
+            delta.push(("company = {}".to_string(), Some(company.into())));
+            ("company_tally", vec![("test_type", of.test_type), ("status", status)])
+        }
+        None => ("total_tally", vec![("region", of.region), ("test_type", of.test_type), ("status", status)]),
+    };
+    for (column, given) in columns {
         match given {
             Some(code) => {
                 tally.push((format!("{column} = {{}}"), Some(code.into())));
@@ -166,22 +199,26 @@ pub fn count_expr(of: CountOf<'_>, backend: DbBackend) -> Expr {
     let (tally, delta) = (render(tally), render(delta));
     let sql = format!(
         "(SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM ( \
-           SELECT n FROM total_tally WHERE {tally} \
+           SELECT n FROM {table} WHERE {tally} \
            UNION ALL SELECT n FROM request_tally_delta WHERE {delta}) t)"
     );
-    Expr::cust_with_values(sql, values)
+    Some(Expr::cust_with_values(sql, values))
 }
 
-/// How many requests `of` covers, without counting their rows.
-pub async fn count<C: ConnectionTrait>(db: &C, of: CountOf<'_>) -> Result<u64, DbErr> {
+/// How many requests `of` covers, without counting their rows; None when the tallies
+/// do not keep such a count.
+pub async fn count<C: ConnectionTrait>(db: &C, of: CountOf<'_>) -> Result<Option<u64>, DbErr> {
     let backend = db.get_database_backend();
-    let query = Query::select().expr(count_expr(of, backend)).to_owned();
+    let Some(expr) = count_expr(of, backend) else {
+        return Ok(None);
+    };
+    let query = Query::select().expr(expr).to_owned();
     let row = db.query_one_raw(backend.build(&query)).await?;
     let n: i64 = match row {
         Some(row) => row.try_get_by_index(0)?,
         None => 0,
     };
-    Ok(u64::try_from(n).unwrap_or(0))
+    Ok(Some(u64::try_from(n).unwrap_or(0)))
 }
 
 /// The same counts as [`filings`] (every day), counted afresh from `test_requests`: what
@@ -229,6 +266,36 @@ pub async fn recount_totals<C: ConnectionTrait>(db: &C) -> Result<Vec<TotalCount
     Ok(rows)
 }
 
+/// A row of `company_tally`: a company's requests of a test type and status, `*` for any.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, FromQueryResult)]
+pub struct CompanyCount {
+    pub company: String,
+    pub test_type: String,
+    pub status: String,
+    pub n: i64,
+}
+
+/// The folded rows of `company_tally`, in key order.
+pub async fn folded_company_totals<C: ConnectionTrait>(db: &C) -> Result<Vec<CompanyCount>, DbErr> {
+    let sql = "SELECT company, test_type, status, n FROM company_tally";
+    let mut rows =
+        CompanyCount::find_by_statement(Statement::from_string(db.get_database_backend(), sql)).all(db).await?;
+    rows.sort();
+    Ok(rows)
+}
+
+/// The same rows as [`folded_company_totals`], counted afresh from `test_requests`.
+pub async fn recount_company_totals<C: ConnectionTrait>(db: &C) -> Result<Vec<CompanyCount>, DbErr> {
+    let sql = format!(
+        "SELECT {COMPANY_KEY}, CAST(COUNT(*) AS BIGINT) AS n \
+         FROM test_requests d CROSS JOIN {COMPANY_GROUPINGS} GROUP BY 1, 2, 3"
+    );
+    let mut rows =
+        CompanyCount::find_by_statement(Statement::from_string(db.get_database_backend(), sql)).all(db).await?;
+    rows.sort();
+    Ok(rows)
+}
+
 /// Counts every request afresh into the delta, the tallies emptied first: for a
 /// registry whose rows were replaced wholesale (a restore).
 pub async fn rebuild<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
@@ -237,13 +304,13 @@ pub async fn rebuild<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
     } else {
         ("date({}, 'weekday 0', '-6 days')", "date(r.created_at)")
     };
-    for table in ["request_tally_delta", "demand_tally", "filing_tally", "total_tally"] {
+    for table in ["request_tally_delta", "demand_tally", "filing_tally", "total_tally", "company_tally"] {
         db.execute_unprepared(&format!("DELETE FROM {table}")).await?;
     }
     db.execute_unprepared(&format!(
-        "INSERT INTO request_tally_delta (region, test_type, status, ready_week, due_week, filed_on, n) \
-         SELECT c.region, r.test_type, r.status, {}, {}, {filed_on}, COUNT(*) \
-         FROM test_requests r JOIN companies c ON c.id = r.company GROUP BY 1, 2, 3, 4, 5, 6",
+        "INSERT INTO request_tally_delta (company, region, test_type, status, ready_week, due_week, filed_on, n) \
+         SELECT r.company, c.region, r.test_type, r.status, {}, {}, {filed_on}, COUNT(*) \
+         FROM test_requests r JOIN companies c ON c.id = r.company GROUP BY 1, 2, 3, 4, 5, 6, 7",
         week.replace("{}", "r.ready_date"),
         week.replace("{}", "r.due_date"),
     ))
@@ -267,7 +334,7 @@ pub async fn fold<C: super::Db>(db: &C) -> Result<u64, DbErr> {
     let moved = if super::is_postgres(&txn) {
         txn.execute_unprepared(&format!(
             "WITH moved AS (DELETE FROM request_tally_delta \
-                 RETURNING region, test_type, status, ready_week, due_week, filed_on, n), \
+                 RETURNING company, region, test_type, status, ready_week, due_week, filed_on, n), \
              demand AS (INSERT INTO demand_tally AS t (region, test_type, status, ready_week, due_week, n) \
                  SELECT region, test_type, status, ready_week, due_week, SUM(n) FROM moved GROUP BY 1, 2, 3, 4, 5 \
                  ON CONFLICT (region, test_type, status, ready_week, due_week) DO UPDATE SET n = t.n + EXCLUDED.n \
@@ -275,6 +342,11 @@ pub async fn fold<C: super::Db>(db: &C) -> Result<u64, DbErr> {
              totals AS (INSERT INTO total_tally AS t (region, test_type, status, n) \
                  SELECT {TOTAL_KEY}, SUM(d.n) FROM moved d CROSS JOIN {TOTAL_GROUPINGS} GROUP BY 1, 2, 3 \
                  ON CONFLICT (region, test_type, status) DO UPDATE SET n = t.n + EXCLUDED.n \
+                 RETURNING 1), \
+             companies AS (INSERT INTO company_tally AS t (company, test_type, status, n) \
+                 SELECT {COMPANY_KEY}, SUM(d.n) FROM moved d CROSS JOIN {COMPANY_GROUPINGS} \
+                 WHERE d.company <> '' GROUP BY 1, 2, 3 \
+                 ON CONFLICT (company, test_type, status) DO UPDATE SET n = t.n + EXCLUDED.n \
                  RETURNING 1) \
              INSERT INTO filing_tally AS t (region, test_type, status, filed_on, n) \
                  SELECT region, test_type, status, filed_on, SUM(n) FROM moved GROUP BY 1, 2, 3, 4 \
@@ -305,12 +377,20 @@ pub async fn fold<C: super::Db>(db: &C) -> Result<u64, DbErr> {
              ON CONFLICT (region, test_type, status) DO UPDATE SET n = total_tally.n + excluded.n",
         ))
         .await?;
+        txn.execute_unprepared(&format!(
+            "INSERT INTO company_tally (company, test_type, status, n) \
+             SELECT {COMPANY_KEY}, SUM(d.n) FROM request_tally_delta d CROSS JOIN {COMPANY_GROUPINGS} \
+             WHERE d.company <> '' GROUP BY 1, 2, 3 \
+             ON CONFLICT (company, test_type, status) DO UPDATE SET n = company_tally.n + excluded.n",
+        ))
+        .await?;
         txn.execute_raw(Statement::from_string(backend, "DELETE FROM request_tally_delta")).await?.rows_affected()
     };
     if moved > 0 {
         txn.execute_unprepared("DELETE FROM demand_tally WHERE n = 0").await?;
         txn.execute_unprepared("DELETE FROM filing_tally WHERE n = 0").await?;
         txn.execute_unprepared("DELETE FROM total_tally WHERE n = 0").await?;
+        txn.execute_unprepared("DELETE FROM company_tally WHERE n = 0").await?;
     }
     txn.commit().await?;
     Ok(moved)
