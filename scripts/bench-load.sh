@@ -133,8 +133,10 @@ ministry=$(session ministry@demo.local)
 row "ministry dashboard page" "$(python3 -c "print(f'{$(median "$ministry" /dashboard)*1000:.0f} ms')")"
 engineer=$(session company.c0001@demo.local)
 row "request list page (company C0001)" "$(python3 -c "print(f'{$(median "$engineer" /requests)*1000:.0f} ms')")"
+row "request list page (company C0001), searched" "$(python3 -c "print(f'{$(median "$engineer" "/requests?q=emc")*1000:.0f} ms')")"
 planner_jar=$(session planner@demo.local)
-for path in "/api/v1/requests?per_page=100" "/api/v1/requests?per_page=50&status=submitted&region=RU-SAM" "/api/v1/requests?per_page=50&test_type=EMC-R10&page=100"; do
+for path in "/api/v1/requests?per_page=100" "/api/v1/requests?per_page=50&status=submitted&region=RU-SAM" \
+    "/api/v1/requests?per_page=50&test_type=EMC-R10&page=100" "/api/v1/requests?per_page=50&company=C0007&region=RU-MOW"; do
   t=$(for _ in 1 2 3 4 5; do curl -s -H "Authorization: Bearer $planner" -o /dev/null -w '%{time_total}\n' "$base$path"; done | sort -n | sed -n 3p)
   row "one GET $path" "$(python3 -c "print(f'{$t*1000:.0f} ms')")"
 done
