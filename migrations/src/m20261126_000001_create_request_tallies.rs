@@ -141,6 +141,15 @@ WHEN OLD.region IS NOT NEW.region BEGIN
 END;
 ";
 
+/// Runs a script of SQLite triggers, one statement each: a trigger's body holds
+/// semicolons, so the script is cut after each `END;`.
+pub(crate) async fn execute_sqlite_triggers(db: &SchemaManagerConnection<'_>, script: &str) -> Result<(), DbErr> {
+    for trigger in script.split("END;").filter(|s| !s.trim().is_empty()) {
+        db.execute_unprepared(&format!("{trigger}END;")).await?;
+    }
+    Ok(())
+}
+
 /// The requests already filed, counted once, as the triggers would have.
 const BACKFILL_POSTGRES: &str = "
 INSERT INTO request_tally_delta (region, test_type, status, ready_week, due_week, filed_on, n)
@@ -171,9 +180,7 @@ impl MigrationTrait for Migration {
             db.execute_unprepared(POSTGRES_TRIGGERS).await?;
             db.execute_unprepared(BACKFILL_POSTGRES).await?;
         } else {
-            for trigger in SQLITE_TRIGGERS.split("END;").filter(|s| !s.trim().is_empty()) {
-                db.execute_unprepared(&format!("{trigger}END;")).await?;
-            }
+            execute_sqlite_triggers(db, SQLITE_TRIGGERS).await?;
             db.execute_unprepared(BACKFILL_SQLITE).await?;
         }
         Ok(())

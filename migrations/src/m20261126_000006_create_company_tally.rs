@@ -125,13 +125,6 @@ FROM test_requests r CROSS JOIN (
 GROUP BY 1, 2, 3
 ";
 
-async fn run_script(db: &SchemaManagerConnection<'_>, script: &str) -> Result<(), DbErr> {
-    for statement in script.split("END;").filter(|s| !s.trim().is_empty()) {
-        db.execute_unprepared(&format!("{statement}END;")).await?;
-    }
-    Ok(())
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     /// In one transaction on SQLite too: its triggers are dropped and made again, and a
@@ -161,7 +154,7 @@ impl MigrationTrait for Migration {
             for name in SQLITE_TRIGGER_NAMES {
                 db.execute_unprepared(&format!("DROP TRIGGER {name}")).await?;
             }
-            run_script(db, SQLITE_TRIGGERS).await?;
+            earlier::execute_sqlite_triggers(db, SQLITE_TRIGGERS).await?;
         }
         db.execute_unprepared(BACKFILL).await?;
         Ok(())
@@ -185,7 +178,7 @@ impl MigrationTrait for Migration {
             for name in SQLITE_TRIGGER_NAMES {
                 db.execute_unprepared(&format!("DROP TRIGGER IF EXISTS {name}")).await?;
             }
-            run_script(db, earlier::SQLITE_TRIGGERS).await?;
+            earlier::execute_sqlite_triggers(db, earlier::SQLITE_TRIGGERS).await?;
         }
         db.execute_unprepared("DROP TABLE IF EXISTS company_tally").await?;
         db.execute_unprepared("ALTER TABLE request_tally_delta DROP COLUMN company").await?;

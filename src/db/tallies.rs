@@ -246,10 +246,7 @@ pub struct TotalCount {
 /// The folded rows of `total_tally`, in key order.
 pub async fn folded_totals<C: ConnectionTrait>(db: &C) -> Result<Vec<TotalCount>, DbErr> {
     let sql = "SELECT region, test_type, status, n FROM total_tally";
-    let mut rows =
-        TotalCount::find_by_statement(Statement::from_string(db.get_database_backend(), sql)).all(db).await?;
-    rows.sort();
-    Ok(rows)
+    sorted_rows(db, sql).await
 }
 
 /// The same rows as [`folded_totals`], counted afresh from `test_requests`: what the
@@ -260,10 +257,7 @@ pub async fn recount_totals<C: ConnectionTrait>(db: &C) -> Result<Vec<TotalCount
          FROM (SELECT c.region, r.test_type, r.status FROM test_requests r JOIN companies c ON c.id = r.company) d \
          CROSS JOIN {TOTAL_GROUPINGS} GROUP BY 1, 2, 3"
     );
-    let mut rows =
-        TotalCount::find_by_statement(Statement::from_string(db.get_database_backend(), sql)).all(db).await?;
-    rows.sort();
-    Ok(rows)
+    sorted_rows(db, sql).await
 }
 
 /// A row of `company_tally`: a company's requests of a test type and status, `*` for any.
@@ -278,10 +272,7 @@ pub struct CompanyCount {
 /// The folded rows of `company_tally`, in key order.
 pub async fn folded_company_totals<C: ConnectionTrait>(db: &C) -> Result<Vec<CompanyCount>, DbErr> {
     let sql = "SELECT company, test_type, status, n FROM company_tally";
-    let mut rows =
-        CompanyCount::find_by_statement(Statement::from_string(db.get_database_backend(), sql)).all(db).await?;
-    rows.sort();
-    Ok(rows)
+    sorted_rows(db, sql).await
 }
 
 /// The same rows as [`folded_company_totals`], counted afresh from `test_requests`.
@@ -290,8 +281,16 @@ pub async fn recount_company_totals<C: ConnectionTrait>(db: &C) -> Result<Vec<Co
         "SELECT {COMPANY_KEY}, CAST(COUNT(*) AS BIGINT) AS n \
          FROM test_requests d CROSS JOIN {COMPANY_GROUPINGS} GROUP BY 1, 2, 3"
     );
-    let mut rows =
-        CompanyCount::find_by_statement(Statement::from_string(db.get_database_backend(), sql)).all(db).await?;
+    sorted_rows(db, sql).await
+}
+
+/// The rows `sql` selects, in key order: folded tallies and recounts compare equal
+/// whatever order the database returned them in.
+async fn sorted_rows<T: FromQueryResult + Ord, C: ConnectionTrait>(
+    db: &C,
+    sql: impl Into<String>,
+) -> Result<Vec<T>, DbErr> {
+    let mut rows = T::find_by_statement(Statement::from_string(db.get_database_backend(), sql)).all(db).await?;
     rows.sort();
     Ok(rows)
 }
