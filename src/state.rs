@@ -2,11 +2,12 @@
 
 use std::sync::Arc;
 
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, DbBackend};
 use tokio::sync::{Semaphore, watch};
 
 use crate::app::signin::{Limiter, TrustedProxies};
 use crate::app::users::KnownTokens;
+use crate::db::filings::{self, FilingQueue};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -22,6 +23,8 @@ pub struct AppState {
     max_in_flight: usize,
     /// Bearer tokens read lately, for the routes whose statements check the token themselves.
     pub tokens: Arc<KnownTokens>,
+    /// On PostgreSQL, where filings through the API are written, several to a statement.
+    pub filings: Option<FilingQueue>,
 }
 
 impl AppState {
@@ -31,6 +34,8 @@ impl AppState {
         stopping: watch::Receiver<bool>,
         max_in_flight: usize,
     ) -> Self {
+        let filings = (db.get_database_backend() == DbBackend::Postgres)
+            .then(|| FilingQueue::start(db.clone(), filings::WRITERS, filings::MAX_BATCH));
         Self {
             db,
             limiter: Arc::default(),
@@ -39,6 +44,7 @@ impl AppState {
             in_flight: Arc::new(Semaphore::new(max_in_flight)),
             max_in_flight,
             tokens: Arc::default(),
+            filings,
         }
     }
 

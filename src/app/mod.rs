@@ -87,7 +87,7 @@ const LOST_RACE_CODES: [&str; 2] = ["40P01", "40001"];
 /// through (a race with another writer, usually): the client's conflict, not our failure.
 impl From<DbErr> for AppError {
     fn from(err: DbErr) -> Self {
-        if matches!(err, DbErr::ConnectionAcquire(_) | DbErr::Conn(_)) || is_connection_failure(&err) {
+        if crate::db::is_unavailable(&err) {
             return Self::Unavailable(err);
         }
         match err.sql_err() {
@@ -113,21 +113,6 @@ impl AppError {
     pub fn lost_race() -> Self {
         Self::Conflict("another change to the same records came first; try again".into())
     }
-}
-
-/// Errors that say the server is gone rather than that the statement was wrong.
-fn is_connection_failure(err: &DbErr) -> bool {
-    let text = err.to_string();
-    [
-        "PoolTimedOut",
-        "pool timed out",
-        "Connection refused",
-        "connection closed",
-        "broken pipe",
-        "terminating connection",
-    ]
-    .iter()
-    .any(|s| text.contains(s))
 }
 
 /// Refuses the caller unless its role may do `op`.

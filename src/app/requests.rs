@@ -9,6 +9,7 @@ use super::policy::Op;
 use super::users;
 use super::{AppError, AppResult, Work, require, snapshot};
 use crate::db::Db;
+use crate::db::filings::FilingQueue;
 use crate::db::requests::{self as queries, RequestFilter, StoredRequest};
 use crate::db::{bookings, sequences};
 use crate::domain::access::{Caller, TokenClaim};
@@ -244,7 +245,7 @@ fn parse_new(cmd: &NewRequest) -> Result<RequestFields, Vec<FieldError>> {
 
 /// Files a request for the caller's company; it gets the next registry id.
 pub async fn create<C: Db>(db: &C, caller: &Caller, cmd: NewRequest) -> AppResult<TestRequest> {
-    create_claimed(db, caller, None, &cmd)
+    create_claimed(db, None, caller, None, &cmd)
         .await?
         .ok_or_else(|| anyhow::anyhow!("a filing without a claim was refused").into())
 }
@@ -252,8 +253,11 @@ pub async fn create<C: Db>(db: &C, caller: &Caller, cmd: NewRequest) -> AppResul
 /// [`create`] for a caller taken from a token read earlier (`claim`; None when the token
 /// was read for this request). None, with nothing written, when the token no longer
 /// stands for this caller: the caller must be read again and the filing asked again.
+/// On PostgreSQL, `filings` (the server's) writes the filing together with others
+/// that arrive beside it.
 pub async fn create_claimed<C: Db>(
     db: &C,
+    filings: Option<&FilingQueue>,
     caller: &Caller,
     claim: Option<&TokenClaim>,
     cmd: &NewRequest,
@@ -275,7 +279,7 @@ pub async fn create_claimed<C: Db>(
     }
     let fields = fields?;
     if at_once {
-        return file_at_once(db, caller, claim, &fields).await;
+        return file_at_once(db, filings, caller, claim, fields).await;
     }
     let mut work = Work::begin(db, caller).await?;
     let created = file_fields(&mut work, &fields).await?;
@@ -287,14 +291,21 @@ pub async fn create_claimed<C: Db>(
 /// made before the id exists and the statement writes the id into it.
 async fn file_at_once<C: Db>(
     db: &C,
+    filings: Option<&FilingQueue>,
     caller: &Caller,
     claim: Option<&TokenClaim>,
-    fields: &RequestFields,
+    fields: RequestFields,
 ) -> AppResult<Option<TestRequest>> {
     let now = queries::database_now();
-    let mut created = TestRequest::from(queries::StoredRequest::from(queries::new_model(String::new(), fields, now)));
+    let mut created = TestRequest::from(queries::StoredRequest::from(queries::new_model(String::new(), &fields, now)));
     let after = snapshot(&created).unwrap_or(serde_json::Value::Null);
-    match queries::insert_audited_at_once(db, fields, now, caller.actor(), after, claim).await? {
+    let filing =
+        queries::Filing { fields, now, actor: caller.actor().map(str::to_string), after, claim: claim.cloned() };
+    let id = match filings {
+        Some(filings) => filings.file(filing.clone()).await?,
+        None => queries::insert_audited_at_once(db, std::slice::from_ref(&filing)).await?.into_iter().next().flatten(),
+    };
+    match id {
         Some(id) => {
             created.id = id;
             Ok(Some(created))
@@ -303,7 +314,7 @@ async fn file_at_once<C: Db>(
         // again first, and the filing asked again tells which.
         None if claim.is_some() => Ok(None),
         None => {
-            let missing = queries::check_references(db, fields).await?;
+            let missing = queries::check_references(db, &filing.fields).await?;
             if missing.is_empty() {
                 // The reference was there a moment ago; it went between the two reads.
                 Err(AppError::lost_race())

@@ -7,6 +7,7 @@ pub mod backup;
 pub mod bookings;
 pub mod catalog;
 pub mod companies;
+pub mod filings;
 pub mod instance;
 pub mod labs;
 pub mod life;
@@ -64,6 +65,25 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
     // (503) and is dropped when it is handed back.
     options.test_before_acquire_if_idle_for(IDLE_BEFORE_PING);
     Database::connect(options).await.with_context(|| format!("could not connect to the database at {}", redact(url)))
+}
+
+/// Errors that say the database is away (the pool gave no connection, or the server is
+/// gone) rather than that the statement was wrong.
+pub fn is_unavailable(err: &DbErr) -> bool {
+    if matches!(err, DbErr::ConnectionAcquire(_) | DbErr::Conn(_)) {
+        return true;
+    }
+    let text = err.to_string();
+    [
+        "PoolTimedOut",
+        "pool timed out",
+        "Connection refused",
+        "connection closed",
+        "broken pipe",
+        "terminating connection",
+    ]
+    .iter()
+    .any(|s| text.contains(s))
 }
 
 pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {

@@ -504,86 +504,110 @@ pub fn database_now() -> chrono::DateTime<chrono::Utc> {
 /// [`super::sequences::format_request_id`] writes them.
 const PG_NEXT_REQUEST_ID: &str = "'R' || CASE WHEN n < 100000 THEN lpad(n::text, 5, '0') ELSE n::text END";
 
-/// A filing without excluded labs, whole in one PostgreSQL statement: the reference
-/// check, the next id, the row and its audit entry (whose `after` is `after` with the
-/// new id set). One statement is atomic, so no transaction is opened around it; the
-/// most frequent write of the registry costs one round trip instead of seven. None, with
-/// nothing written, when the company or the test type does not exist.
+/// A filing without excluded labs, as [`insert_audited_at_once`] writes it.
+#[derive(Debug, Clone)]
+pub struct Filing {
+    pub fields: RequestFields,
+    pub now: chrono::DateTime<chrono::Utc>,
+    pub actor: Option<String>,
+    /// The audit entry's `after`, without the id: the statement writes the new id into it.
+    pub after: serde_json::Value,
+    /// The caller's token, when it was read earlier: the statement checks it still holds.
+    pub claim: Option<TokenClaim>,
+}
+
+impl Filing {
+    /// The filing as one element of the statement's JSON array.
+    fn json(&self, ord: usize) -> serde_json::Value {
+        let claim = self.claim.as_ref();
+        serde_json::json!({
+            "ord": ord,
+            "company": self.fields.company.as_str(),
+            "test_type": self.fields.test_type.as_str(),
+            "samples": self.fields.samples,
+            "ready_date": self.fields.ready_date,
+            "due_date": self.fields.due_date,
+            "priority": self.fields.priority,
+            "external_ref": self.fields.external_ref,
+            "notes": self.fields.notes,
+            "at": self.now,
+            "actor": self.actor,
+            "after": self.after,
+            "token_hash": claim.map(|c| c.token_hash.as_str()),
+            "claim_user": claim.map(|c| c.user),
+            "claim_email": claim.map(|c| c.email.as_str()),
+            "claim_role": claim.map(|c| c.role.as_str()),
+            "claim_company": claim.and_then(|c| c.company.as_deref()),
+            "claim_lab": claim.and_then(|c| c.lab.as_deref()),
+        })
+    }
+}
+
+/// Filings without excluded labs, all in one PostgreSQL statement: for each, the reference
+/// checks, the caller's token when it was read earlier, the next id, the row and its audit
+/// entry. One statement is atomic, so no transaction is opened around it: one round trip
+/// and one commit for the whole batch. Each answer is the new id, or None, with nothing
+/// written for that filing, when its company or test type does not exist or its token no
+/// longer holds. A filing the database refuses fails the whole statement: the caller
+/// files the batch one by one then (see [`super::filings`]).
 pub async fn insert_audited_at_once<C: ConnectionTrait>(
     db: &C,
-    fields: &RequestFields,
-    now: chrono::DateTime<chrono::Utc>,
-    actor: Option<&str>,
-    after: serde_json::Value,
-    claim: Option<&TokenClaim>,
-) -> Result<Option<String>, DbErr> {
-    // The caller's token, when it was read earlier, is checked in this same statement.
-    let (caller_holds, claim_values) = match claim {
-        Some(claim) => {
-            let check = Query::select().expr(super::users::claim_holds(claim, now)).to_owned();
-            let (sql, values) = check.build(sea_orm::sea_query::PostgresQueryBuilder);
-            (format!("({})", shift_placeholders(&sql, 12)), values.0)
-        }
-        None => ("TRUE".to_string(), Vec::new()),
-    };
-    let sql = format!(
-        "WITH known AS ( \
-             SELECT EXISTS (SELECT 1 FROM companies WHERE id = $1) AS company, \
-                    EXISTS (SELECT 1 FROM test_types WHERE code = $2) AS test_type, \
-                    {caller_holds} AS caller), \
-         next AS (SELECT nextval('test_request_ids') AS n FROM known WHERE company AND test_type AND caller), \
+    filings: &[Filing],
+) -> Result<Vec<Option<String>>, DbErr> {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(filing_statement);
+    let rows = serde_json::Value::Array(filings.iter().enumerate().map(|(ord, f)| f.json(ord)).collect());
+    let values: Vec<sea_orm::Value> = vec![rows.to_string().into(), RequestStatus::Submitted.as_str().into()];
+    let statement = sea_orm::Statement::from_sql_and_values(db.get_database_backend(), SQL.as_str(), values);
+    let mut ids = vec![None; filings.len()];
+    for row in db.query_all_raw(statement).await? {
+        let ord = row.try_get_by_index::<i32>(0)?;
+        let slot = usize::try_from(ord).ok().and_then(|ord| ids.get_mut(ord));
+        let slot = slot.ok_or_else(|| DbErr::Custom(format!("the filing statement answered for filing {ord}")))?;
+        *slot = Some(row.try_get_by_index::<String>(1)?);
+    }
+    Ok(ids)
+}
+
+/// The statement of [`insert_audited_at_once`]: `$1` the filings as a JSON array, `$2`
+/// the status of a new request.
+fn filing_statement() -> String {
+    use super::users::{ClaimTerm, ClaimTerms, claim_terms_hold};
+    use sea_orm::sea_query::{Alias, PostgresQueryBuilder};
+    let col = |name: &str| Expr::col((Alias::new("v"), Alias::new(name)));
+    let claim = claim_terms_hold(ClaimTerms {
+        token_hash: col("token_hash"),
+        user: col("claim_user"),
+        email: col("claim_email"),
+        role: col("claim_role"),
+        company: ClaimTerm::IsNotDistinctFrom(col("claim_company")),
+        lab: ClaimTerm::IsNotDistinctFrom(col("claim_lab")),
+        now: col("at"),
+    });
+    // Every term is a column or a literal: the check binds no values of its own.
+    let claim_sql = format!("({})", Query::select().expr(claim).to_string(PostgresQueryBuilder));
+    format!(
+        "WITH v AS MATERIALIZED ( \
+             SELECT * FROM jsonb_to_recordset(CAST($1 AS jsonb)) AS v(ord int, company text, test_type text, \
+                 samples int, ready_date date, due_date date, priority smallint, external_ref text, notes text, \
+                 at timestamptz, actor text, after jsonb, token_hash text, claim_user bigint, claim_email text, \
+                 claim_role text, claim_company text, claim_lab text)), \
+         next AS MATERIALIZED ( \
+             SELECT v.*, nextval('test_request_ids') AS n FROM v \
+             WHERE EXISTS (SELECT 1 FROM companies WHERE id = v.company) \
+               AND EXISTS (SELECT 1 FROM test_types WHERE code = v.test_type) \
+               AND (v.token_hash IS NULL OR {claim_sql})), \
+         numbered AS MATERIALIZED (SELECT next.*, {PG_NEXT_REQUEST_ID} AS id FROM next), \
          filed AS ( \
              INSERT INTO test_requests (id, company, test_type, samples, ready_date, due_date, priority, \
                  external_ref, notes, status, version, created_at, updated_at) \
-             SELECT {PG_NEXT_REQUEST_ID}, $1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $10 FROM next \
-             RETURNING id), \
+             SELECT id, company, test_type, samples, ready_date, due_date, priority, external_ref, notes, \
+                 $2, 1, at, at FROM numbered), \
          audited AS ( \
              INSERT INTO audit_log (at, actor, action, entity, entity_id, after) \
-             SELECT $10, $11, 'create', 'test_request', filed.id, \
-                    jsonb_set(CAST($12 AS jsonb), '{{id}}', to_jsonb(filed.id))::json FROM filed) \
-         SELECT id FROM filed"
-    );
-    let mut values: Vec<sea_orm::Value> = vec![
-        fields.company.as_str().into(),
-        fields.test_type.as_str().into(),
-        fields.samples.into(),
-        fields.ready_date.into(),
-        fields.due_date.into(),
-        fields.priority.into(),
-        fields.external_ref.clone().into(),
-        fields.notes.clone().into(),
-        RequestStatus::Submitted.as_str().into(),
-        now.into(),
-        actor.map(str::to_string).into(),
-        after.to_string().into(),
-    ];
-    values.extend(claim_values);
-    let row = db.query_one_raw(sea_orm::Statement::from_sql_and_values(db.get_database_backend(), sql, values)).await?;
-    row.map(|row| row.try_get_by_index::<String>(0)).transpose()
-}
-
-/// PostgreSQL's `$n` placeholders of a statement made on its own, renumbered to follow
-/// `before` values of the statement it goes into. Values are never inlined in a built
-/// statement, so every `$` followed by digits is a placeholder.
-fn shift_placeholders(sql: &str, before: usize) -> String {
-    let mut out = String::with_capacity(sql.len() + 8);
-    let mut chars = sql.chars().peekable();
-    while let Some(c) = chars.next() {
-        out.push(c);
-        if c != '$' {
-            continue;
-        }
-        let mut digits = String::new();
-        while let Some(d) = chars.peek().copied().filter(char::is_ascii_digit) {
-            digits.push(d);
-            chars.next();
-        }
-        match digits.parse::<usize>() {
-            Ok(n) => out.push_str(&(n + before).to_string()),
-            Err(_) => out.push_str(&digits),
-        }
-    }
-    out
+             SELECT at, actor, 'create', 'test_request', id, jsonb_set(after, '{{id}}', to_jsonb(id))::json \
+             FROM numbered) \
+         SELECT ord, id FROM numbered"
+    )
 }
 
 /// Writes new field values (and puts the request back to `submitted`, unplaced) if it is
@@ -760,18 +784,4 @@ pub async fn with_external_ref<C: ConnectionTrait>(db: &C, company: Option<&str>
         query = query.filter(test_requests::Column::Company.eq(company));
     }
     Ok(query.all(db).await?.into_iter().map(StoredRequest::from).collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::shift_placeholders;
-
-    #[test]
-    fn placeholders_follow_the_statement_they_join() {
-        assert_eq!(
-            shift_placeholders("SELECT EXISTS (SELECT 1 WHERE a = $1 AND b > $2 AND c = $10)", 12),
-            "SELECT EXISTS (SELECT 1 WHERE a = $13 AND b > $14 AND c = $22)"
-        );
-        assert_eq!(shift_placeholders("no marks, $ alone", 3), "no marks, $ alone");
-    }
 }

@@ -1,7 +1,7 @@
 //! Users, their API tokens (stored as hashes) and web sessions.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Query, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set,
 };
@@ -123,28 +123,70 @@ pub async fn revoke_tokens<C: ConnectionTrait>(db: &C, user: i64, name: Option<&
 /// True while the claim's token is live and its user enabled and bound as the claim
 /// says: a condition for a statement that acts on the claim's behalf without reading
 /// the token first.
-pub fn claim_holds(claim: &TokenClaim, now: DateTime<Utc>) -> sea_orm::sea_query::SimpleExpr {
+pub fn claim_holds(claim: &TokenClaim, now: DateTime<Utc>) -> SimpleExpr {
+    let nullable = |value: &Option<String>| match value {
+        Some(value) => ClaimTerm::Is(Expr::val(value.as_str())),
+        None => ClaimTerm::Null,
+    };
+    claim_terms_hold(ClaimTerms {
+        token_hash: Expr::val(claim.token_hash.as_str()),
+        user: Expr::val(claim.user),
+        email: Expr::val(claim.email.as_str()),
+        role: Expr::val(claim.role.as_str()),
+        company: nullable(&claim.company),
+        lab: nullable(&claim.lab),
+        now: Expr::val(now),
+    })
+}
+
+/// A claim's fields as SQL: its values, or the columns of rows that each carry one (a
+/// batch of filings, each on its own caller's behalf).
+pub struct ClaimTerms {
+    pub token_hash: SimpleExpr,
+    pub user: SimpleExpr,
+    pub email: SimpleExpr,
+    pub role: SimpleExpr,
+    pub company: ClaimTerm,
+    pub lab: ClaimTerm,
+    pub now: SimpleExpr,
+}
+
+/// What a claim says of a user's company or lab.
+pub enum ClaimTerm {
+    /// It has none.
+    Null,
+    /// It is this value.
+    Is(SimpleExpr),
+    /// It is this value, or none when the value is NULL (PostgreSQL only).
+    IsNotDistinctFrom(SimpleExpr),
+}
+
+/// [`claim_holds`] for any [`ClaimTerms`].
+pub fn claim_terms_hold(terms: ClaimTerms) -> SimpleExpr {
     let user = |c: users::Column| Expr::col((users::Entity, c));
     let mut check = Query::select();
     check
-        .expr(Expr::val(1))
+        .expr(Expr::cust("1"))
         .from(api_tokens::Entity)
         .inner_join(users::Entity, user(users::Column::Id).equals((api_tokens::Entity, api_tokens::Column::User)))
-        .and_where(Expr::col((api_tokens::Entity, api_tokens::Column::TokenHash)).eq(claim.token_hash.as_str()))
+        .and_where(Expr::col((api_tokens::Entity, api_tokens::Column::TokenHash)).eq(terms.token_hash))
         .and_where(Expr::col((api_tokens::Entity, api_tokens::Column::RevokedAt)).is_null())
         .cond_where(
             Condition::any()
                 .add(Expr::col((api_tokens::Entity, api_tokens::Column::ExpiresAt)).is_null())
-                .add(Expr::col((api_tokens::Entity, api_tokens::Column::ExpiresAt)).gt(now)),
+                .add(Expr::col((api_tokens::Entity, api_tokens::Column::ExpiresAt)).gt(terms.now)),
         )
-        .and_where(user(users::Column::Id).eq(claim.user))
-        .and_where(user(users::Column::Email).eq(claim.email.as_str()))
+        .and_where(user(users::Column::Id).eq(terms.user))
+        .and_where(user(users::Column::Email).eq(terms.email))
         .and_where(user(users::Column::DisabledAt).is_null())
-        .and_where(user(users::Column::Role).eq(claim.role.as_str()));
-    for (column, value) in [(users::Column::Company, &claim.company), (users::Column::Lab, &claim.lab)] {
-        check.and_where(match value {
-            Some(value) => user(column).eq(value.as_str()),
-            None => user(column).is_null(),
+        .and_where(user(users::Column::Role).eq(terms.role));
+    for (column, term) in [(users::Column::Company, terms.company), (users::Column::Lab, terms.lab)] {
+        check.and_where(match term {
+            ClaimTerm::Null => user(column).is_null(),
+            ClaimTerm::Is(value) => user(column).eq(value),
+            ClaimTerm::IsNotDistinctFrom(value) => {
+                Expr::cust_with_exprs("$1 IS NOT DISTINCT FROM $2", [user(column), value])
+            }
         });
     }
     Expr::exists(check)

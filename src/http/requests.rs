@@ -45,10 +45,11 @@ pub async fn create_request(
     vouched: Vouched,
     Json(body): Json<NewRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<TestRequest>)> {
-    let created = match ops::create_claimed(&state.db, &caller, vouched.0.as_ref(), &body).await? {
-        Some(created) => created,
-        None => ops::create(&state.db, &vouched.reread(&state, Op::FileRequest).await?, body).await?,
-    };
+    let created =
+        match ops::create_claimed(&state.db, state.filings.as_ref(), &caller, vouched.0.as_ref(), &body).await? {
+            Some(created) => created,
+            None => ops::create(&state.db, &vouched.reread(&state, Op::FileRequest).await?, body).await?,
+        };
     Ok((StatusCode::CREATED, axum::Json(created)))
 }
 
