@@ -37,10 +37,11 @@ impl FilingQueue {
     /// Starts `writers` tasks that each take what is queued, up to `max_batch`, and
     /// write it in one statement.
     pub fn start(db: DatabaseConnection, writers: usize, max_batch: usize) -> Self {
-        let (queue, queued) = mpsc::channel(writers.max(1) * max_batch.max(1) * 4);
+        let (writers, max_batch) = (writers.max(1), max_batch.max(1));
+        let (queue, queued) = mpsc::channel(writers * max_batch * 4);
         let queued = Arc::new(Mutex::new(queued));
-        for _ in 0..writers.max(1) {
-            tokio::spawn(write_batches(db.clone(), Arc::clone(&queued), max_batch.max(1)));
+        for _ in 0..writers {
+            tokio::spawn(write_batches(db.clone(), Arc::clone(&queued), max_batch));
         }
         Self { queue }
     }
@@ -58,15 +59,13 @@ fn stopped() -> DbErr {
 }
 
 async fn write_batches(db: DatabaseConnection, queued: Arc<Mutex<mpsc::Receiver<Queued>>>, max_batch: usize) {
-    let mut batch = Vec::with_capacity(max_batch);
     loop {
+        let mut batch = Vec::with_capacity(max_batch);
         // One writer gathers at a time; it lets go as soon as it holds what was there.
-        let taken = queued.lock().await.recv_many(&mut batch, max_batch).await;
-        if taken == 0 {
+        if queued.lock().await.recv_many(&mut batch, max_batch).await == 0 {
             return;
         }
-        write(&db, std::mem::take(&mut batch)).await;
-        batch.reserve(max_batch);
+        write(&db, batch).await;
     }
 }
 
