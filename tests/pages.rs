@@ -655,7 +655,7 @@ async fn company_imports_a_survey_on_the_page() {
     assert_eq!(count().await, before, "nothing is written");
 
     // Checking again without fixing anything checks the kept file: still refused.
-    b.click_to_next_page("#import-check").await;
+    b.click("#import-check").await;
     b.wait_for("#import-refused").await;
     assert!(b.exists(cell).await);
     assert_eq!(count().await, before);

@@ -140,21 +140,36 @@ impl Browser {
         self.client.find_all(Locator::Css(css)).await.expect("find all")
     }
 
+    /// An element's text. A page that replaces itself (the run page reloads when its run
+    /// ends) can leave the element found stale before it is read: then it is found again.
     pub async fn text(&self, css: &str) -> String {
-        self.find(css).await.text().await.expect("element text")
+        let started = Instant::now();
+        loop {
+            match self.find(css).await.text().await {
+                Ok(text) => return text,
+                Err(e) if is_stale(&e) && started.elapsed() < Duration::from_secs(20) => continue,
+                Err(e) => panic!("text of {css}: {e}"),
+            }
+        }
     }
 
+    /// Clicks like a user. When the click loads a new page (a form's submit button, a
+    /// link to another page), waits until the new page has replaced the old one: an
+    /// element both pages have would otherwise be read off the old page, or go stale
+    /// under the test's hands while the answer is still on its way.
     pub async fn click(&self, css: &str) {
-        self.find(css).await.click().await.unwrap_or_else(|e| panic!("click {css}: {e}"));
-    }
-
-    /// Clicks something that loads a new page, and waits until the new page has replaced
-    /// the old one: an element both pages have would otherwise be found on the old.
-    pub async fn click_to_next_page(&self, css: &str) {
-        self.client.execute("window.__leaving = true; return true;", vec![]).await.expect("mark the page");
-        self.click(css).await;
-        let arrived = "return window.__leaving !== true && document.readyState === 'complete';";
-        assert!(self.wait_until(arrived, 20).await, "no new page after clicking {css}");
+        let element = self.find(css).await;
+        let arg = serde_json::to_value(&element).expect("element as json");
+        let loads = self.client.execute(LOADS_A_PAGE, vec![arg]).await;
+        let loads = matches!(loads, Ok(serde_json::Value::Bool(true)));
+        if loads {
+            self.client.execute("window.__leaving = true; return true;", vec![]).await.expect("mark the page");
+        }
+        element.click().await.unwrap_or_else(|e| panic!("click {css}: {e}"));
+        if loads {
+            let arrived = "return window.__leaving !== true && document.readyState === 'complete';";
+            assert!(self.wait_until(arrived, 20).await, "no new page after clicking {css}");
+        }
     }
 
     /// Types into a field the way a user would (focus, clear, keys).
@@ -179,11 +194,25 @@ impl Browser {
     }
 
     pub async fn value(&self, css: &str) -> String {
-        self.find(css).await.prop("value").await.expect("value").unwrap_or_default()
+        let started = Instant::now();
+        loop {
+            match self.find(css).await.prop("value").await {
+                Ok(value) => return value.unwrap_or_default(),
+                Err(e) if is_stale(&e) && started.elapsed() < Duration::from_secs(20) => continue,
+                Err(e) => panic!("value of {css}: {e}"),
+            }
+        }
     }
 
     pub async fn attr(&self, css: &str, name: &str) -> Option<String> {
-        self.find(css).await.attr(name).await.expect("attribute")
+        let started = Instant::now();
+        loop {
+            match self.find(css).await.attr(name).await {
+                Ok(value) => return value,
+                Err(e) if is_stale(&e) && started.elapsed() < Duration::from_secs(20) => continue,
+                Err(e) => panic!("attribute {name} of {css}: {e}"),
+            }
+        }
     }
 
     pub async fn lang(&self) -> String {
@@ -229,6 +258,26 @@ impl Browser {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
+}
+
+/// Whether the browser would load a new page on a click of `arguments[0]`: a submit
+/// button whose form the browser lets through its own checks, or a link away from
+/// this page that is not a download or a new window.
+const LOADS_A_PAGE: &str = r#"
+const el = arguments[0];
+const link = el.closest('a[href]');
+if (link) {
+  const href = link.getAttribute('href');
+  return !href.startsWith('#') && !link.hasAttribute('download') && !link.target;
+}
+if (el.form && el.type === 'submit') {
+  return !el.form.target && (el.form.noValidate || el.formNoValidate || el.form.checkValidity());
+}
+return false;
+"#;
+
+fn is_stale(e: &fantoccini::error::CmdError) -> bool {
+    matches!(e, fantoccini::error::CmdError::Standard(w) if w.error == fantoccini::error::ErrorStatus::StaleElementReference)
 }
 
 impl Drop for Browser {
