@@ -71,6 +71,9 @@ pub(crate) struct MipResult {
     pub sel: Option<Sel>,
     /// Proven lower bound on the part objective over these columns.
     pub bound: f64,
+    /// The MILP over these columns was solved to its gap: more time on the same columns
+    /// would prove nothing more.
+    pub finished: bool,
 }
 
 impl<'p> PartModel<'p> {
@@ -367,6 +370,7 @@ impl<'p> PartModel<'p> {
             }
             sel
         });
-        Some(MipResult { sel, bound })
+        let finished = solved.status() == ::highs::HighsModelStatus::Optimal;
+        Some(MipResult { sel, bound, finished })
     }
 }

@@ -205,6 +205,7 @@ struct Relaxed {
     plain: Option<Vec<f64>>,
 }
 
+#[derive(Clone)]
 struct PartState {
     sel: Sel,
     obj: f64,
@@ -625,6 +626,106 @@ impl Run<'_> {
         }
     }
 
+    /// Step 3 by the clock: the MILPs of the open parts. A free worker takes, of the
+    /// parts no other worker holds, one with the fewest MILPs so far and of these the
+    /// widest gap; no round waits for its slowest part. Its slice is its share of the
+    /// open gap, as in [`Run::mip_round`], but at least twice its last slice when that
+    /// one ran out of time: HiGHS cannot continue a tree, and a part that needs one long
+    /// MILP (cluster-1300's climatic and EMC parts, 10–25 s each) otherwise got a short
+    /// one each round, restarted from nothing, and never found its optimum. Its columns
+    /// grow only when its last MILP finished or the columns left out held its bound down.
+    fn mip_queue(&self, states: &mut [PartState]) {
+        let board = Mutex::new((states.to_vec(), vec![MipSlot::default(); states.len()]));
+        let freed = std::sync::Condvar::new();
+        let done = std::sync::atomic::AtomicUsize::new(0);
+        rayon::scope(|scope| {
+            for _ in 0..self.workers() {
+                scope.spawn(|_| {
+                    loop {
+                        let Ok(mut guard) = board.lock() else { return };
+                        let (st, slot, i, slice, abs_gap) = loop {
+                            let (states, slots) = &mut *guard;
+                            let left = self.deadline.saturating_duration_since(Instant::now()).as_secs_f64();
+                            if self.cancelled() || self.target_met(states) || left < MIP_MIN_SECONDS {
+                                freed.notify_all();
+                                return;
+                            }
+                            let open = |i: usize| {
+                                !slots[i].done && part_gap(&states[i]) > PART_CLOSED * states[i].obj.max(1.0)
+                            };
+                            let pick = (0..states.len()).filter(|&i| open(i) && !slots[i].running).max_by(|&a, &b| {
+                                slots[b]
+                                    .runs
+                                    .cmp(&slots[a].runs)
+                                    .then(part_gap(&states[a]).total_cmp(&part_gap(&states[b])))
+                                    .then(b.cmp(&a))
+                            });
+                            let Some(i) = pick else {
+                                if !(0..states.len()).any(|i| slots[i].running) {
+                                    freed.notify_all();
+                                    return;
+                                }
+                                guard = match freed.wait_timeout(guard, Duration::from_millis(100)) {
+                                    Ok((g, _)) => g,
+                                    Err(_) => return,
+                                };
+                                continue;
+                            };
+                            let gap_sum: f64 =
+                                (0..states.len()).filter(|&j| open(j)).map(|j| part_gap(&states[j])).sum();
+                            let total_obj = self.constant + states.iter().map(|s| s.obj).sum::<f64>();
+                            let weight = part_gap(&states[i]) / gap_sum.max(1e-9);
+                            let slot = slots[i];
+                            let share = (weight * self.workers() as f64).min(MIP_ROUND_SHARE);
+                            let slice = (left * share).max(left.min(1.0)).max(2.0 * slot.last).min(left);
+                            let abs_gap = (self.options.gap * total_obj * weight).max(1e-6);
+                            slots[i].running = true;
+                            break (states[i].clone(), slot, i, slice, abs_gap);
+                        };
+                        drop(guard);
+                        let stop = Stop::at(self.deadline);
+                        let columns = mip_columns(slot.level + 1);
+                        let res = mip_part(
+                            &self.parts[i],
+                            &st,
+                            Limit::seconds(slice),
+                            abs_gap,
+                            slot.runs as i32 + 1,
+                            columns,
+                            &stop,
+                        );
+                        let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                        let Ok(mut guard) = board.lock() else { return };
+                        let (states, slots) = &mut *guard;
+                        let slot = &mut slots[i];
+                        slot.running = false;
+                        slot.runs += 1;
+                        slot.last = slice;
+                        match res {
+                            Some((ns, wants_columns)) => {
+                                let progressed = ns.obj < st.obj - 1e-6 || ns.bound > st.bound + 1e-6;
+                                slot.done = !progressed && wants_columns && columns >= MIP_COLS;
+                                if wants_columns {
+                                    slot.level += 1;
+                                    slot.last = 0.0;
+                                }
+                                self.publish(i, &ns);
+                                states[i] = ns;
+                                self.report(Phase::Mip, n);
+                            }
+                            // Too little time left to build the model: nothing more for it.
+                            None => slot.done = true,
+                        }
+                        freed.notify_all();
+                    }
+                });
+            }
+        });
+        if let Ok((finished, _)) = board.into_inner() {
+            states.clone_from_slice(&finished);
+        }
+    }
+
     /// One round: each open part's MILP over the columns of least reduced cost, with a
     /// slice of the time left by its share of the open gap (deterministic: a node limit
     /// from its share of the round's part of the MILP phase).
@@ -647,7 +748,7 @@ impl Run<'_> {
                 let limit =
                     Limit { seconds: improve_stop.seconds_left(), work: Some(nodes), stop: Some(&improve_stop) };
                 let columns = MIP_COLS_FIRST << (round - 1);
-                mip_part(part, st, limit, abs_gap, round as i32, columns, &improve_stop)
+                mip_part(part, st, limit, abs_gap, round as i32, columns, &improve_stop).map(|(ns, _)| ns)
             } else {
                 let left = self.deadline.saturating_duration_since(Instant::now()).as_secs_f64();
                 if self.cancelled() || left < MIP_MIN_SECONDS {
@@ -656,6 +757,7 @@ impl Run<'_> {
                 let slice = (left * share).max(left.min(1.0));
                 let stop = Stop::at(self.deadline);
                 mip_part(part, st, Limit::seconds(slice), abs_gap, round as i32, mip_columns(round), &stop)
+                    .map(|(ns, _)| ns)
             };
             let n = done.fetch_add(1, Ordering::Relaxed) + 1;
             if let Some(ns) = &res {
@@ -696,6 +798,21 @@ impl Run<'_> {
     fn kept_deterministic(&self) -> Option<bool> {
         self.det().then(|| !self.cut.load(Ordering::Relaxed) && !self.cancelled())
     }
+}
+
+/// A part's place in the MILP queue ([`Run::mip_queue`]).
+#[derive(Debug, Clone, Copy, Default)]
+struct MipSlot {
+    /// A worker holds it now.
+    running: bool,
+    /// MILPs it had.
+    runs: u32,
+    /// Seconds given to its last MILP, if it ran out of time.
+    last: f64,
+    /// Its MILPs' columns: [`mip_columns`] of this plus one.
+    level: u32,
+    /// Nothing more to try: its largest model gave nothing, or no time was left to build one.
+    done: bool,
 }
 
 /// Rounds of MILPs of a deterministic solve. Its MILPs grow twice, not four times, from
@@ -772,7 +889,11 @@ fn run_parts<T>(
     run.local_search(&mut states);
     let relaxed = run.relaxations(&states);
     run.priced_heuristics(relaxed, &mut states);
-    run.mip_rounds(&mut states);
+    if run.det() {
+        run.mip_rounds(&mut states);
+    } else {
+        run.mip_queue(&mut states);
+    }
     run.report(Phase::Done, parts.len());
     run.log_parts(&states);
     finish(&run, &states)
@@ -1001,7 +1122,7 @@ fn mip_part(
     seed: i32,
     max_cols: usize,
     stop: &Stop,
-) -> Option<PartState> {
+) -> Option<(PartState, bool)> {
     let begun = Instant::now();
     let (mult, lag) = st.lag.as_ref()?;
     let must: Vec<Col> = st
@@ -1066,7 +1187,10 @@ fn mip_part(
     if obj - bound <= 1e-7 * obj.abs().max(1.0) {
         bound = obj;
     }
-    Some(PartState { sel, obj, bound, lag: st.lag.clone() })
+    // More columns are what the bound needs when the columns left out, not the MILP,
+    // hold it down; more time is what it needs when the MILP stopped short.
+    let wants_columns = res.finished || lag.value + excluded_min < res.bound;
+    Some((PartState { sel, obj, bound, lag: st.lag.clone() }, wants_columns))
 }
 
 /// The LP relaxation of a part too large for one, by column generation: the LP over a
