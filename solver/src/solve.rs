@@ -637,7 +637,6 @@ impl Run<'_> {
     fn mip_queue(&self, states: &mut [PartState]) {
         let board = Mutex::new((states.to_vec(), vec![MipSlot::default(); states.len()]));
         let freed = std::sync::Condvar::new();
-        let done = std::sync::atomic::AtomicUsize::new(0);
         rayon::scope(|scope| {
             for _ in 0..self.workers() {
                 scope.spawn(|_| {
@@ -694,7 +693,6 @@ impl Run<'_> {
                             columns,
                             &stop,
                         );
-                        let n = done.fetch_add(1, Ordering::Relaxed) + 1;
                         let Ok(mut guard) = board.lock() else { return };
                         let (states, slots) = &mut *guard;
                         let slot = &mut slots[i];
@@ -711,7 +709,8 @@ impl Run<'_> {
                                 }
                                 self.publish(i, &ns);
                                 states[i] = ns;
-                                self.report(Phase::Mip, n);
+                                // Parts that have had a MILP, as a round counted its parts done.
+                                self.report(Phase::Mip, slots.iter().filter(|s| s.runs > 0).count());
                             }
                             // Too little time left to build the model: nothing more for it.
                             None => slot.done = true,
