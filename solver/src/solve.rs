@@ -592,18 +592,12 @@ impl Run<'_> {
         self.report(Phase::Relaxation, 0);
     }
 
-    /// Step 3: MILPs, hardest gaps first, in rounds until the target gap or the deadline
-    /// (deterministic: until [`DETERMINISTIC_MIP_ROUNDS`] rounds).
+    /// Step 3 of a deterministic solve: MILPs, hardest gaps first, in
+    /// [`DETERMINISTIC_MIP_ROUNDS`] rounds or until the target gap. By the clock, the
+    /// MILPs run as a queue instead ([`Run::mip_queue`]).
     fn mip_rounds(&self, states: &mut [PartState]) {
         let mut round = 0;
-        let more_time = |round: u32| {
-            if self.det() {
-                round < DETERMINISTIC_MIP_ROUNDS
-            } else {
-                Instant::now() + Duration::from_secs_f64(MIP_MIN_SECONDS) < self.deadline
-            }
-        };
-        while !self.cancelled() && !self.target_met(states) && more_time(round) {
+        while !self.cancelled() && !self.target_met(states) && round < DETERMINISTIC_MIP_ROUNDS {
             round += 1;
             let mut open: Vec<usize> = (0..self.parts.len())
                 .filter(|&i| part_gap(&states[i]) > PART_CLOSED * states[i].obj.max(1.0))
@@ -712,7 +706,8 @@ impl Run<'_> {
                                 // Parts that have had a MILP, as a round counted its parts done.
                                 self.report(Phase::Mip, slots.iter().filter(|s| s.runs > 0).count());
                             }
-                            // Too little time left to build the model: nothing more for it.
+                            // No MILP (too little time left to build it, or no answer from
+                            // HiGHS): nothing more for it.
                             None => slot.done = true,
                         }
                         freed.notify_all();
@@ -725,39 +720,25 @@ impl Run<'_> {
         }
     }
 
-    /// One round: each open part's MILP over the columns of least reduced cost, with a
-    /// slice of the time left by its share of the open gap (deterministic: a node limit
-    /// from its share of the round's part of the MILP phase).
+    /// One deterministic round: each open part's MILP over the columns of least reduced
+    /// cost, with a node limit from its share of the open gap in the round's part of the
+    /// MILP phase.
     fn mip_round(&self, round: u32, open: &[usize], states: &[PartState]) -> Vec<(usize, Option<PartState>)> {
         let total_obj = self.constant + states.iter().map(|s| s.obj).sum::<f64>();
         let gap_sum: f64 = open.iter().map(|&i| part_gap(&states[i])).sum();
         let done = std::sync::atomic::AtomicUsize::new(0);
         in_order(open, self.workers(), |i| {
             let st = &states[i];
-            let share = (part_gap(st) / gap_sum.max(1e-9) * self.workers() as f64).min(MIP_ROUND_SHARE);
             // A part is done when its own gap is within its share of the target.
             let abs_gap = (self.options.gap * total_obj * part_gap(st) / gap_sum.max(1e-9)).max(1e-6);
             let part = &self.parts[i];
-            let res = if self.det() {
-                let phase = (1.0 - RELAXATION_END) / f64::from(DETERMINISTIC_MIP_ROUNDS);
-                let seconds =
-                    self.part_seconds(phase, part_gap(st), gap_sum).min(MIP_ROUND_SHARE * phase * self.limit());
-                let improve_stop = self.stop(0.0, seconds * PRICED_HEURISTICS_EXTRA);
-                let nodes = (seconds * MIP_NODES_PER_SECOND).clamp(10.0, 1e6) as i32;
-                let limit =
-                    Limit { seconds: improve_stop.seconds_left(), work: Some(nodes), stop: Some(&improve_stop) };
-                let columns = MIP_COLS_FIRST << (round - 1);
-                mip_part(part, st, limit, abs_gap, round as i32, columns, &improve_stop).map(|(ns, _)| ns)
-            } else {
-                let left = self.deadline.saturating_duration_since(Instant::now()).as_secs_f64();
-                if self.cancelled() || left < MIP_MIN_SECONDS {
-                    return (i, None);
-                }
-                let slice = (left * share).max(left.min(1.0));
-                let stop = Stop::at(self.deadline);
-                mip_part(part, st, Limit::seconds(slice), abs_gap, round as i32, mip_columns(round), &stop)
-                    .map(|(ns, _)| ns)
-            };
+            let phase = (1.0 - RELAXATION_END) / f64::from(DETERMINISTIC_MIP_ROUNDS);
+            let seconds = self.part_seconds(phase, part_gap(st), gap_sum).min(MIP_ROUND_SHARE * phase * self.limit());
+            let improve_stop = self.stop(0.0, seconds * PRICED_HEURISTICS_EXTRA);
+            let nodes = (seconds * MIP_NODES_PER_SECOND).clamp(10.0, 1e6) as i32;
+            let limit = Limit { seconds: improve_stop.seconds_left(), work: Some(nodes), stop: Some(&improve_stop) };
+            let columns = MIP_COLS_FIRST << (round - 1);
+            let res = mip_part(part, st, limit, abs_gap, round as i32, columns, &improve_stop).map(|(ns, _)| ns);
             let n = done.fetch_add(1, Ordering::Relaxed) + 1;
             if let Some(ns) = &res {
                 self.publish(i, ns);
