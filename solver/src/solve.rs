@@ -599,9 +599,7 @@ impl Run<'_> {
         let mut round = 0;
         while !self.cancelled() && !self.target_met(states) && round < DETERMINISTIC_MIP_ROUNDS {
             round += 1;
-            let mut open: Vec<usize> = (0..self.parts.len())
-                .filter(|&i| part_gap(&states[i]) > PART_CLOSED * states[i].obj.max(1.0))
-                .collect();
+            let mut open: Vec<usize> = (0..self.parts.len()).filter(|&i| part_open(&states[i])).collect();
             if open.is_empty() {
                 break;
             }
@@ -643,9 +641,7 @@ impl Run<'_> {
                                 freed.notify_all();
                                 return;
                             }
-                            let open = |i: usize| {
-                                !slots[i].done && part_gap(&states[i]) > PART_CLOSED * states[i].obj.max(1.0)
-                            };
+                            let open = |i: usize| !slots[i].done && part_open(&states[i]);
                             let pick = (0..states.len()).filter(|&i| open(i) && !slots[i].running).max_by(|&a, &b| {
                                 slots[b]
                                     .runs
@@ -805,6 +801,11 @@ const DETERMINISTIC_MIP_ROUNDS: u32 = 2;
 /// round, at most [`MIP_COLS`].
 fn mip_columns(round: u32) -> usize {
     (MIP_COLS_FIRST << (2 * (round.saturating_sub(1))).min(20)).min(MIP_COLS)
+}
+
+/// Whether a part still has a gap worth a MILP.
+fn part_open(st: &PartState) -> bool {
+    part_gap(st) > PART_CLOSED * st.obj.max(1.0)
 }
 
 fn part_gap(st: &PartState) -> f64 {
