@@ -102,13 +102,29 @@ pub(crate) fn part_cuts(part: &Part) -> Cuts {
     for us in &mut usages {
         us.sort_by(f64::total_cmp);
     }
-    // How many columns cover each row, per usage, to skip cuts that cannot bind.
-    let mut count: Vec<HashMap<u64, f64>> = vec![HashMap::new(); part.labs.len() * weeks];
+    // How many columns cover each row, per usage of the row's lab, to skip cuts that
+    // cannot bind. A flat table: a map per row cost a hash per column and week, most of
+    // this function's time on a part of millions of columns.
+    let base: Vec<usize> = usages
+        .iter()
+        .scan(0, |acc, us| {
+            let b = *acc;
+            *acc += us.len() * weeks;
+            Some(b)
+        })
+        .collect();
+    let cells = usages.iter().map(|us| us.len() * weeks).sum();
+    let cell = |lab: usize, w: usize, k: usize| base[lab] + w * usages[lab].len() + k;
+    let mut count = vec![0.0f64; cells];
     for ps in &part.pairs {
         for p in ps {
+            let lab = p.lab as usize;
+            let Some(k) = usages[lab].iter().position(|&u| (u - p.usage).abs() <= USAGE_EPS) else {
+                continue;
+            };
             for &s in &p.starts {
                 for w in s..s + p.span {
-                    *count[part.row(p.lab, w)].entry(p.usage.to_bits()).or_insert(0.0) += 1.0;
+                    count[cell(lab, w as usize, k)] += 1.0;
                 }
             }
         }
@@ -130,7 +146,7 @@ pub(crate) fn part_cuts(part: &Part) -> Cuts {
             let row = lab * weeks + w;
             for &c in ids.iter() {
                 let cut = &cuts.cuts[c as usize];
-                let reach: f64 = count[row].iter().map(|(&u, &n)| cut.a(f64::from_bits(u)) * n).sum();
+                let reach: f64 = us.iter().enumerate().map(|(k, &u)| cut.a(u) * count[cell(lab, w, k)]).sum();
                 if reach > cut.rhs + 1e-9 {
                     cuts.by_row[row].push(cuts.inst.len() as u32);
                     cuts.inst.push((row, c));

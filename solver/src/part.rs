@@ -57,6 +57,10 @@ const PRICE_ROUNDS: u32 = 20;
 /// rest is lost to weeks, windows and fragmentation.
 const POOLED_SHARE: f64 = 0.9;
 
+/// The pairings a request keeps in its part: (candidate position, on-time cost, allowed
+/// starts), cheapest first.
+type Kept = Vec<(usize, f64, Vec<u32>)>;
+
 /// A price per hour for each lab of a part, from a relaxation that pools each lab's
 /// hours over the horizon: requests take their cheapest lab at cost + price × hours, and
 /// the price of a lab rises while they ask it for more than [`POOLED_SHARE`] of its
@@ -244,7 +248,7 @@ impl<'a> Scan<'a> {
         let data = self.data;
         let keep = self.pairings_kept(members, cand, max_cols);
         let mut floor = vec![f64::INFINITY; members.len()];
-        let mut kept: Vec<Vec<(usize, f64, Vec<u32>)>> = if keep < usize::MAX {
+        let mut kept: Vec<Kept> = if keep < usize::MAX {
             self.truncated_pairings(members, cand, e, keep, &mut floor)
         } else {
             members
@@ -257,7 +261,7 @@ impl<'a> Scan<'a> {
                 })
                 .collect()
         };
-        let mut lab_local: std::collections::HashMap<usize, u32> = std::collections::HashMap::new();
+        let mut lab_local = vec![u32::MAX; data.inst.labs.len()];
         let mut labs = Vec::new();
         let mut pairs = Vec::with_capacity(members.len());
         for (j, &i) in members.iter().enumerate() {
@@ -266,10 +270,11 @@ impl<'a> Scan<'a> {
                 .drain(..)
                 .map(|(k, cost, starts)| {
                     let (tl, l) = self.pairing(r, k);
-                    let local = *lab_local.entry(l).or_insert_with(|| {
+                    if lab_local[l] == u32::MAX {
+                        lab_local[l] = labs.len() as u32;
                         labs.push(l);
-                        (labs.len() - 1) as u32
-                    });
+                    }
+                    let local = lab_local[l];
                     let home = data.current[r].and_then(|(l0, s0)| (l0 == l).then_some(s0));
                     Pair { lab: local, span: tl.span, usage: tl.usage, cost, starts, home }
                 })
@@ -330,7 +335,7 @@ impl<'a> Scan<'a> {
         e: usize,
         keep: usize,
         floor: &mut [f64],
-    ) -> Vec<Vec<(usize, f64, Vec<u32>)>> {
+    ) -> Vec<Kept> {
         let data = self.data;
         let prices = lab_prices(
             data.inst.labs.len(),
@@ -340,13 +345,14 @@ impl<'a> Scan<'a> {
             |i, k| self.hours(self.free[i], k),
             |l| self.residual[l][e].iter().sum(),
         );
-        let mut kept: Vec<Vec<(usize, f64, Vec<u32>)>> = members
-            .iter()
-            .enumerate()
-            .map(|(j, &i)| {
+        // Requests apart in parallel: the largest part is built after the others are done.
+        let (mut kept, floors): (Vec<Kept>, Vec<f64>) = members
+            .par_iter()
+            .map(|&i| {
                 let r = self.free[i];
                 let mut c = cand[i].clone();
                 c.sort_by(|a, b| a.1.total_cmp(&b.1));
+                let mut lowest = f64::INFINITY;
                 if c.len() > keep {
                     let priced = |x: &(usize, f64)| {
                         x.1 + prices.get(self.pairing(r, x.0).1).copied().unwrap_or(0.0) * self.hours(r, x.0)
@@ -357,13 +363,16 @@ impl<'a> Scan<'a> {
                     let dropped = rest.split_off((keep - cheap).min(rest.len()));
                     // Every booking of a dropped pairing costs at least its on-time
                     // cost, hence at least the least of theirs.
-                    floor[j] = dropped.iter().map(|x| x.1).fold(f64::INFINITY, f64::min);
+                    lowest = dropped.iter().map(|x| x.1).fold(f64::INFINITY, f64::min);
                     c.extend(rest);
                     c.sort_by(|a, b| a.1.total_cmp(&b.1));
                 }
-                c.into_iter().map(|(k, cost)| (k, cost, self.allowed(r, k))).filter(|x| !x.2.is_empty()).collect()
+                let kept =
+                    c.into_iter().map(|(k, cost)| (k, cost, self.allowed(r, k))).filter(|x| !x.2.is_empty()).collect();
+                (kept, lowest)
             })
-            .collect();
+            .unzip();
+        floor.copy_from_slice(&floors);
         // The part keeps every pairing the earliest-due-date greedy over all of them
         // books, so that the part's own greedy in that order finds the same plan: the
         // kept pairings alone gave a plan 1.6 times that greedy's.
