@@ -105,15 +105,12 @@ pub(crate) fn part_cuts(part: &Part) -> Cuts {
     // How many columns cover each row, per usage of the row's lab, to skip cuts that
     // cannot bind. A flat table: a map per row cost a hash per column and week, most of
     // this function's time on a part of millions of columns.
-    let base: Vec<usize> = usages
-        .iter()
-        .scan(0, |acc, us| {
-            let b = *acc;
-            *acc += us.len() * weeks;
-            Some(b)
-        })
-        .collect();
-    let cells = usages.iter().map(|us| us.len() * weeks).sum();
+    let mut base = Vec::with_capacity(usages.len());
+    let mut cells = 0;
+    for us in &usages {
+        base.push(cells);
+        cells += us.len() * weeks;
+    }
     let cell = |lab: usize, w: usize, k: usize| base[lab] + w * usages[lab].len() + k;
     let mut count = vec![0.0f64; cells];
     for ps in &part.pairs {

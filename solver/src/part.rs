@@ -247,11 +247,10 @@ impl<'a> Scan<'a> {
     fn build_part(&self, members: &[usize], cand: &[Vec<(usize, f64)>], e: usize, max_cols: usize) -> Part {
         let data = self.data;
         let keep = self.pairings_kept(members, cand, max_cols);
-        let mut floor = vec![f64::INFINITY; members.len()];
-        let mut kept: Vec<Kept> = if keep < usize::MAX {
-            self.truncated_pairings(members, cand, e, keep, &mut floor)
+        let (mut kept, floor): (Vec<Kept>, Vec<f64>) = if keep < usize::MAX {
+            self.truncated_pairings(members, cand, e, keep)
         } else {
-            members
+            let kept = members
                 .iter()
                 .map(|&i| {
                     let r = self.free[i];
@@ -259,7 +258,8 @@ impl<'a> Scan<'a> {
                     c.sort_by(|a, b| a.1.total_cmp(&b.1));
                     c.into_iter().map(|(k, cost)| (k, cost, self.allowed(r, k))).filter(|x| !x.2.is_empty()).collect()
                 })
-                .collect()
+                .collect();
+            (kept, vec![f64::INFINITY; members.len()])
         };
         let mut lab_local = vec![u32::MAX; data.inst.labs.len()];
         let mut labs = Vec::new();
@@ -321,8 +321,8 @@ impl<'a> Scan<'a> {
     }
 
     /// The `keep` pairings each request of a part too large to keep whole keeps, with
-    /// their starts, cheapest first, and in `floor` the least on-time cost of those it
-    /// drops. Half are the cheapest; the other half the cheapest once each lab's hours
+    /// their starts, cheapest first, and beside them each request's floor: the least
+    /// on-time cost of the pairings it drops. Half are the cheapest; the other half the cheapest once each lab's hours
     /// are priced by how much the cheapest choices overbook it; and every pairing the
     /// earliest-due-date greedy over all of them books; and the pairing of its current
     /// booking. Keeping only the cheapest put every request of the generated
@@ -334,8 +334,7 @@ impl<'a> Scan<'a> {
         cand: &[Vec<(usize, f64)>],
         e: usize,
         keep: usize,
-        floor: &mut [f64],
-    ) -> Vec<Kept> {
+    ) -> (Vec<Kept>, Vec<f64>) {
         let data = self.data;
         let prices = lab_prices(
             data.inst.labs.len(),
@@ -346,7 +345,7 @@ impl<'a> Scan<'a> {
             |l| self.residual[l][e].iter().sum(),
         );
         // Requests apart in parallel: the largest part is built after the others are done.
-        let (mut kept, floors): (Vec<Kept>, Vec<f64>) = members
+        let (mut kept, floor): (Vec<Kept>, Vec<f64>) = members
             .par_iter()
             .map(|&i| {
                 let r = self.free[i];
@@ -372,7 +371,6 @@ impl<'a> Scan<'a> {
                 (kept, lowest)
             })
             .unzip();
-        floor.copy_from_slice(&floors);
         // The part keeps every pairing the earliest-due-date greedy over all of them
         // books, so that the part's own greedy in that order finds the same plan: the
         // kept pairings alone gave a plan 1.6 times that greedy's.
@@ -395,7 +393,7 @@ impl<'a> Scan<'a> {
                 kept[j].sort_by(|a, b| a.1.total_cmp(&b.1));
             }
         }
-        kept
+        (kept, floor)
     }
 }
 

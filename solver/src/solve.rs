@@ -243,8 +243,9 @@ const SUBGRADIENT_SHARE: f64 = 0.2;
 /// The least share of what is left of the relaxation phase that a large part gets, so
 /// that none ends without duals (they are its shadow prices).
 const LARGE_PART_MIN_SHARE: f64 = 0.02;
-/// The most of a worker's remaining time one part's MILP takes in one round, so that a
-/// part whose model stalls leaves time to the next rounds and to the others.
+/// The most of a worker's remaining time one part's MILP takes at once (in a round, or
+/// a run of the queue), so that a part whose model stalls leaves time to the others and
+/// to its own next MILP.
 const MIP_ROUND_SHARE: f64 = 0.6;
 /// Below this many seconds left, no MILP is started: building one takes about that.
 const MIP_MIN_SECONDS: f64 = 0.2;
